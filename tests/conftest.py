@@ -1,0 +1,1 @@
+"""Shared fixtures. Personas (acme_admin, acme_student, ...) live in tests/personas.py."""
