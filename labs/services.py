@@ -1,0 +1,263 @@
+"""Writes for templates, labs, courses and enrollments.
+
+The API, the portal, the admin, management commands and Celery tasks all call these; nothing else
+changes these rows. Lab state changes go through ``labs.lifecycle.transition``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import DomainError, NotAllowed, QuotaExceeded
+from labs.lifecycle import INITIAL, LabEventName
+from labs.models import Course, Enrollment, EnrollmentStatus, Lab, LabEvent, LabTemplate, LabTemplateVersion
+from tenants.models import Membership, Quota, Role, Tenant
+from tenants.selectors import running_seconds_this_month, tenant_live_usage
+
+VERSIONED_FIELDS = (
+    "vcpus",
+    "memory_mb",
+    "disk_gb",
+    "base_image_path",
+    "generation",
+    "config_version",
+    "network_scope",
+    "network_mode",
+    "default_lifetime",
+    "max_continuous_running",
+)
+
+
+class TenantInactive(DomainError):
+    code = "tenant_inactive"
+    http_status = 409
+
+
+def _check_static_memory(dynamic_memory: bool) -> None:
+    if dynamic_memory:
+        raise ValidationError(
+            {"dynamic_memory": "Nested virtualization needs static memory; dynamic memory is not supported."}
+        )
+
+
+@transaction.atomic
+def template_create(
+    *,
+    tenant: Tenant | None,
+    name: str,
+    description: str = "",
+    self_service: bool = False,
+    dynamic_memory: bool = False,
+    **shape,
+) -> LabTemplate:
+    """Create a template (global when ``tenant`` is None) and its version 1. Raises ValidationError."""
+    _check_static_memory(dynamic_memory)
+    template = LabTemplate(tenant=tenant, name=name, description=description, self_service=self_service)
+    template.full_clean()
+    try:
+        with transaction.atomic():
+            template.save()
+    except IntegrityError:
+        raise ValidationError({"name": f"A template named {name!r} already exists here."}) from None
+    _version_add(template=template, version=1, shape=shape)
+    return template
+
+
+@transaction.atomic
+def template_revise(*, template: LabTemplate, dynamic_memory: bool = False, **changes) -> LabTemplateVersion:
+    """Add a new version with ``changes`` applied to the latest one. Existing labs keep theirs."""
+    _check_static_memory(dynamic_memory)
+    LabTemplate.objects.select_for_update().get(pk=template.pk)
+    latest = template.versions.order_by("-version").first()
+    shape = {field: getattr(latest, field) for field in VERSIONED_FIELDS}
+    unknown = set(changes) - set(VERSIONED_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Not a template setting." for name in sorted(unknown)})
+    shape.update(changes)
+    return _version_add(template=template, version=latest.version + 1, shape=shape)
+
+
+def _version_add(*, template: LabTemplate, version: int, shape: dict) -> LabTemplateVersion:
+    unknown = set(shape) - set(VERSIONED_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Not a template setting." for name in sorted(unknown)})
+    row = LabTemplateVersion(template=template, version=version, **shape)
+    row.full_clean()
+    row.save()
+    return row
+
+
+def template_latest_version(template: LabTemplate) -> LabTemplateVersion:
+    version = template.versions.order_by("-version").first()
+    if version is None:
+        raise ValidationError({"template": f"Template {template} has no version yet."})
+    return version
+
+
+@transaction.atomic
+def course_create(
+    *, tenant: Tenant, name: str, template: LabTemplate, starts_at, ends_at, instructors=(), **options
+) -> Course:
+    course = Course(tenant=tenant, name=name, template=template, starts_at=starts_at, ends_at=ends_at, **options)
+    course.full_clean()
+    course.save()
+    if instructors:
+        course.instructors.set(instructors)
+    return course
+
+
+@transaction.atomic
+def enrollment_add(*, course: Course, student: AbstractBaseUser) -> Enrollment:
+    """Enroll a member of the course's tenant. Idempotent: enrolling twice returns the same row."""
+    if not Membership.objects.filter(tenant_id=course.tenant_id, user=student).exists():
+        raise ValidationError({"student": f"{student} is not a member of {course.tenant}."})
+    enrollment, created = Enrollment.objects.get_or_create(course=course, student=student)
+    if not created and enrollment.status == EnrollmentStatus.WITHDRAWN:
+        enrollment.status = EnrollmentStatus.ENROLLED
+        enrollment.save(update_fields=["status"])
+    return enrollment
+
+
+def lab_request(
+    *,
+    actor: AbstractBaseUser,
+    template: LabTemplate,
+    owner: AbstractBaseUser | None = None,
+    tenant: Tenant | None = None,
+    course: Course | None = None,
+    name: str = "",
+) -> Lab:
+    """Admit one new lab under every limit, or refuse and change nothing.
+
+    In one transaction it locks the tenant's Quota row (SELECT ... FOR UPDATE; on SQLite the
+    IMMEDIATE transaction holds the database write lock instead), so concurrent requests of one
+    tenant are decided one at a time against usage counted from live Lab rows. The checks, in
+    order: tenant active; owner a member; template usable by the tenant (students: only
+    self-service templates, unless the lab is for their course); course enrollment and one live
+    lab per student per course; the tenant's lab, running, vCPU, memory, storage and monthly
+    hour limits; and, for students, the per-student lab and hour limits.
+
+    Raises QuotaExceeded (naming the quota, used, requested and limit), NotAllowed,
+    TenantInactive or ValidationError. Returns the Lab in state ``requested`` with its
+    ``request`` event written.
+    """
+    owner = owner or actor
+    tenant = tenant or (course.tenant if course else template.tenant)
+    if tenant is None:
+        raise ValidationError({"tenant": "A global template needs the tenant the lab is for."})
+    if template.tenant_id not in (None, tenant.pk):
+        raise ValidationError({"template": "This template belongs to another tenant."})
+    if not template.active:
+        raise ValidationError({"template": "This template is retired."})
+    if course is not None:
+        if course.tenant_id != tenant.pk:
+            raise ValidationError({"course": "This course belongs to another tenant."})
+        if course.template_id != template.pk:
+            raise ValidationError({"template": "A course lab must use the course's template."})
+
+    with transaction.atomic():
+        quota = Quota.objects.select_for_update().select_related("tenant").get(tenant=tenant)
+        if not quota.tenant.active:
+            raise TenantInactive(f"Tenant {tenant} is inactive and cannot request labs.")
+        roles = dict(
+            Membership.objects.filter(tenant=tenant, user_id__in={owner.pk, actor.pk}).values_list("user_id", "role")
+        )
+        owner_role = roles.get(owner.pk)
+        if owner_role is None:
+            raise ValidationError({"owner": f"{owner} is not a member of {tenant}."})
+        _check_actor_may_request(actor=actor, actor_role=roles.get(actor.pk), owner=owner, template=template, course=course)
+
+        enrollment = None
+        if course is not None:
+            enrollment = (
+                Enrollment.objects.select_for_update()
+                .filter(course=course, student=owner, status=EnrollmentStatus.ENROLLED)
+                .first()
+            )
+            if enrollment is None:
+                raise ValidationError({"owner": f"{owner} is not enrolled in {course.name}."})
+
+        version = template_latest_version(template)
+        usage = tenant_live_usage(tenant.pk, owner_id=owner.pk, course_id=course.pk if course else None)
+        _check_tenant_limits(quota, usage, version)
+        is_student = owner_role == Role.STUDENT
+        if course is not None and usage["owner_course_labs"] >= 1:
+            raise QuotaExceeded(quota="labs_per_student_per_course", used=usage["owner_course_labs"], requested=1, limit=1)
+        if is_student and usage["owner_labs"] + 1 > quota.student_max_labs:
+            raise QuotaExceeded(
+                quota="student_max_labs", used=usage["owner_labs"], requested=1, limit=quota.student_max_labs, unit="labs"
+            )
+        seconds = running_seconds_this_month(tenant.pk, owner_id=owner.pk)
+        if seconds["tenant"] >= quota.monthly_lab_hours * 3600:
+            raise QuotaExceeded(
+                quota="monthly_lab_hours", used=round(seconds["tenant"] / 3600, 2), requested=0,
+                limit=quota.monthly_lab_hours, unit="hours",
+            )
+        if is_student:
+            student_hours = course.hours_per_student if course else quota.student_hours
+            if seconds["owner"] >= student_hours * 3600:
+                raise QuotaExceeded(
+                    quota="course_hours_per_student" if course else "student_hours",
+                    used=round(seconds["owner"] / 3600, 2), requested=0, limit=student_hours, unit="hours",
+                )
+
+        now = timezone.now()
+        lifetime: timedelta = course.lab_lifetime if course else version.default_lifetime
+        lab = Lab(
+            tenant=tenant,
+            owner=owner,
+            template_version=version,
+            course=course,
+            name=name or template.name,
+            expires_at=now + lifetime,
+            state_changed_at=now,
+        )
+        lab.full_clean(exclude=["host", "vm_name"])
+        lab.save(force_insert=True)
+        LabEvent.objects.create(
+            lab=lab, at=now, actor=actor, event=LabEventName.REQUEST, from_state="", to_state=INITIAL,
+            message=f"requested from {template} v{version.version}",
+        )
+        if enrollment is not None:
+            enrollment.lab = lab
+            enrollment.save(update_fields=["lab"])
+    return lab
+
+
+def _check_actor_may_request(*, actor, actor_role, owner, template, course) -> None:
+    if actor.is_staff:
+        return
+    if actor_role is None:
+        raise NotAllowed("You are not a member of this tenant.")
+    if actor_role in (Role.OWNER, Role.ADMIN):
+        return
+    if actor_role == Role.INSTRUCTOR:
+        if course is not None and course.instructors.filter(pk=actor.pk).exists():
+            return
+        if owner.pk == actor.pk:
+            return
+        raise NotAllowed("Instructors request labs for themselves or for the students of their courses.")
+    # students
+    if owner.pk != actor.pk:
+        raise NotAllowed("Students can only request labs for themselves.")
+    if course is None and not template.self_service:
+        raise NotAllowed("This template is not open for student self-service.")
+
+
+def _check_tenant_limits(quota: Quota, usage: dict, version: LabTemplateVersion) -> None:
+    checks = (
+        ("max_labs", usage["labs"], 1, quota.max_labs, "labs"),
+        ("max_running_labs", usage["running"], 1, quota.max_running_labs, "labs"),
+        ("max_vcpus", usage["vcpus"], version.vcpus, quota.max_vcpus, "vCPUs"),
+        ("max_memory_mb", usage["memory_mb"], version.memory_mb, quota.max_memory_mb, "MB"),
+        ("max_storage_gb", usage["storage_gb"], version.disk_gb, quota.max_storage_gb, "GB"),
+    )
+    for name, used, requested, limit, unit in checks:
+        if used + requested > limit:
+            raise QuotaExceeded(quota=name, used=used, requested=requested, limit=limit, unit=unit)
+

@@ -1,0 +1,85 @@
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Tenant(models.Model):
+    """An organisation that owns labs, templates and courses, and is bound by one Quota."""
+
+    slug = models.SlugField(max_length=40, unique=True, help_text="Short stable identifier used in URLs and host names.")
+    name = models.CharField(max_length=200)
+    active = models.BooleanField(default=True, help_text="Inactive tenants cannot request labs.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    INSTRUCTOR = "instructor", "Instructor"
+    STUDENT = "student", "Student"
+
+
+class Membership(models.Model):
+    """A user's role in a tenant. One per user and tenant."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_one_per_user_and_tenant"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant} as {self.role}"
+
+
+_positive = [MinValueValidator(1)]
+
+QUOTA_LIMIT_FIELDS = (
+    "max_vcpus",
+    "max_memory_mb",
+    "max_storage_gb",
+    "max_labs",
+    "max_running_labs",
+    "monthly_lab_hours",
+    "student_max_labs",
+    "student_hours",
+)
+
+
+class Quota(models.Model):
+    """A tenant's limits. Usage is always counted from live rows, never stored here."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="quota")
+    max_vcpus = models.PositiveIntegerField(default=64, validators=_positive)
+    max_memory_mb = models.PositiveIntegerField("max memory (MB)", default=131072, validators=_positive)
+    max_storage_gb = models.PositiveIntegerField("max storage (GB)", default=2048, validators=_positive)
+    max_labs = models.PositiveIntegerField(default=20, validators=_positive)
+    max_running_labs = models.PositiveIntegerField(default=20, validators=_positive)
+    monthly_lab_hours = models.PositiveIntegerField(
+        "lab hours per calendar month", default=2000, validators=_positive
+    )
+    student_max_labs = models.PositiveIntegerField("max labs per student", default=2, validators=_positive)
+    student_hours = models.PositiveIntegerField("lab hours per student per month", default=40, validators=_positive)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(**{f"{name}__gt": 0}), name=f"quota_{name}_positive")
+            for name in QUOTA_LIMIT_FIELDS
+        ]
+
+    def __str__(self) -> str:
+        return f"quota of {self.tenant}"

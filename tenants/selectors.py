@@ -1,0 +1,72 @@
+"""Reads about tenants: usage counted from live rows, set against the quota."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from tenants.models import Quota, Tenant
+
+
+@dataclass(frozen=True)
+class UsageLine:
+    quota: str
+    used: float
+    limit: int
+    unit: str
+
+    @property
+    def fraction(self) -> float:
+        return self.used / self.limit if self.limit else 0.0
+
+
+def month_start(now=None):
+    now = timezone.localtime(now or timezone.now())
+    return now.date().replace(day=1)
+
+
+def tenant_live_usage(tenant_id: int, *, owner_id: int | None = None, course_id: int | None = None) -> dict:
+    """One aggregate query over the tenant's live labs (and optionally one owner's, one course's)."""
+    from labs.lifecycle import LIVE, POWERED
+    from labs.models import Lab
+
+    aggregates = {
+        "labs": Count("pk"),
+        "running": Count("pk", filter=Q(state__in=POWERED)),
+        "vcpus": Coalesce(Sum("template_version__vcpus"), 0),
+        "memory_mb": Coalesce(Sum("template_version__memory_mb"), 0),
+        "storage_gb": Coalesce(Sum("template_version__disk_gb"), 0),
+    }
+    if owner_id is not None:
+        aggregates["owner_labs"] = Count("pk", filter=Q(owner_id=owner_id))
+        if course_id is not None:
+            aggregates["owner_course_labs"] = Count("pk", filter=Q(owner_id=owner_id, course_id=course_id))
+    return Lab.objects.filter(tenant_id=tenant_id, state__in=LIVE).aggregate(**aggregates)
+
+
+def running_seconds_this_month(tenant_id: int, *, owner_id: int | None = None, now=None) -> dict:
+    from labs.models import LabUsageMonth
+
+    rows = LabUsageMonth.objects.filter(tenant_id=tenant_id, month=month_start(now))
+    aggregates = {"tenant": Coalesce(Sum("running_seconds"), 0)}
+    if owner_id is not None:
+        aggregates["owner"] = Coalesce(Sum("running_seconds", filter=Q(owner_id=owner_id)), 0)
+    return rows.aggregate(**aggregates)
+
+
+def tenant_usage(tenant: Tenant) -> list[UsageLine]:
+    """Every tenant-wide limit with its current usage, for the admin, the API and the portal."""
+    quota = Quota.objects.get(tenant=tenant)
+    live = tenant_live_usage(tenant.pk)
+    seconds = running_seconds_this_month(tenant.pk)["tenant"]
+    return [
+        UsageLine("max_vcpus", live["vcpus"], quota.max_vcpus, "vCPUs"),
+        UsageLine("max_memory_mb", live["memory_mb"], quota.max_memory_mb, "MB"),
+        UsageLine("max_storage_gb", live["storage_gb"], quota.max_storage_gb, "GB"),
+        UsageLine("max_labs", live["labs"], quota.max_labs, "labs"),
+        UsageLine("max_running_labs", live["running"], quota.max_running_labs, "labs"),
+        UsageLine("monthly_lab_hours", round(seconds / 3600, 2), quota.monthly_lab_hours, "hours"),
+    ]

@@ -1,0 +1,68 @@
+"""Writes for tenants, memberships and quotas. Every entry point (API, admin, commands) calls these."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from tenants.models import QUOTA_LIMIT_FIELDS, Membership, Quota, Role, Tenant
+
+
+@transaction.atomic
+def tenant_create(*, slug: str, name: str, **quota_limits: int) -> Tenant:
+    """Create a tenant together with its quota (defaults unless given). Raises ValidationError."""
+    tenant = Tenant(slug=slug, name=name)
+    tenant.full_clean()
+    tenant.save()
+    quota_update(tenant=tenant, **quota_limits)
+    return tenant
+
+
+@transaction.atomic
+def quota_update(*, tenant: Tenant, **limits: int) -> Quota:
+    """Set some of a tenant's limits. Unknown names and values below 1 raise ValidationError naming the field."""
+    unknown = set(limits) - set(QUOTA_LIMIT_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Not a quota limit." for name in sorted(unknown)})
+    quota, _ = Quota.objects.select_for_update().get_or_create(tenant=tenant)
+    for name, value in limits.items():
+        setattr(quota, name, value)
+    quota.full_clean(exclude=["tenant"])
+    quota.save()
+    return quota
+
+
+@transaction.atomic
+def membership_add(*, tenant: Tenant, user: AbstractBaseUser, role: str) -> Membership:
+    """Give ``user`` a role in ``tenant``. A second membership in the same tenant is refused."""
+    membership = Membership(tenant=tenant, user=user, role=role)
+    membership.full_clean()
+    try:
+        with transaction.atomic():
+            membership.save()
+    except IntegrityError:
+        raise ValidationError({"user": f"{user} is already a member of {tenant}."}) from None
+    return membership
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str) -> Membership:
+    membership.role = role
+    membership.full_clean()
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    membership.delete()
+
+
+def role_of(user: AbstractBaseUser, tenant: Tenant | int) -> str | None:
+    """The user's role in the tenant, or None if not a member."""
+    tenant_id = tenant.pk if isinstance(tenant, Tenant) else tenant
+    return Membership.objects.filter(tenant_id=tenant_id, user=user).values_list("role", flat=True).first()
+
+
+STAFF_ROLES = frozenset({Role.OWNER, Role.ADMIN})

@@ -1,0 +1,110 @@
+"""Placement: choose a host for a lab and reserve its capacity in the Allocation ledger.
+
+Lock order, everywhere in Nestlab: the Lab row first, then Host rows in ascending id. Placement
+locks every enabled host (fleets are tens of hosts, and the transaction is a few milliseconds),
+so two placements never both take the last room on a host. On SQLite the IMMEDIATE transaction
+holds the database write lock, which serialises placements the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
+
+from config.errors import InvalidTransition, NoCapacity
+from labs.lifecycle import LabEventName, LabState, transition
+from labs.models import Lab
+from workers.models import Allocation, Host, HostState
+
+
+@dataclass(frozen=True)
+class HostRoom:
+    """What is free on a host right now, counted from the Allocation ledger."""
+
+    host: Host
+    vcpus_used: int
+    memory_used_mb: int
+    storage_used_gb: int
+
+    @property
+    def vcpus_free(self) -> int:
+        return self.host.vcpu_capacity - self.vcpus_used
+
+    @property
+    def memory_free_mb(self) -> int:
+        return self.host.memory_capacity_mb - self.memory_used_mb
+
+    @property
+    def storage_free_gb(self) -> int:
+        return self.host.storage_gb - self.storage_used_gb
+
+    def fits(self, *, vcpus: int, memory_mb: int, storage_gb: int) -> bool:
+        return vcpus <= self.vcpus_free and memory_mb <= self.memory_free_mb and storage_gb <= self.storage_free_gb
+
+
+def host_rooms(hosts: list[Host]) -> list[HostRoom]:
+    """Free capacity of each host, with one grouped query over the ledger."""
+    totals = {
+        row["host_id"]: row
+        for row in Allocation.objects.filter(host__in=hosts)
+        .values("host_id")
+        .annotate(
+            vcpus=Coalesce(Sum("vcpus"), 0), memory=Coalesce(Sum("memory_mb"), 0), storage=Coalesce(Sum("storage_gb"), 0)
+        )
+    }
+    empty = {"vcpus": 0, "memory": 0, "storage": 0}
+    return [
+        HostRoom(host, totals.get(host.pk, empty)["vcpus"], totals.get(host.pk, empty)["memory"],
+                 totals.get(host.pk, empty)["storage"])
+        for host in hosts
+    ]
+
+
+def choose_host(rooms: list[HostRoom], *, vcpus: int, memory_mb: int, storage_gb: int, policy: str) -> HostRoom | None:
+    """Spread: the host with the most free memory. Pack: the one with the least that still fits."""
+    fitting = [room for room in rooms if room.fits(vcpus=vcpus, memory_mb=memory_mb, storage_gb=storage_gb)]
+    if not fitting:
+        return None
+    if policy == "pack":
+        return min(fitting, key=lambda room: (room.memory_free_mb, room.host.pk))
+    return max(fitting, key=lambda room: (room.memory_free_mb, -room.host.pk))
+
+
+def lab_place(*, lab_id, actor=None) -> Allocation:
+    """Reserve capacity for a requested lab on one enabled host, and move it to provisioning.
+
+    Idempotent: a lab that already has an allocation gets that allocation back. Never
+    overcommits memory (after the host OS reserve), keeps vCPUs within each host's ratio and
+    storage within capacity, and skips draining and offline hosts. Raises NoCapacity (transient)
+    when nothing fits, InvalidTransition when the lab is not waiting for placement.
+    """
+    with transaction.atomic():
+        lab = Lab.objects.select_for_update().select_related("template_version").get(pk=lab_id)
+        existing = Allocation.objects.filter(lab=lab).select_related("host").first()
+        if existing is not None:
+            return existing
+        if lab.state != LabState.REQUESTED:
+            raise InvalidTransition(f"Lab {lab.pk} is {lab.state}, not waiting for placement.", state=lab.state)
+        shape = lab.template_version
+        need = {"vcpus": shape.vcpus, "memory_mb": shape.memory_mb, "storage_gb": shape.disk_gb}
+        hosts = list(Host.objects.select_for_update().filter(state=HostState.ENABLED).order_by("pk"))
+        room = choose_host(host_rooms(hosts), policy=settings.NESTLAB_PLACEMENT_POLICY, **need)
+        if room is None:
+            raise NoCapacity(
+                f"No enabled host has {shape.vcpus} vCPUs, {shape.memory_mb} MB of memory and "
+                f"{shape.disk_gb} GB of storage free; the lab waits until capacity frees up.",
+                **need,
+            )
+        allocation = Allocation.objects.create(lab=lab, host=room.host, **need)
+        transition(lab, LabEventName.PLACE, actor=actor, host=room.host, message=f"placed on {room.host.name}")
+    return allocation
+
+
+def allocation_release(*, lab: Lab) -> bool:
+    """Give back a lab's capacity. Call only once its VM is gone from the host. Idempotent."""
+    deleted, _ = Allocation.objects.filter(lab=lab).delete()
+    return bool(deleted)
