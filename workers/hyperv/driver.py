@@ -1,0 +1,398 @@
+# ruff: noqa: E501 - PowerShell templates keep one statement per line
+"""Hyper-V over WinRM: ``HyperVDriver`` implements ``HypervisorDriver`` with one short PowerShell
+script per operation (stop may need two), each in one WinRM shell.
+
+Scripts are constant templates below. Values enter only through ``build_script``'s
+``$Var=<literal>`` prologue (see powershell.py); the templates refer to those variables. Enums
+are stringified in the script (``.ToString()``) because Windows PowerShell 5.1 serializes them as
+numbers. Every VM-level script first resolves the name to exactly one VM and refuses (HostError)
+if two VMs share it, because New-VM allows duplicate names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from workers.hyperv.errors import HostError, InvalidValue, Timeout
+from workers.hyperv.interface import (
+    CLEAN_CHECKPOINT,
+    NOTES_TAG,
+    BaseImage,
+    ConnectionSpec,
+    DiskSpace,
+    HostFacts,
+    SwitchSpec,
+    TaggedVm,
+    Usage,
+    VmSpec,
+    VmStatus,
+    lab_id_from_notes,
+)
+from workers.hyperv.powershell import (
+    build_script,
+    validate_account,
+    validate_name,
+    validate_windows_path,
+)
+from workers.hyperv.winrm_client import WinRMClient
+
+MIB = 1024 * 1024
+
+# The exactly-one-VM guard every VM script starts with. Under ErrorAction Stop, Get-VM raises
+# the host's own "unable to find" error (NotFound) when the VM is absent.
+_ONE_VM = """
+$v=@(Get-VM -Name $Name)
+if($v.Count -gt 1){throw ('nestlab: '+$v.Count+' virtual machines are named '+$Name+'; refusing to guess')}
+$vm=$v[0]
+"""
+# Same guard for scripts where an absent VM is fine ($vm is then $null).
+_AT_MOST_ONE_VM = """
+$v=@(Get-VM -Name $Name -ErrorAction SilentlyContinue)
+if($v.Count -gt 1){throw ('nestlab: '+$v.Count+' virtual machines are named '+$Name+'; refusing to guess')}
+$vm=$v[0]
+"""
+_STATE_JSON = """
+Get-VM -Name $Name | Select-Object @{Name='State';Expression={$_.State.ToString()}} | ConvertTo-Json -Compress
+"""
+
+HOST_FACTS = """
+$h=Get-VMHost -ErrorAction SilentlyContinue
+$os=Get-CimInstance -ClassName Win32_OperatingSystem
+$cs=Get-CimInstance -ClassName Win32_ComputerSystem
+$cpu=@(Get-CimInstance -ClassName Win32_Processor)[0]
+$f=Get-WindowsFeature -Name Hyper-V -ErrorAction SilentlyContinue
+$ver=@(Get-VMHostSupportedVersion -ErrorAction SilentlyContinue | ForEach-Object {[pscustomobject]@{Version=$_.Version.ToString();IsDefault=[bool]$_.IsDefault}})
+$disks=@(Get-CimInstance -ClassName Win32_LogicalDisk | Where-Object {$_.DriveType -eq 3} | Select-Object DeviceID,FreeSpace,Size)
+$img=@(foreach($i in $Images){[pscustomobject]@{Path=$i;Present=[bool](Test-Path -LiteralPath $i)}})
+[pscustomobject]@{
+ComputerName=$os.CSName;Caption=$os.Caption;Build=$os.BuildNumber
+FreeKB=$os.FreePhysicalMemory;TotalKB=$os.TotalVisibleMemorySize
+HypervisorPresent=$cs.HypervisorPresent;Manufacturer=$cpu.Manufacturer;CpuName=$cpu.Name
+FirmwareVirt=$cpu.VirtualizationFirmwareEnabled;Slat=$cpu.SecondLevelAddressTranslationExtensions
+VmMonitor=$cpu.VMMonitorModeExtensions
+HyperV=($f -ne $null -and $f.InstallState.ToString() -eq 'Installed')
+Lp=$h.LogicalProcessorCount;Memory=$h.MemoryCapacity
+VmPath=$h.VirtualMachinePath;VhdPath=$h.VirtualHardDiskPath
+Versions=$ver;Disks=$disks;Images=$img
+} | ConvertTo-Json -Depth 3 -Compress
+"""
+
+_ENSURE_SWITCH_HEAD = """
+$s=@(Get-VMSwitch -Name $Name -ErrorAction SilentlyContinue)
+if($s.Count -gt 1){throw ('nestlab: '+$s.Count+' switches are named '+$Name+'; refusing to guess')}
+if($s.Count -eq 1 -and $s[0].SwitchType.ToString() -ne $Type){throw ('nestlab: switch '+$Name+' belongs to something else: it is '+$s[0].SwitchType.ToString()+', not '+$Type)}
+"""
+ENSURE_PRIVATE_SWITCH = _ENSURE_SWITCH_HEAD + """
+if($s.Count -eq 0){New-VMSwitch -Name $Name -SwitchType Private | Out-Null}
+ConvertTo-Json -InputObject $Name -Compress
+"""
+ENSURE_NAT_SWITCH = _ENSURE_SWITCH_HEAD + """
+if($s.Count -eq 0){New-VMSwitch -Name $Name -SwitchType Internal | Out-Null}
+$if='vEthernet ('+$Name+')'
+if(-not (Get-NetIPAddress -InterfaceAlias $if -IPAddress $Gateway -ErrorAction SilentlyContinue)){New-NetIPAddress -InterfaceAlias $if -IPAddress $Gateway -PrefixLength $Length | Out-Null}
+if(-not (Get-NetNat -Name $Name -ErrorAction SilentlyContinue)){New-NetNat -Name $Name -InternalIPInterfaceAddressPrefix $Prefix | Out-Null}
+ConvertTo-Json -InputObject $Name -Compress
+"""
+ENSURE_VLAN_SWITCH = _ENSURE_SWITCH_HEAD + """
+if($s.Count -eq 0){New-VMSwitch -Name $Name -NetAdapterName $Nic -AllowManagementOS $false | Out-Null}
+ConvertTo-Json -InputObject $Name -Compress
+"""
+REMOVE_SWITCH = """
+$s=@(Get-VMSwitch -Name $Name -ErrorAction SilentlyContinue)
+$a=@(Get-VMNetworkAdapter -All | Where-Object {$_.SwitchName -eq $Name -and -not $_.IsManagementOs})
+if($a.Count -gt 0){
+if(-not $Force){throw ('nestlab: switch '+$Name+' still has '+$a.Count+' connected virtual machine adapters; disconnect them or force the removal')}
+$a | Disconnect-VMNetworkAdapter
+}
+if(Get-NetNat -Name $Name -ErrorAction SilentlyContinue){Remove-NetNat -Name $Name -Confirm:$false}
+if($s.Count -gt 0){Remove-VMSwitch -Name $Name -Force}
+ConvertTo-Json -InputObject $s.Count -Compress
+"""
+
+ENSURE_VM = _AT_MOST_ONE_VM + """
+$dir=$Root+'\\'+$Name;$disk=$dir+'\\'+$Name+'.vhdx';$M='nestlab-step:'
+if($vm.Notes -and $vm.Notes -ne $Notes){throw ('nestlab: VM '+$Name+' belongs to something else (its Notes differ)')}
+if(-not $vm){
+if(-not (Test-Path -LiteralPath $disk)){
+New-Item -ItemType Directory -Path $dir -Force | Out-Null
+New-VHD -Path $disk -ParentPath $Base -Differencing | Out-Null;$M+'disk'}
+$vm=New-VM -Name $Name -Generation $Gen -Version $Ver -MemoryStartupBytes $Mem -VHDPath $disk -SwitchName $Switch -Path $Root;$M+'vm'}
+if($vm.Notes -ne $Notes -or $vm.AutomaticCheckpointsEnabled -or $vm.CheckpointType.ToString() -ne 'Standard'){
+Set-VM -Name $Name -Notes $Notes -AutomaticCheckpointsEnabled $false -CheckpointType Standard;$M+'notes'}
+if(-not (Get-VMSnapshot -VMName $Name -Name $Clean -ErrorAction SilentlyContinue)){
+$m=Get-VMMemory -VMName $Name
+if($m.DynamicMemoryEnabled -or $m.Startup -ne $Mem){Set-VMMemory -VMName $Name -DynamicMemoryEnabled $false -StartupBytes $Mem;$M+'memory'}
+$p=Get-VMProcessor -VMName $Name
+if($p.Count -ne $Cpu -or -not $p.ExposeVirtualizationExtensions){Set-VMProcessor -VMName $Name -Count $Cpu -ExposeVirtualizationExtensions $true;$M+'processor'}
+$n=@(Get-VMNetworkAdapter -VMName $Name)[0];$sw=$n.SwitchName -eq $Switch
+if(-not $sw){Connect-VMNetworkAdapter -VMName $Name -SwitchName $Switch}
+if(-not $sw -or $n.DhcpGuard.ToString() -ne 'On' -or $n.RouterGuard.ToString() -ne 'On' -or $n.MacAddressSpoofing.ToString() -ne 'On'){
+Set-VMNetworkAdapter -VMName $Name -DhcpGuard On -RouterGuard On -MacAddressSpoofing On;$M+'network'}
+if($Vlan){$l=Get-VMNetworkAdapterVlan -VMName $Name
+if($l.OperationMode.ToString() -ne 'Access' -or $l.AccessVlanId -ne $Vlan){Set-VMNetworkAdapterVlan -VMName $Name -Access -VlanId $Vlan;$M+'vlan'}}
+Checkpoint-VM -Name $Name -SnapshotName $Clean;$M+'checkpoint'}
+ConvertTo-Json -InputObject $vm.VMId.ToString() -Compress
+"""
+
+START_VM = _ONE_VM + """
+if($vm.State.ToString() -ne 'Running'){Start-VM -Name $Name}
+""" + _STATE_JSON
+STOP_VM_GRACEFULLY = _ONE_VM + """
+if($vm.State.ToString() -ne 'Off'){Stop-VM -Name $Name -Force}
+""" + _STATE_JSON
+TURN_OFF_VM = _ONE_VM + """
+if($vm.State.ToString() -ne 'Off'){Stop-VM -Name $Name -TurnOff -Force}
+""" + _STATE_JSON
+# Nested VMs do not support applying a checkpoint while running: power off, apply, and start
+# again if the VM was running.
+RESTORE_CHECKPOINT = _ONE_VM + """
+$was=$vm.State.ToString()
+$c=Get-VMSnapshot -VMName $Name -Name $Checkpoint
+if($was -ne 'Off'){Stop-VM -Name $Name -TurnOff -Force}
+Restore-VMSnapshot -VMName $Name -Name $Checkpoint -Confirm:$false
+if($was -eq 'Running'){Start-VM -Name $Name}
+""" + _STATE_JSON
+ENSURE_CHECKPOINT = _ONE_VM + """
+if(-not (Get-VMSnapshot -VMName $Name -Name $Checkpoint -ErrorAction SilentlyContinue)){Checkpoint-VM -Name $Name -SnapshotName $Checkpoint}
+""" + _STATE_JSON
+REMOVE_CHECKPOINT = _ONE_VM + """
+if(Get-VMSnapshot -VMName $Name -Name $Checkpoint -ErrorAction SilentlyContinue){Remove-VMSnapshot -VMName $Name -Name $Checkpoint}
+""" + _STATE_JSON
+DELETE_VM = _AT_MOST_ONE_VM + """
+$dir=$Root+'\\'+$Name;$disk=$dir+'\\'+$Name+'.vhdx'
+if($vm){
+if($vm.Notes -and -not $vm.Notes.StartsWith($Tag)){throw ('nestlab: VM '+$Name+' is not tagged by Nestlab; refusing to delete it')}
+if($vm.State.ToString() -ne 'Off'){Stop-VM -Name $Name -TurnOff -Force}
+Remove-VM -Name $Name -Force}
+if(Test-Path -LiteralPath $disk){Remove-Item -LiteralPath $disk -Force}
+if(Test-Path -LiteralPath $dir){Remove-Item -LiteralPath $dir -Recurse -Force}
+ConvertTo-Json -InputObject ([bool]$vm) -Compress
+"""
+VM_STATUS = _ONE_VM + """
+$hb=Get-VMIntegrationService -VMName $Name -Name Heartbeat
+$ips=@(Get-VMNetworkAdapter -VMName $Name | ForEach-Object {$_.IPAddresses})
+[pscustomobject]@{Name=$vm.Name;VMId=$vm.VMId.ToString();State=$vm.State.ToString()
+Heartbeat=$hb.PrimaryStatusDescription;IPAddresses=$ips;Uptime=[int]$vm.Uptime.TotalSeconds} | ConvertTo-Json -Compress
+"""
+LIST_TAGGED_VMS = """
+$r=@(Get-VM | Where-Object {$_.Notes -and $_.Notes.StartsWith($Tag)} | Select-Object Name,@{Name='VMId';Expression={$_.VMId.ToString()}},@{Name='State';Expression={$_.State.ToString()}},Notes)
+ConvertTo-Json -InputObject $r -Compress
+"""
+GRANT_CONSOLE = _ONE_VM + """
+if(-not (Get-VMConnectAccess -VMName $Name | Where-Object {$_.UserName -eq $User})){Grant-VMConnectAccess -VMName $Name -UserName $User}
+ConvertTo-Json -InputObject $vm.VMId.ToString() -Compress
+"""
+MEASURE_VM = _ONE_VM + """
+if(-not $vm.ResourceMeteringEnabled){Enable-VMResourceMetering -VMName $Name}
+Measure-VM -VMName $Name | Select-Object AverageProcessorUsage,AverageMemoryUsage,MaximumMemoryUsage,MinimumMemoryUsage,TotalDiskAllocation | ConvertTo-Json -Compress
+"""
+
+
+class HyperVDriver:
+    """``HypervisorDriver`` for one Hyper-V host over WinRM. See interface.py for what each
+    operation guarantees. ``round_trips`` counts SOAP requests (benchmarks). Not thread-safe."""
+
+    def __init__(self, conn: ConnectionSpec) -> None:
+        self.conn = conn
+        self.client = WinRMClient(conn)
+
+    def __repr__(self) -> str:
+        return f"HyperVDriver({self.conn!r})"
+
+    @property
+    def round_trips(self) -> int:
+        return self.client.round_trips
+
+    def host_facts(self, base_images: list[str]) -> HostFacts:
+        images = [validate_windows_path(path, what="base image path") for path in base_images]
+        raw = self.client.run_script(build_script(HOST_FACTS, Images=images))
+        return _host_facts(raw)
+
+    def ensure_switch(self, spec: SwitchSpec) -> None:
+        if spec.mode == "private":
+            script = build_script(ENSURE_PRIVATE_SWITCH, Name=spec.name, Type="Private")
+        elif spec.mode == "nat":
+            network = spec.nat_network
+            script = build_script(
+                ENSURE_NAT_SWITCH,
+                Name=spec.name,
+                Type="Internal",
+                Prefix=str(network),
+                Gateway=str(next(network.hosts())),
+                Length=network.prefixlen,
+            )
+        else:
+            script = build_script(ENSURE_VLAN_SWITCH, Name=spec.name, Type="External", Nic=spec.external_adapter)
+        self.client.run_script(script)
+
+    def remove_switch(self, name: str, *, force: bool = False) -> None:
+        validate_name(name, what="switch name")
+        self.client.run_script(build_script(REMOVE_SWITCH, Name=name, Force=bool(force)))
+
+    def ensure_vm(self, spec: VmSpec, *, on_step: Callable[[str], None] | None = None) -> str:
+        script = build_script(
+            ENSURE_VM,
+            Name=spec.name,
+            Root=spec.vm_root,
+            Base=spec.base_image_path,
+            Notes=spec.notes,
+            Switch=spec.switch_name,
+            Gen=spec.generation,
+            Ver=spec.config_version,
+            Mem=spec.memory_mb * MIB,
+            Cpu=spec.vcpus,
+            Vlan=spec.vlan_id,
+            Clean=CLEAN_CHECKPOINT,
+        )
+        vm_id = self.client.run_script(script, on_step=on_step)
+        if not isinstance(vm_id, str):
+            raise HostError("the host did not return the VM id of the lab VM")
+        return vm_id
+
+    def start_vm(self, name: str) -> None:
+        self._run_vm_script(START_VM, name)
+
+    def stop_vm(self, name: str, *, graceful_timeout_s: int = 60) -> None:
+        """Ask the guest to shut down; if it is not Off within ``graceful_timeout_s`` (the
+        shutdown command is then terminated), pull the power. Both steps share one shell."""
+        validate_name(name, what="VM name")
+        with self.client.shell():
+            try:
+                graceful_deadline_s = min(graceful_timeout_s, self.conn.call_deadline_s)
+                state = self.client.run_script(build_script(STOP_VM_GRACEFULLY, Name=name), deadline_s=graceful_deadline_s)
+            except Timeout:
+                state = None
+            if _field(state, "State", str, default="") != "Off":
+                self.client.run_script(build_script(TURN_OFF_VM, Name=name))
+
+    def reset_vm(self, name: str) -> None:
+        self.restore_vm(name, CLEAN_CHECKPOINT)
+
+    def checkpoint_vm(self, name: str, checkpoint: str) -> None:
+        self._run_vm_script(ENSURE_CHECKPOINT, name, Checkpoint=validate_name(checkpoint, what="checkpoint name"))
+
+    def restore_vm(self, name: str, checkpoint: str) -> None:
+        self._run_vm_script(RESTORE_CHECKPOINT, name, Checkpoint=validate_name(checkpoint, what="checkpoint name"))
+
+    def remove_checkpoint(self, name: str, checkpoint: str) -> None:
+        validate_name(checkpoint, what="checkpoint name")
+        if checkpoint == CLEAN_CHECKPOINT:
+            raise InvalidValue(f"the {CLEAN_CHECKPOINT} checkpoint is what reset restores; it is removed with the VM")
+        self._run_vm_script(REMOVE_CHECKPOINT, name, Checkpoint=checkpoint)
+
+    def delete_vm(self, name: str, *, vm_root: str) -> None:
+        validate_name(name, what="VM name")
+        validate_windows_path(vm_root, what="VM root folder")
+        self.client.run_script(build_script(DELETE_VM, Name=name, Root=vm_root, Tag=NOTES_TAG))
+
+    def vm_status(self, name: str) -> VmStatus:
+        raw = self._run_vm_script(VM_STATUS, name)
+        return VmStatus(
+            name=_field(raw, "Name", str),
+            vm_id=_field(raw, "VMId", str),
+            state=_field(raw, "State", str),
+            heartbeat=_field(raw, "Heartbeat", str, default=None),
+            ip_addresses=[str(ip) for ip in _as_list(_field(raw, "IPAddresses", object, default=None))],
+            uptime_s=_field(raw, "Uptime", int, default=0),
+        )
+
+    def list_tagged_vms(self) -> list[TaggedVm]:
+        rows = self.client.run_script(build_script(LIST_TAGGED_VMS, Tag=NOTES_TAG))
+        return [
+            TaggedVm(
+                name=_field(row, "Name", str),
+                vm_id=_field(row, "VMId", str),
+                state=_field(row, "State", str),
+                lab_id=lab_id_from_notes(_field(row, "Notes", str)),
+                notes=_field(row, "Notes", str),
+            )
+            for row in _as_list(rows)
+        ]
+
+    def grant_console(self, name: str, user: str) -> str:
+        result = self._run_vm_script(GRANT_CONSOLE, name, User=validate_account(user))
+        if not isinstance(result, str):
+            raise HostError("the host did not return the VM id after granting console access")
+        return result
+
+    def measure_vm(self, name: str) -> Usage:
+        raw = self._run_vm_script(MEASURE_VM, name)
+        return Usage(
+            name=name,
+            average_cpu_mhz=_field(raw, "AverageProcessorUsage", int, default=0),
+            average_memory_mb=_field(raw, "AverageMemoryUsage", int, default=0),
+            maximum_memory_mb=_field(raw, "MaximumMemoryUsage", int, default=0),
+            minimum_memory_mb=_field(raw, "MinimumMemoryUsage", int, default=0),
+            total_disk_allocation_mb=_field(raw, "TotalDiskAllocation", int, default=0),
+        )
+
+    def _run_vm_script(self, template: str, name: str, **values: Any) -> Any:
+        validate_name(name, what="VM name")
+        return self.client.run_script(build_script(template, Name=name, **values))
+
+
+_REQUIRED = object()
+
+
+def _field(raw: Any, key: str, kind: type, *, default: Any = _REQUIRED) -> Any:
+    """``raw[key]`` converted to ``kind``; HostError if the host's answer lacks it."""
+    value = raw.get(key) if isinstance(raw, dict) else None
+    if value is None:
+        if default is _REQUIRED:
+            raise HostError(f"the host's answer lacks {key}")
+        return default
+    if kind is object:
+        return value
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise HostError(f"the host's answer has an unreadable {key}: {value!r}")
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A JSON value that PowerShell may have unwrapped (one item) or left out (none) as a list."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _optional_bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _host_facts(raw: Any) -> HostFacts:
+    versions = _as_list(_field(raw, "Versions", object, default=None))
+    return HostFacts(
+        computer_name=_field(raw, "ComputerName", str, default=""),
+        os_caption=_field(raw, "Caption", str, default=""),
+        os_build=_field(raw, "Build", int, default=0),
+        cpu_manufacturer=_field(raw, "Manufacturer", str, default=""),
+        cpu_name=_field(raw, "CpuName", str, default=""),
+        logical_processors=_field(raw, "Lp", int, default=0),
+        memory_total_bytes=_field(raw, "Memory", int, default=0) or _field(raw, "TotalKB", int, default=0) * 1024,
+        memory_free_bytes=_field(raw, "FreeKB", int, default=0) * 1024,
+        hyperv_installed=bool(raw.get("HyperV")) if isinstance(raw, dict) else False,
+        hypervisor_present=_optional_bool(_field(raw, "HypervisorPresent", object, default=None)),
+        firmware_virtualization=_optional_bool(_field(raw, "FirmwareVirt", object, default=None)),
+        slat=_optional_bool(_field(raw, "Slat", object, default=None)),
+        vm_monitor_mode=_optional_bool(_field(raw, "VmMonitor", object, default=None)),
+        supported_config_versions=tuple(_field(row, "Version", str) for row in versions),
+        default_config_version=next(
+            (_field(row, "Version", str) for row in versions if isinstance(row, dict) and row.get("IsDefault")), None
+        ),
+        vm_path=_field(raw, "VmPath", str, default=None),
+        vhd_path=_field(raw, "VhdPath", str, default=None),
+        disks=tuple(
+            DiskSpace(
+                drive=_field(row, "DeviceID", str),
+                free_bytes=_field(row, "FreeSpace", int, default=0),
+                size_bytes=_field(row, "Size", int, default=0),
+            )
+            for row in _as_list(_field(raw, "Disks", object, default=None))
+        ),
+        base_images=tuple(
+            BaseImage(path=_field(row, "Path", str), present=bool(row.get("Present")))
+            for row in _as_list(_field(raw, "Images", object, default=None))
+        ),
+    )

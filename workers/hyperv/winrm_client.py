@@ -1,0 +1,327 @@
+"""Run PowerShell scripts on a host through pywinrm, within a wall-clock deadline.
+
+pywinrm's ``Session.run_ps`` retries the WS-Management operation timeout forever, so a hung
+cmdlet hangs the worker. ``WinRMClient`` drives ``winrm.Protocol`` itself: open a shell (UTF-8
+code page), run ``powershell -encodedcommand``, poll Receive until Done or the deadline, signal
+terminate, close the shell. Every failure becomes a ``HypervisorError``; stderr CLIXML becomes the
+error's ``host_message``. ``round_trips`` counts SOAP requests, for benchmarks.
+
+Not thread-safe: one client per worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from winrm.exceptions import (
+    AuthenticationError,
+    WinRMError,
+    WinRMOperationTimeoutError,
+    WinRMTransportError,
+    WSManFaultError,
+)
+from winrm.protocol import Protocol
+
+from workers.hyperv.errors import (
+    AuthenticationFailed,
+    CommandTooLong,
+    HostError,
+    HostUnreachable,
+    HypervisorError,
+    InsufficientResources,
+    InvalidState,
+    NotFound,
+    Timeout,
+)
+from workers.hyperv.interface import ConnectionSpec
+from workers.hyperv.powershell import check_length, encoded_command
+
+UTF8_CODEPAGE = 65001
+#: A Receive is held by the host at most this long before it answers "still running".
+MAX_RECEIVE_WAIT_S = 20
+#: HTTP read timeout beyond the Receive wait (pywinrm requires read > operation timeout).
+READ_TIMEOUT_SLACK_S = 10
+#: Time allowed for terminating a command and closing its shell after the deadline.
+CLEANUP_TIMEOUT_S = 5
+#: Lines a script prints before its JSON to report each step it performed.
+STEP_MARKER = "nestlab-step:"
+#: WS-Management fault: the shell is gone (the WinRM service restarted, or the shell expired).
+WSMAN_SHELL_NOT_FOUND = 2150858843
+
+_CLIXML_HEADER = "#< CLIXML"
+_XML_ESCAPE_RE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+@dataclass(frozen=True)
+class HostErrorRecord:
+    """One error record read from stderr: its message and, when present, the CategoryInfo and
+    FullyQualifiedErrorId lines."""
+
+    message: str
+    category: str | None = None
+    error_id: str | None = None
+
+
+def _unescape_clixml(text: str) -> str:
+    return _XML_ESCAPE_RE.sub(lambda match: chr(int(match.group(1), 16)), text)
+
+
+def parse_clixml(stderr: str) -> list[str]:
+    """Return the text of every error-stream record in a CLIXML stderr, ``_xHHHH_`` escapes
+    decoded. Non-CLIXML stderr comes back as one item; warnings, progress and verbose records
+    are dropped."""
+    if _CLIXML_HEADER not in stderr:
+        return [stderr.strip()] if stderr.strip() else []
+    errors: list[str] = []
+    for chunk in stderr.split(_CLIXML_HEADER):
+        document = chunk.strip()
+        if not document:
+            continue
+        try:
+            root = ET.fromstring(document)
+        except ET.ParseError:
+            errors.append(document)
+            continue
+        for element in root.iter():
+            if element.tag.rsplit("}", 1)[-1] == "S" and element.get("S", "").lower() == "error" and element.text:
+                errors.append(_unescape_clixml(element.text))
+    return ["".join(errors)] if errors else []
+
+
+def error_record(stderr: str) -> HostErrorRecord | None:
+    """The host's error from stderr, split into message, category and error id, or None if
+    stderr holds no error. Script positions ("At line:", "+ ...") are dropped."""
+    texts = parse_clixml(stderr)
+    if not texts:
+        return None
+    message_lines: list[str] = []
+    category = error_id = None
+    in_position = False
+    for raw_line in texts[0].replace("\r\n", "\n").split("\n"):
+        line = raw_line.strip()
+        if line.startswith("+ CategoryInfo"):
+            category = line.split(":", 1)[-1].strip()
+        elif line.startswith("+ FullyQualifiedErrorId"):
+            error_id = line.split(":", 1)[-1].strip()
+        elif re.match(r"At line:\d+ char:\d+", line) or re.match(r"At .*:\d+ char:\d+", line):
+            in_position = True
+        elif in_position and line.startswith("+"):
+            continue
+        elif line:
+            in_position = False
+            message_lines.append(line)
+    return HostErrorRecord(" ".join(message_lines) or texts[0].strip(), category, error_id)
+
+
+#: Host texts (docs/hyperv.md "Errors a host returns") and our scripts' own refusals, by error.
+_MESSAGE_RULES: tuple[tuple[re.Pattern[str], type[HypervisorError]], ...] = (
+    (re.compile(r"command line is too long", re.I), CommandTooLong),
+    (re.compile(r"unable to find|cannot find (path|any)|does not exist|was not found", re.I), NotFound),
+    (re.compile(r"while the virtual machine is in its current state|invalid state|still has \d+ connected", re.I),
+     InvalidState),
+    (re.compile(r"not tagged by nestlab|belongs to (another|something)", re.I), InvalidState),
+    (re.compile(r"not enough memory|ran out of memory|0x8007000E|not enough space on the disk|0x80070070", re.I),
+     InsufficientResources),
+)
+_CATEGORY_RULES: tuple[tuple[str, type[HypervisorError]], ...] = (
+    ("ObjectNotFound", NotFound),
+    ("ResourceUnavailable", InsufficientResources),
+    ("InvalidOperation", InvalidState),
+)
+
+
+def error_from_stderr(stderr: str, exit_code: int) -> HypervisorError:
+    """Map a failed script's stderr to the matching error class (HostError if nothing matches)."""
+    record = error_record(stderr) or HostErrorRecord(f"the script failed with exit code {exit_code} and no error text")
+    for pattern, error_class in _MESSAGE_RULES:
+        if pattern.search(record.message):
+            return error_class(record.message, category=record.category, error_id=record.error_id)
+    for category, error_class in _CATEGORY_RULES:
+        if record.category and record.category.startswith(category):
+            return error_class(record.message, category=record.category, error_id=record.error_id)
+    return HostError(record.message, category=record.category, error_id=record.error_id)
+
+
+@dataclass(frozen=True)
+class ScriptOutput:
+    steps: list[str]
+    payload: Any
+
+
+def parse_stdout(stdout: str) -> ScriptOutput:
+    """Split stdout into step markers and the JSON payload (the remaining text)."""
+    steps: list[str] = []
+    payload_lines: list[str] = []
+    for line in stdout.lstrip("\ufeff").splitlines():
+        if line.startswith(STEP_MARKER):
+            steps.append(line[len(STEP_MARKER):].strip())
+        elif line.strip():
+            payload_lines.append(line)
+    if not payload_lines:
+        return ScriptOutput(steps, None)
+    try:
+        return ScriptOutput(steps, json.loads("\n".join(payload_lines)))
+    except json.JSONDecodeError:
+        raise HostError("the host answered with output that is not JSON: " + "\n".join(payload_lines)[:300])
+
+
+class _CountingProtocol(Protocol):
+    """``winrm.Protocol`` that counts SOAP requests."""
+
+    round_trips = 0
+
+    def send_message(self, message: str) -> bytes:
+        self.round_trips += 1
+        return super().send_message(message)
+
+
+class WinRMClient:
+    """Runs scripts on one host. Use ``with client.shell():`` to run several scripts of one
+    operation in a single WinRM shell; ``run_script`` outside it opens and closes its own."""
+
+    def __init__(self, conn: ConnectionSpec) -> None:
+        self.conn = conn
+        self._protocol = _CountingProtocol(
+            conn.url,
+            transport=conn.transport,
+            username=conn.username,
+            password=conn.password,
+            server_cert_validation="validate" if conn.verify_tls else "ignore",
+            ca_trust_path=conn.ca_bundle if conn.ca_bundle else "legacy_requests",
+            read_timeout_sec=MAX_RECEIVE_WAIT_S + READ_TIMEOUT_SLACK_S,
+            operation_timeout_sec=MAX_RECEIVE_WAIT_S,
+            proxy=None,
+        )
+        self._shell_id: str | None = None
+        self.scripts_run = 0
+
+    def __repr__(self) -> str:
+        return f"WinRMClient({self.conn!r})"
+
+    @property
+    def round_trips(self) -> int:
+        """SOAP requests sent so far (each is one HTTP round trip)."""
+        return self._protocol.round_trips
+
+    @contextmanager
+    def shell(self) -> Iterator[None]:
+        """Keep one WinRM shell open for the scripts run inside the block."""
+        if self._shell_id is not None:
+            yield
+            return
+        self._shell_id = self._call(self._protocol.open_shell, codepage=UTF8_CODEPAGE, noprofile=True)
+        try:
+            yield
+        finally:
+            shell_id, self._shell_id = self._shell_id, None
+            self._close_shell(shell_id)
+
+    def run_script(
+        self,
+        script: str,
+        *,
+        deadline_s: float | None = None,
+        on_step: Callable[[str], None] | None = None,
+    ) -> Any:
+        """Run one PowerShell script and return its parsed JSON output (None if it printed
+        nothing). ``on_step`` gets each step marker the script printed, also when it failed.
+
+        Raises CommandTooLong before sending, Timeout when ``deadline_s`` (default: the
+        connection's call deadline) passes, and the mapped HypervisorError on failure.
+        """
+        check_length(script)
+        deadline = time.monotonic() + (self.conn.call_deadline_s if deadline_s is None else deadline_s)
+        with self.shell():
+            stdout, stderr, exit_code = self._execute(self._shell_id, encoded_command(script), deadline)
+        self.scripts_run += 1
+        text = stdout.decode("utf-8", errors="replace")
+        errors = stderr.decode("utf-8", errors="replace")
+        output = parse_stdout(text) if exit_code == 0 else ScriptOutput(
+            [line[len(STEP_MARKER):].strip() for line in text.splitlines() if line.startswith(STEP_MARKER)], None
+        )
+        if on_step is not None:
+            for step in output.steps:
+                on_step(step)
+        if exit_code != 0:
+            raise error_from_stderr(errors, exit_code)
+        return output.payload
+
+    def _execute(self, shell_id: str, command: str, deadline: float) -> tuple[bytes, bytes, int]:
+        command_id = self._call(self._protocol.run_command, shell_id, command)
+        stdout: list[bytes] = []
+        stderr: list[bytes] = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._terminate(shell_id, command_id)
+                raise Timeout(f"the command did not finish within {self.conn.call_deadline_s:g} s; it was terminated")
+            self._set_receive_wait(min(MAX_RECEIVE_WAIT_S, max(1, math.ceil(remaining))))
+            try:
+                out, err, exit_code, done = self._call(self._protocol.get_command_output_raw, shell_id, command_id)
+            except WinRMOperationTimeoutError:
+                continue
+            stdout.append(out)
+            stderr.append(err)
+            if done:
+                self._call(self._protocol.cleanup_command, shell_id, command_id)
+                return b"".join(stdout), b"".join(stderr), exit_code
+
+    def _set_receive_wait(self, seconds: int) -> None:
+        self._protocol.operation_timeout_sec = seconds
+        self._protocol.transport.read_timeout_sec = seconds + READ_TIMEOUT_SLACK_S
+
+    def _terminate(self, shell_id: str, command_id: str) -> None:
+        """Best effort after a deadline: a host that does not answer must not extend it."""
+        self._set_receive_wait(1)
+        self._protocol.transport.read_timeout_sec = CLEANUP_TIMEOUT_S
+        try:
+            self._protocol.cleanup_command(shell_id, command_id)
+        except Exception:  # noqa: BLE001 - the Timeout being raised is the error that matters
+            pass
+
+    def _close_shell(self, shell_id: str) -> None:
+        self._protocol.transport.read_timeout_sec = CLEANUP_TIMEOUT_S
+        try:
+            self._protocol.close_shell(shell_id, close_session=False)
+        except Exception:  # noqa: BLE001 - the shell expires on the host by itself
+            self._protocol.transport.close_session()
+
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call one pywinrm method, turning its exceptions into HypervisorErrors."""
+        try:
+            return method(*args, **kwargs)
+        except WinRMOperationTimeoutError:
+            raise
+        except AuthenticationError:
+            raise AuthenticationFailed(f"the host rejected the credentials of {self.conn.username!r}")
+        except requests.exceptions.SSLError as error:
+            raise HostError(f"TLS with {self.conn.url} failed: {_reason(error)}")
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
+            raise HostUnreachable(f"{self.conn.url} did not answer: {_reason(error)}")
+        except WSManFaultError as error:
+            if error.wsman_fault_code == WSMAN_SHELL_NOT_FOUND:
+                raise HostUnreachable(f"the WinRM service lost the shell (restarted?): {error.reason}")
+            raise HostError(f"WS-Management fault: {error.reason}")
+        except WinRMTransportError as error:
+            if error.code >= 500:
+                raise HostUnreachable(f"{self.conn.url} answered HTTP {error.code}")
+            raise HostError(f"{self.conn.url} answered HTTP {error.code}")
+        except WinRMError as error:
+            raise HostError(f"WinRM client error: {error}")
+
+
+def _reason(error: Exception) -> str:
+    """The innermost reason of a requests error, short and without URLs' credentials."""
+    reason = error
+    while reason.__context__ is not None and reason.__context__ is not reason:
+        reason = reason.__context__
+    return (type(reason).__name__ + ": " + str(reason))[:200]
