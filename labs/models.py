@@ -280,3 +280,15 @@ class CourseUserObjectPermission(UserObjectPermissionBase):
 
 class CourseGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Course, on_delete=models.CASCADE)
+
+
+class LabCheckpoint(models.Model):
+    """A named checkpoint a user took of a lab (the clean checkpoint is implicit and not listed)."""
+
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="checkpoints")
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["lab", "name"], name="checkpoint_name_unique_per_lab")]

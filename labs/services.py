@@ -13,11 +13,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import DomainError, NotAllowed, QuotaExceeded
-from labs.lifecycle import INITIAL, LabEventName
+from config.errors import DomainError, InvalidTransition, NotAllowed, QuotaExceeded
+from labs.lifecycle import INITIAL, LabEventName, transition
 from labs.models import Course, Enrollment, EnrollmentStatus, Lab, LabEvent, LabTemplate, LabTemplateVersion
 from tenants.models import Membership, Quota, Role, Tenant
 from tenants.selectors import running_seconds_this_month, tenant_live_usage
+from tenants import permissions as tenant_permissions
 
 VERSIONED_FIELDS = (
     "vcpus",
@@ -108,6 +109,7 @@ def course_create(
     course.save()
     if instructors:
         course.instructors.set(instructors)
+    tenant_permissions.permissions_grant_for_course(course)
     return course
 
 
@@ -120,6 +122,7 @@ def enrollment_add(*, course: Course, student: AbstractBaseUser) -> Enrollment:
     if not created and enrollment.status == EnrollmentStatus.WITHDRAWN:
         enrollment.status = EnrollmentStatus.ENROLLED
         enrollment.save(update_fields=["status"])
+    tenant_permissions.permissions_grant_for_enrollment(enrollment)
     return enrollment
 
 
@@ -226,6 +229,7 @@ def lab_request(
         if enrollment is not None:
             enrollment.lab = lab
             enrollment.save(update_fields=["lab"])
+        tenant_permissions.permissions_grant_for_lab(lab)
     return lab
 
 
@@ -261,3 +265,114 @@ def _check_tenant_limits(quota: Quota, usage: dict, version: LabTemplateVersion)
         if used + requested > limit:
             raise QuotaExceeded(quota=name, used=used, requested=requested, limit=limit, unit=unit)
 
+
+
+# --- Lifecycle operations -------------------------------------------------------------------
+# Each validates the transition through the lifecycle table (compare-and-set, event written) and
+# enqueues the worker task once the transaction commits. The host work happens in the task.
+
+MAX_CHECKPOINTS_PER_LAB = 5
+MAX_EXTENSION_HOURS = 24 * 30
+
+
+def _enqueue_after_commit(task_name: str, *args) -> None:
+    from workers import tasks
+
+    task = getattr(tasks, task_name)
+    transaction.on_commit(lambda: task.delay(*args))
+
+
+def lab_start(*, actor, lab: Lab) -> Lab:
+    """Power a stopped lab on. Raises InvalidTransition unless it is stopped."""
+    with transaction.atomic():
+        transition(lab, LabEventName.START, actor=actor)
+        _enqueue_after_commit("lab_power_on", str(lab.pk))
+    return lab
+
+
+def lab_stop(*, actor, lab: Lab, reason: str = "") -> Lab:
+    """Shut a running lab down (gracefully, then power off). Raises InvalidTransition unless running."""
+    with transaction.atomic():
+        transition(lab, LabEventName.STOP, actor=actor, message=reason)
+        _enqueue_after_commit("lab_power_off", str(lab.pk))
+    return lab
+
+
+def lab_reset(*, actor, lab: Lab) -> Lab:
+    """Return the lab to its clean checkpoint, keeping its power state."""
+    with transaction.atomic():
+        was = lab.state
+        transition(lab, LabEventName.RESET, actor=actor, message=f"from {was}")
+        _enqueue_after_commit("lab_reset", str(lab.pk), was)
+    return lab
+
+
+def _checkpoint_name(name: str) -> str:
+    from labs.models import safe_name
+
+    name = (name or "").strip()
+    if name.startswith("nestlab-"):
+        raise ValidationError({"name": "Names starting with 'nestlab-' are reserved."})
+    try:
+        safe_name(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
+    return name
+
+
+def lab_checkpoint(*, actor, lab: Lab, name: str) -> Lab:
+    """Take a named checkpoint. At most MAX_CHECKPOINTS_PER_LAB per lab; names are unique per lab."""
+    name = _checkpoint_name(name)
+    with transaction.atomic():
+        existing = set(lab.checkpoints.values_list("name", flat=True))
+        if name in existing:
+            raise ValidationError({"name": f"This lab already has a checkpoint named {name!r}."})
+        if len(existing) >= MAX_CHECKPOINTS_PER_LAB:
+            raise QuotaExceeded(
+                quota="checkpoints_per_lab", used=len(existing), requested=1, limit=MAX_CHECKPOINTS_PER_LAB
+            )
+        was = lab.state
+        transition(lab, LabEventName.CHECKPOINT, actor=actor, message=name)
+        lab.checkpoints.create(name=name)
+        _enqueue_after_commit("lab_checkpoint", str(lab.pk), name, was)
+    return lab
+
+
+def lab_restore(*, actor, lab: Lab, name: str) -> Lab:
+    """Apply a named checkpoint. Raises ValidationError if the lab has none by that name."""
+    with transaction.atomic():
+        if not lab.checkpoints.filter(name=name).exists():
+            raise ValidationError({"name": f"This lab has no checkpoint named {name!r}."})
+        was = lab.state
+        transition(lab, LabEventName.RESTORE, actor=actor, message=name)
+        _enqueue_after_commit("lab_restore", str(lab.pk), name, was)
+    return lab
+
+
+def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
+    """Push the expiry back by ``hours`` (1..720). Only live labs can be extended."""
+    from labs.lifecycle import LIVE
+
+    if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_EXTENSION_HOURS:
+        raise ValidationError({"hours": f"Give a whole number of hours from 1 to {MAX_EXTENSION_HOURS}."})
+    with transaction.atomic():
+        locked = Lab.objects.select_for_update().get(pk=lab.pk)
+        if locked.state not in LIVE:
+            raise InvalidTransition(f"A lab that is {locked.state} cannot be extended.", state=locked.state)
+        base = max(locked.expires_at, timezone.now())
+        locked.expires_at = base + timedelta(hours=hours)
+        locked.save(update_fields=["expires_at", "updated_at"])
+        LabEvent.objects.create(
+            lab=locked, at=timezone.now(), actor=actor, event="extend", from_state=locked.state,
+            to_state=locked.state, message=f"+{hours} h, now expires {locked.expires_at:%Y-%m-%d %H:%M} UTC",
+        )
+    lab.expires_at = locked.expires_at
+    return lab
+
+
+def lab_delete(*, actor, lab: Lab, reason: str = "") -> Lab:
+    """Remove the lab: the worker deletes its VM, disk and folder, then releases its capacity."""
+    with transaction.atomic():
+        transition(lab, LabEventName.DELETE, actor=actor, message=reason)
+        _enqueue_after_commit("lab_teardown", str(lab.pk))
+    return lab

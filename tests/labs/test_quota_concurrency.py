@@ -1,0 +1,70 @@
+"""The quota holds under concurrency, on PostgreSQL, with real connections from many threads."""
+
+import pytest
+
+from config.errors import QuotaExceeded
+from labs.lifecycle import LIVE
+from labs.models import Lab, LabEvent
+from labs.services import lab_request
+from tests import factories
+from tests.concurrency import run_at_once
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+REPETITIONS = 20
+CALLS = 200
+
+
+def _race(tenant, actor_for, template, calls=CALLS):
+    results = run_at_once(lambda i: lab_request(actor=actor_for(i), template=template), calls)
+    granted = [r for r in results if isinstance(r, Lab)]
+    refused = [r for r in results if isinstance(r, QuotaExceeded)]
+    unexpected = [r for r in results if not isinstance(r, (Lab, QuotaExceeded))]
+    assert not unexpected, unexpected[:3]
+    return granted, refused
+
+
+def _assert_ledger_matches(tenant, granted):
+    live = Lab.objects.filter(tenant=tenant, state__in=LIVE)
+    assert live.count() == len(granted)
+    assert LabEvent.objects.filter(lab__tenant=tenant).count() == len(granted)
+
+
+@pytest.mark.parametrize("repetition", range(REPETITIONS))
+def test_200_concurrent_requests_against_10_labs_grant_exactly_10(repetition):
+    tenant = factories.tenant(f"labs-{repetition}", max_labs=10, max_running_labs=1000)
+    admin = factories.member(tenant, f"labs-admin-{repetition}", "admin")
+    template = factories.template(tenant, "t")
+    granted, refused = _race(tenant, lambda i: admin, template)
+    assert len(granted) == 10
+    assert len(refused) == CALLS - 10
+    assert {r.detail["quota"] for r in refused} == {"max_labs"}
+    _assert_ledger_matches(tenant, granted)
+
+
+@pytest.mark.parametrize("repetition", range(REPETITIONS))
+@pytest.mark.parametrize(
+    ("limit", "value", "expected"),
+    [("max_memory_mb", 40960, 10), ("max_vcpus", 14, 7)],
+)
+def test_concurrent_requests_never_exceed_the_memory_or_vcpu_quota(repetition, limit, value, expected):
+    tenant = factories.tenant(f"{limit.replace('_', '-')}-{repetition}", max_labs=1000, max_running_labs=1000,
+                              **{limit: value})
+    admin = factories.member(tenant, f"{limit}-admin-{repetition}", "admin")
+    template = factories.template(tenant, "t", vcpus=2, memory_mb=4096)
+    granted, refused = _race(tenant, lambda i: admin, template)
+    assert len(granted) == expected
+    assert {r.detail["quota"] for r in refused} == {limit}
+    _assert_ledger_matches(tenant, granted)
+
+
+@pytest.mark.parametrize("repetition", range(REPETITIONS))
+def test_concurrent_requests_of_one_student_stop_at_the_per_student_limit(repetition):
+    tenant = factories.tenant(f"student-{repetition}", max_labs=1000, max_running_labs=1000, student_max_labs=3)
+    students = [factories.member(tenant, f"s{repetition}-{n}", "student") for n in range(4)]
+    template = factories.template(tenant, "t", self_service=True)
+    granted, refused = _race(tenant, lambda i: students[i % 4], template)
+    assert len(granted) == 12
+    per_student = {s.pk: sum(1 for lab in granted if lab.owner_id == s.pk) for s in students}
+    assert set(per_student.values()) == {3}
+    assert {r.detail["quota"] for r in refused} == {"student_max_labs"}
