@@ -56,6 +56,7 @@ def course(tenant_row, name: str, template_row, *, instructors=(), students=(), 
 
 
 def host(name: str, *, cpus=16, memory_mb=65536, reserved_mb=4096, storage_gb=1000, overcommit=4, **extra):
+    password = extra.pop("password", "host-secret")
     row = Host(
         name=name,
         endpoint=extra.pop("endpoint", "127.0.0.1"),
@@ -70,7 +71,7 @@ def host(name: str, *, cpus=16, memory_mb=65536, reserved_mb=4096, storage_gb=10
         vcpu_overcommit=overcommit,
         **extra,
     )
-    row.set_password(extra.pop("password", "host-secret"))
+    row.set_password(password)
     row.full_clean()
     row.save()
     return row

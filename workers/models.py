@@ -122,7 +122,9 @@ class TenantSegment(models.Model):
     """A tenant's network identity across hosts: its access VLAN and its NAT prefix, from pools."""
 
     tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, related_name="segment")
-    vlan_id = models.PositiveSmallIntegerField(null=True, blank=True, unique=True)
+    vlan_id = models.PositiveSmallIntegerField(
+        null=True, blank=True, unique=True, validators=[MinValueValidator(1), MaxValueValidator(4094)]
+    )
     nat_prefix = models.CharField(max_length=43, null=True, blank=True, unique=True)
 
     class Meta:
