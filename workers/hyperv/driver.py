@@ -118,7 +118,7 @@ if(-not (Test-Path -LiteralPath $disk)){
 New-Item -ItemType Directory -Path $dir -Force | Out-Null
 New-VHD -Path $disk -ParentPath $Base -Differencing | Out-Null;$M+'disk'}
 $vm=New-VM -Name $Name -Generation $Gen -Version $Ver -MemoryStartupBytes $Mem -VHDPath $disk -SwitchName $Switch -Path $Root;$M+'vm'}
-if($vm.Notes -ne $Notes -or $vm.AutomaticCheckpointsEnabled -or $vm.CheckpointType.ToString() -ne 'Standard'){
+if($vm.Notes -ne $Notes){
 Set-VM -Name $Name -Notes $Notes -AutomaticCheckpointsEnabled $false -CheckpointType Standard;$M+'notes'}
 if(-not (Get-VMSnapshot -VMName $Name -Name $Clean -ErrorAction SilentlyContinue)){
 $m=Get-VMMemory -VMName $Name

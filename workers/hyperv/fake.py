@@ -48,6 +48,8 @@ ENSURE_VM_STEPS = ("disk", "vm", "notes", "memory", "processor", "network", "vla
 _SWITCH_TYPES = {"private": "Private", "nat": "Internal", "vlan": "External"}
 GIB = 1024**3
 MIB = 1024**2
+#: Memory the fake host keeps for its own OS; VMs only get the rest.
+HOST_RESERVED_BYTES = 4 * GIB
 
 
 @dataclass
@@ -159,7 +161,7 @@ class FakeDriver:
         running_mb = sum(vm.memory_mb for vm in self.vms if vm.state == "Running")
         return replace(
             self.facts,
-            memory_free_bytes=max(0, self.facts.memory_total_bytes - running_mb * MIB - 4 * GIB),
+            memory_free_bytes=max(0, self.facts.memory_total_bytes - HOST_RESERVED_BYTES - running_mb * MIB),
             base_images=tuple(BaseImage(path, path in self.base_images) for path in base_images),
         )
 
@@ -350,7 +352,7 @@ class FakeDriver:
 
     def _start(self, vm: FakeVm) -> None:
         in_use_mb = sum(other.memory_mb for other in self.vms if other.state == "Running")
-        if (in_use_mb + vm.memory_mb) * MIB > self.facts.memory_total_bytes:
+        if (in_use_mb + vm.memory_mb) * MIB > self.facts.memory_total_bytes - HOST_RESERVED_BYTES:
             raise InsufficientResources(f"Not enough memory in the system to start the virtual machine {vm.name}.")
         vm.state = "Running"
 

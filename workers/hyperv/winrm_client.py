@@ -103,23 +103,30 @@ def error_record(stderr: str) -> HostErrorRecord | None:
     texts = parse_clixml(stderr)
     if not texts:
         return None
-    message_lines: list[str] = []
-    category = error_id = None
-    in_position = False
+    # The host wraps records at its console width: a wrapped line ends in a space and the rest
+    # follows on the next, indented line, often in the middle of a word.
+    sections: dict[str, str] = {"message": "", "category": "", "error_id": ""}
+    current = "message"
+    wrapped = False
     for raw_line in texts[0].replace("\r\n", "\n").split("\n"):
         line = raw_line.strip()
         if line.startswith("+ CategoryInfo"):
-            category = line.split(":", 1)[-1].strip()
+            current, line = "category", line.split(":", 1)[-1].strip()
         elif line.startswith("+ FullyQualifiedErrorId"):
-            error_id = line.split(":", 1)[-1].strip()
-        elif re.match(r"At line:\d+ char:\d+", line) or re.match(r"At .*:\d+ char:\d+", line):
-            in_position = True
-        elif in_position and line.startswith("+"):
+            current, line = "error_id", line.split(":", 1)[-1].strip()
+        elif re.match(r"At (line|.*):\d+ char:\d+", line):
+            current = "position"
+        elif current == "position" and line.startswith("+"):
             continue
-        elif line:
-            in_position = False
-            message_lines.append(line)
-    return HostErrorRecord(" ".join(message_lines) or texts[0].strip(), category, error_id)
+        elif current == "position" or (current != "message" and not wrapped):
+            current = "message"
+        if current != "position" and line:
+            joiner = "" if wrapped or not sections[current] else " "
+            sections[current] += joiner + line
+        wrapped = raw_line.endswith(" ") and bool(line)
+    return HostErrorRecord(
+        sections["message"] or texts[0].strip(), sections["category"] or None, sections["error_id"] or None
+    )
 
 
 #: Host texts (docs/hyperv.md "Errors a host returns") and our scripts' own refusals, by error.
@@ -196,7 +203,7 @@ class WinRMClient:
             username=conn.username,
             password=conn.password,
             server_cert_validation="validate" if conn.verify_tls else "ignore",
-            ca_trust_path=conn.ca_bundle if conn.ca_bundle else "legacy_requests",
+            ca_trust_path=conn.ca_bundle,
             read_timeout_sec=MAX_RECEIVE_WAIT_S + READ_TIMEOUT_SLACK_S,
             operation_timeout_sec=MAX_RECEIVE_WAIT_S,
             proxy=None,
