@@ -110,6 +110,8 @@ def test_plain_stderr_is_kept_as_is():
         (clixml("nestlab: VM lab-1 is not tagged by Nestlab; refusing to delete it"), InvalidState),
         (clixml("Something : odd", "    + CategoryInfo          : ObjectNotFound: (:) [], X"), NotFound),
         (clixml("New-VM : The virtual machine configuration version 11.0 is not supported."), HostError),
+        (clixml("New-VHD : The system cannot find the file specified."), NotFound),
+        (clixml("New-VHD : There is not enough space on the disk."), InsufficientResources),
         ("", HostError),
     ],
 )

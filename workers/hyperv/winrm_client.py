@@ -132,7 +132,7 @@ def error_record(stderr: str) -> HostErrorRecord | None:
 #: Host texts (docs/hyperv.md "Errors a host returns") and our scripts' own refusals, by error.
 _MESSAGE_RULES: tuple[tuple[re.Pattern[str], type[HypervisorError]], ...] = (
     (re.compile(r"command line is too long", re.I), CommandTooLong),
-    (re.compile(r"unable to find|cannot find (path|any)|does not exist|was not found", re.I), NotFound),
+    (re.compile(r"unable to find|cannot find (the )?(file|path|any)|does not exist|was not found", re.I), NotFound),
     (re.compile(r"while the virtual machine is in its current state|invalid state|still has \d+ connected", re.I),
      InvalidState),
     (re.compile(r"not tagged by nestlab|belongs to (another|something)", re.I), InvalidState),
