@@ -1,0 +1,79 @@
+from django.contrib import admin
+
+from labs.models import Course, Enrollment, Lab, LabEvent, LabTemplate, LabTemplateVersion
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class LabTemplateVersionInline(admin.TabularInline):
+    """Versions are immutable once saved: add a new one to change a template's shape."""
+
+    model = LabTemplateVersion
+    extra = 0
+    can_delete = False
+    fields = ["version", "vcpus", "memory_mb", "disk_gb", "base_image_path", "generation", "config_version",
+              "network_scope", "network_mode", "default_lifetime", "max_continuous_running"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LabTemplate)
+class LabTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant", "self_service", "active"]
+    list_filter = ["self_service", "active", "tenant"]
+    search_fields = ["name"]
+    inlines = [LabTemplateVersionInline]
+
+
+class LabEventInline(ReadOnlyInline):
+    model = LabEvent
+    fields = ["at", "event", "from_state", "to_state", "actor", "message"]
+    readonly_fields = fields
+    ordering = ["at", "id"]
+
+
+@admin.register(Lab)
+class LabAdmin(admin.ModelAdmin):
+    """Labs are changed only through their lifecycle; the admin shows them and their history."""
+
+    list_display = ["name", "tenant", "owner", "state", "host", "expires_at", "created_at"]
+    list_filter = ["state", "tenant", "host"]
+    search_fields = ["id", "name", "owner__username", "vm_name"]
+    list_select_related = ["tenant", "owner", "host"]
+    readonly_fields = [f.name for f in Lab._meta.fields]
+    inlines = [LabEventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class EnrollmentInline(admin.TabularInline):
+    model = Enrollment
+    extra = 0
+    autocomplete_fields = ["student"]
+    readonly_fields = ["lab"]
+
+
+@admin.register(Course)
+class CourseAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant", "template", "starts_at", "ends_at"]
+    list_filter = ["tenant"]
+    search_fields = ["name"]
+    filter_horizontal = ["instructors"]
+    inlines = [EnrollmentInline]
