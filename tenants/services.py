@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from tenants import permissions as tenant_permissions
 from tenants.models import QUOTA_LIMIT_FIELDS, Membership, Quota, Role, Tenant
 
 
@@ -43,6 +44,7 @@ def membership_add(*, tenant: Tenant, user: AbstractBaseUser, role: str) -> Memb
             membership.save()
     except IntegrityError:
         raise ValidationError({"user": f"{user} is already a member of {tenant}."}) from None
+    tenant_permissions.permissions_sync_membership(membership)
     return membership
 
 
@@ -51,11 +53,13 @@ def membership_change_role(*, membership: Membership, role: str) -> Membership:
     membership.role = role
     membership.full_clean()
     membership.save(update_fields=["role"])
+    tenant_permissions.permissions_sync_membership(membership)
     return membership
 
 
 @transaction.atomic
 def membership_remove(*, membership: Membership) -> None:
+    tenant_permissions.permissions_revoke_membership(membership)
     membership.delete()
 
 
