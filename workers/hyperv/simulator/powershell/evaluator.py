@@ -44,6 +44,7 @@ class Invocation:
     input: list[Any] | None  # None when the cmdlet is first in its pipeline
     interpreter: Interpreter
     position: int
+    sleep_after: float = 0.0  # set by a handler that must wait without holding the host lock
 
     def __contains__(self, name: str) -> bool:
         return name in self.arguments
@@ -84,6 +85,7 @@ class Interpreter:
     before_cmdlet: Callable[[CmdletSpec, dict[str, Any]], None] = lambda spec, arguments: None
     format_output: Callable[[Any], list[str]] = lambda value: [to_text(value)]
     is_cancelled: Callable[[], bool] = lambda: False
+    context: Any = None  # what host cmdlets act on (the simulated Hyper-V host)
 
     def __post_init__(self) -> None:
         self.variables = Hashtable([

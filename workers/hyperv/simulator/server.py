@@ -1,0 +1,327 @@
+"""The HTTP(S) server: WinRM at ``/wsman`` and the simulator's control API at ``/_hvsim/``.
+
+Both need the same Basic credentials. ``ThreadingHTTPServer`` gives each connection a thread;
+shared host state is guarded by ``Host.lock``, shells by ``ShellTable``'s own lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from . import wsman
+from .execution import HostRuntime
+from .faults import FaultBook, FaultRule
+from .hyperv.cmdlets_vm import guest_shutdown
+from .hyperv.model import Host
+from .latency import Latency
+from .options import SimulatorOptions
+from .shells import Command, ShellTable
+from .tls import server_context
+
+SAVE_INTERVAL_SECONDS = 0.25
+CONTROL_PREFIX = "/_hvsim/"
+
+
+class DropConnection(Exception):
+    """Close the connection without answering (an injected fault)."""
+
+
+class Simulator:
+    """One simulated host: state, shells, faults, and the listening socket."""
+
+    def __init__(self, options: SimulatorOptions):
+        self.options = options
+        host = Host.load(options.host_config, options.state_file) if options.state_file else Host(options.host_config)
+        self.runtime = HostRuntime(host, Latency(options.latency, options.time_scale), FaultBook(options.seed))
+        for rule in options.faults:
+            self.runtime.faults.add(rule)
+        self.shells = ShellTable()
+        self._server: ThreadingHTTPServer | None = None
+        self._serve_thread: threading.Thread | None = None
+        self._ssl = server_context(options.cert, options.key, options.host_config.computer_name) if options.tls else None
+        self._stopping = threading.Event()
+        self._listening = threading.Lock()
+        self._saver = threading.Thread(target=self._save_loop, name="hvsim-saver", daemon=True)
+        self.port = options.port
+
+    @property
+    def host(self) -> Host:
+        return self.runtime.host
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self._ssl else "http"
+        return f"{scheme}://{self.options.host}:{self.port}/wsman"
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> str:
+        self._listen()
+        self._saver.start()
+        return self.url
+
+    def _listen(self) -> None:
+        server = _Server((self.options.host, self.port), _Handler)
+        server.simulator = self
+        if self._ssl is not None:
+            server.socket = self._ssl.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        self.port = server.server_address[1]
+        self._server = server
+        self._serve_thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                              name="hvsim-http", daemon=True)
+        self._serve_thread.start()
+
+    def _unlisten(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    def stop(self) -> None:
+        """Stop listening, cancel running commands, and save the state."""
+        self._stopping.set()
+        with self._listening:
+            self._unlisten()
+        self.shells.clear()
+        self.save()
+
+    def save(self) -> None:
+        if self.options.state_file:
+            self.host.save(self.options.state_file)
+
+    def _save_loop(self) -> None:
+        while not self._stopping.wait(SAVE_INTERVAL_SECONDS):
+            if self.host.dirty:
+                try:
+                    self.save()
+                except OSError as error:
+                    print(f"hvsim: cannot save state: {error}", file=sys.stderr, flush=True)
+
+    def outage(self, seconds: float) -> None:
+        """Stop listening for a while (connections are refused), then listen again on the same port."""
+        def run() -> None:
+            with self._listening:
+                self._unlisten()
+                if self._stopping.wait(seconds):
+                    return
+                self._listen()
+
+        threading.Thread(target=run, name="hvsim-outage", daemon=True).start()
+
+    def restart(self, downtime: float = 0.0) -> None:
+        """Like a restart of the simulator process: shells are gone, state is what the file holds."""
+        self.save()
+        self.shells.clear()
+        config = self.options.host_config
+        self.runtime.host = Host.load(config, self.options.state_file) if self.options.state_file else Host(
+            config, self.host.state)
+        if downtime > 0:
+            self.outage(downtime)
+
+    # --- WinRM --------------------------------------------------------------------------------
+    def handle_wsman(self, body: bytes) -> tuple[int, bytes]:
+        request = None
+        try:
+            request = wsman.parse_request(body)
+            delay = self.runtime.faults.request_delay()
+            if delay:
+                time.sleep(delay)
+            rule = self.runtime.faults.for_request(request.action)
+            if rule is not None:
+                if rule.kind == "drop":
+                    raise DropConnection()
+                return HTTPStatus.INTERNAL_SERVER_ERROR, b""
+            return HTTPStatus.OK, self._dispatch(request)
+        except wsman.WSManFault as fault:
+            return HTTPStatus.INTERNAL_SERVER_ERROR, wsman.fault_response(request, fault)
+
+    def _dispatch(self, request: wsman.Request) -> bytes:
+        if request.action == "Create":
+            codepage = int(request.options.get("WINRS_CODEPAGE") or 437)
+            shell = self.shells.create(codepage)
+            return wsman.create_response(request, shell.id, self.url)
+        shell = self.shells.get(request.shell_id)
+        if shell is None:
+            raise wsman.shell_not_found(request.shell_id or "")
+        if request.action == "Command":
+            text, command_id = wsman.command_line(request)
+            command = Command((command_id or str(uuid.uuid4())).upper(), text)
+            shell.commands[command.id] = command
+            command.start(self.runtime, shell.codepage)
+            return wsman.command_response(request, command.id)
+        if request.action == "Receive":
+            return self._receive(request, shell)
+        if request.action == "Signal":
+            command_id, _code = wsman.signal(request)
+            command = shell.commands.pop((command_id or "").upper(), None)
+            if command is not None:
+                command.cancelled.set()  # terminate and ctrl_c both stop the command
+            return wsman.signal_response(request)
+        if request.action == "Delete":
+            self.shells.delete(shell.id)
+            return wsman.delete_response(request)
+        raise wsman.WSManFault(2150858752, f"The WS-Management service does not support the action "
+                                           f"{request.action_uri}.", subcode="a:ActionNotSupported", sender=True)
+
+    def _receive(self, request: wsman.Request, shell) -> bytes:
+        command_id = wsman.receive_command_id(request) or ""
+        command = shell.commands.get(command_id.upper())
+        if command is None:
+            raise wsman.WSManFault(2150858843, f"The request for the Windows Remote Shell with ShellId {shell.id} "
+                                               f"failed because the command {command_id} was not found.",
+                                   subcode="w:InvalidSelectors", sender=True)
+        if not command.done.wait(request.operation_timeout):
+            raise wsman.WSManFault(wsman.TIMED_OUT_CODE, wsman.TIMED_OUT_TEXT, subcode="w:TimedOut")
+        outcome = command.outcome
+        assert outcome is not None
+        rule, outcome.transport_fault = outcome.transport_fault, None
+        if rule is not None:
+            if rule.kind == "drop":
+                raise DropConnection()
+            raise _PlainError()
+        return wsman.receive_response(request, command.id, outcome.stdout, outcome.stderr, outcome.exit_code)
+
+    # --- control API --------------------------------------------------------------------------
+    def handle_control(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        try:
+            payload = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return HTTPStatus.BAD_REQUEST, {"error": "the body is not JSON"}
+        route = path[len(CONTROL_PREFIX):].strip("/")
+        if route == "state" and method == "GET":
+            return HTTPStatus.OK, self.host.to_dict()
+        if route == "faults":
+            if method == "GET":
+                return HTTPStatus.OK, {"faults": self.runtime.faults.describe()}
+            if method == "DELETE":
+                self.runtime.faults.clear()
+                return HTTPStatus.OK, {"faults": []}
+            if method == "POST":
+                try:
+                    rule = self.runtime.faults.add(FaultRule.from_dict(payload))
+                except (ValueError, TypeError) as error:
+                    return HTTPStatus.BAD_REQUEST, {"error": str(error)}
+                return HTTPStatus.CREATED, {"id": rule.id}
+        if route == "outage" and method == "POST":
+            seconds = payload.get("seconds")
+            if not isinstance(seconds, (int, float)) or seconds <= 0:
+                return HTTPStatus.BAD_REQUEST, {"error": "seconds must be a positive number"}
+            self.outage(float(seconds))
+            return HTTPStatus.ACCEPTED, {"outage_seconds": seconds}
+        if route == "restart" and method == "POST":
+            self.restart(float(payload.get("downtime_seconds", 0) or 0))
+            return HTTPStatus.OK, {"restarted": True}
+        parts = route.split("/")
+        if len(parts) == 3 and parts[0] == "vms" and parts[2] == "guest-shutdown" and method == "POST":
+            return self._guest_shutdown(urllib.parse.unquote(parts[1]))
+        return HTTPStatus.NOT_FOUND, {"error": f"no such control endpoint: {method} {path}"}
+
+    def _guest_shutdown(self, name_or_id: str) -> tuple[int, Any]:
+        host = self.host
+        with host.lock:
+            vms = [vm for vm in host.state.vms if vm.id == name_or_id.lower() or vm.name == name_or_id]
+            if not vms:
+                return HTTPStatus.NOT_FOUND, {"error": f"no VM named or with id {name_or_id!r}"}
+            for vm in vms:
+                guest_shutdown(host, vm)
+        return HTTPStatus.OK, {"shut_down": [vm.id for vm in vms]}
+
+
+class _PlainError(Exception):
+    """Answer HTTP 500 with an empty body (an injected fault)."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+    simulator: Simulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Microsoft-HTTPAPI/2.0"
+    sys_version = ""
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.simulator.options.verbose:
+            super().log_message(format, *args)
+
+    def _authorized(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        options = self.server.simulator.options
+        return hmac.compare_digest(user.lower(), options.user.lower()) and hmac.compare_digest(password,
+                                                                                                options.password)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if status == HTTPStatus.UNAUTHORIZED:
+            self.send_header("WWW-Authenticate", 'Basic realm="WSMAN"')
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _handle(self, method: str) -> None:
+        body = self._body()
+        path = urllib.parse.urlsplit(self.path).path
+        if not self._authorized():
+            self._send(HTTPStatus.UNAUTHORIZED, b"", "text/plain")
+            return
+        simulator = self.server.simulator
+        if path.startswith(CONTROL_PREFIX):
+            status, payload = simulator.handle_control(method, path, body)
+            self._send(status, json.dumps(payload).encode("utf-8"), "application/json")
+            return
+        if path.rstrip("/").lower() != "/wsman":
+            self._send(HTTPStatus.NOT_FOUND, b"", "text/plain")
+            return
+        if method != "POST":
+            self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"", "text/plain")
+            return
+        try:
+            status, answer = simulator.handle_wsman(body)
+        except (DropConnection, _PlainError) as fault:
+            if isinstance(fault, _PlainError):
+                self._send(HTTPStatus.INTERNAL_SERVER_ERROR, b"", "text/plain")
+                return
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        content_type = "application/soap+xml;charset=UTF-8" if answer else "text/plain"
+        self._send(status, answer, content_type)
+
+    def do_POST(self) -> None:  # noqa: N802 (the http.server naming)
+        self._handle("POST")
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._handle("GET")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._handle("DELETE")

@@ -1,0 +1,92 @@
+"""WinRS shells and the commands running in them.
+
+A command runs on its own thread from the moment it is created, so a Receive can be held until
+there is output or the request's OperationTimeout runs out, exactly as a real host does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from .execution import CommandOutcome, HostRuntime, run_command_line
+
+IDLE_TIMEOUT_SECONDS = 7200  # WinRM's default shell IdleTimeOut
+
+
+@dataclass
+class Command:
+    id: str
+    command_line: str
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: CommandOutcome | None = None
+
+    def start(self, runtime: HostRuntime, codepage: int) -> None:
+        def run() -> None:
+            try:
+                self.outcome = run_command_line(runtime, self.command_line, codepage, self.cancelled)
+            except Exception as error:  # a simulator bug must still answer the client
+                message = f"hvsim internal error: {type(error).__name__}: {error}\r\n"
+                self.outcome = CommandOutcome(b"", message.encode("utf-8", "replace"), 1)
+            finally:
+                self.done.set()
+
+        threading.Thread(target=run, name=f"hvsim-command-{self.id[:8]}", daemon=True).start()
+
+
+@dataclass
+class Shell:
+    id: str
+    codepage: int
+    commands: dict[str, Command] = field(default_factory=dict)
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class ShellTable:
+    """All open shells. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._shells: dict[str, Shell] = {}
+
+    def create(self, codepage: int) -> Shell:
+        shell = Shell(str(uuid.uuid4()).upper(), codepage)
+        with self._lock:
+            self._expire_idle()
+            self._shells[shell.id] = shell
+        return shell
+
+    def get(self, shell_id: str | None) -> Shell | None:
+        with self._lock:
+            shell = self._shells.get((shell_id or "").upper())
+            if shell is not None:
+                shell.last_used = time.monotonic()
+            return shell
+
+    def delete(self, shell_id: str) -> Shell | None:
+        with self._lock:
+            shell = self._shells.pop(shell_id.upper(), None)
+        if shell is not None:
+            for command in shell.commands.values():
+                command.cancelled.set()
+        return shell
+
+    def clear(self) -> None:
+        with self._lock:
+            shells, self._shells = list(self._shells.values()), {}
+        for shell in shells:
+            for command in shell.commands.values():
+                command.cancelled.set()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._shells)
+
+    def _expire_idle(self) -> None:
+        limit = time.monotonic() - IDLE_TIMEOUT_SECONDS
+        for shell_id in [s.id for s in self._shells.values() if s.last_used < limit]:
+            for command in self._shells.pop(shell_id).commands.values():
+                command.cancelled.set()
