@@ -83,6 +83,7 @@ class CommandArgument(Node):
 class Command(Node):
     name: str
     elements: list[Node] = field(default_factory=list)
+    end: int = 0  # where the command's text ends, for the ~~~ under it in error messages
 
 
 @dataclass

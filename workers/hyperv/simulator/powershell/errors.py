@@ -26,6 +26,7 @@ class ErrorRecord:
     target: str = ""  # the target object's text, shown as (target:String)
     target_type: str = "String"
     position: int | None = None  # offset in the script, for "At line:N char:M"
+    extent_end: int | None = None  # end of the failing command's text, for the ~~~ under it
     script: str = ""
     is_parse_error: bool = False
     command_name: str = ""  # printed before the message; defaults to the activity
@@ -108,7 +109,8 @@ def format_error(record: ErrorRecord) -> list[str]:
     position_lines: list[str] = []
     if record.position is not None and record.script:
         line, column, text = line_and_column(record.script, record.position)
-        position_lines = [f"At line:{line} char:{column}", f"+ {text}", "+ " + " " * (column - 1) + "~"]
+        width = max(1, min((record.extent_end or record.position + 1) - record.position, len(text) - column + 1))
+        position_lines = [f"At line:{line} char:{column}", f"+ {text}", "+ " + " " * (column - 1) + "~" * width]
     if record.is_parse_error:
         lines.extend(position_lines)
         lines.append(record.message)
@@ -121,8 +123,25 @@ def format_error(record: ErrorRecord) -> list[str]:
         lines.extend(position_lines)
     lines.append(f"    + CategoryInfo          : {record.category_info}")
     lines.append(f"    + FullyQualifiedErrorId : {record.error_id}")
-    lines.append(" ")
-    return lines
+    return [wrapped for line in lines for wrapped in wrap_console_line(line)] + [" "]
+
+
+CONSOLE_LINE = 78  # powershell.exe over WinRM wraps at its 80-column buffer (see winrm-recorded)
+CONTINUATION_INDENT = "   "
+
+
+def wrap_console_line(line: str) -> list[str]:
+    """Break a long line as the host does: the piece ends with a space, the rest is indented."""
+    if len(line) <= CONSOLE_LINE:
+        return [line]
+    pieces = [line[:CONSOLE_LINE] + " "]
+    rest = line[CONSOLE_LINE:]
+    room = CONSOLE_LINE - len(CONTINUATION_INDENT)
+    while len(rest) > room:
+        pieces.append(CONTINUATION_INDENT + rest[:room] + " ")
+        rest = rest[room:]
+    pieces.append(CONTINUATION_INDENT + rest)
+    return pieces
 
 
 def error_record_member(record: ErrorRecord, name: str):

@@ -44,6 +44,7 @@ class Invocation:
     input: list[Any] | None  # None when the cmdlet is first in its pipeline
     interpreter: Interpreter
     position: int
+    end: int = 0
     sleep_after: float = 0.0  # set by a handler that must wait without holding the host lock
 
     def __contains__(self, name: str) -> bool:
@@ -61,7 +62,7 @@ class Invocation:
 
     def write_error(self, error: CmdletError) -> None:
         """A non-terminating error: the cmdlet goes on with its next input."""
-        self.interpreter.write_error(error.record, self.arguments.get("ErrorAction"), self.position)
+        self.interpreter.write_error(error.record, self.arguments.get("ErrorAction"), self.position, self.end)
 
     def warn(self, text: str) -> None:
         if self.arguments.get("WarningAction") not in {"SilentlyContinue", "Ignore"}:
@@ -141,8 +142,9 @@ class Interpreter:
         self.variables["Error"] = [record] + list(self.variables["Error"])
 
     # --- errors -------------------------------------------------------------------------------
-    def write_error(self, record: ErrorRecord, action: str | None, position: int) -> None:
-        record.position = position if record.position is None else record.position
+    def write_error(self, record: ErrorRecord, action: str | None, position: int, end: int | None = None) -> None:
+        if record.position is None:
+            record.position, record.extent_end = position, end
         record.script = self.script
         action = action or to_text(self.variables["ErrorActionPreference"])
         self.last_ok = False
@@ -204,6 +206,8 @@ class Interpreter:
                 values = enumerate_value(self.evaluate(element.expression))
             else:
                 values = self.invoke_command(element, values)
+        if isinstance(node.elements[-1], ast.CommandExpression):
+            self.last_ok = True  # $? reflects the last operation: here an expression, which succeeded
         output.extend(values or [])
 
     def execute_Assignment(self, node: ast.Assignment, output: list[Any]) -> None:
@@ -285,7 +289,7 @@ class Interpreter:
                 f"The term '{node.name}' is not recognized as the name of a cmdlet, function, script file, or operable "
                 "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
                 "and try again.", "ObjectNotFound", "CommandNotFoundException", "CommandNotFoundException",
-                target=node.name, position=node.pos, command_name=node.name))
+                target=node.name, position=node.pos, command_name=node.name, extent_end=node.pos + len(node.name)))
         elements: list[tuple[str, Any, Any]] = []
         for element in node.elements:
             if isinstance(element, ast.CommandParameter):
@@ -296,16 +300,16 @@ class Interpreter:
         try:
             arguments = bind_arguments(spec, elements, has_pipeline_input=values is not None)
         except StatementTerminatingError as error:
-            error.record.position = node.pos
+            error.record.position, error.record.extent_end = node.pos, node.end
             raise
         if spec.module:
             self.used_modules.add(spec.module)
         self.before_cmdlet(spec, arguments)
-        invocation = Invocation(spec, arguments, values, self, node.pos)
+        invocation = Invocation(spec, arguments, values, self, node.pos, node.end)
         try:
             result = spec.handler(invocation)
         except CmdletError as error:
-            error.record.position = node.pos
+            error.record.position, error.record.extent_end = node.pos, node.end
             if error.terminating:
                 raise
             invocation.write_error(error)

@@ -203,7 +203,7 @@ class Parser:
         token = self.peek(COMMAND_MODE, newlines=True)
         start = token.start
         elements: list[ast.Node] = []
-        if token.kind == "word" and not token.text[0].isdigit():  # `1..3 | ...` is an expression
+        if token.kind == "word" and not token.text[0].isdigit() and token.text[0] != "!":  # `1..3`, `!$x`: expressions
             elements.append(self.command())
         else:
             expression = self.expression()
@@ -234,6 +234,7 @@ class Parser:
         while True:
             token = self.peek(COMMAND_MODE)
             if token.kind in _STATEMENT_END or token.kind == "|":
+                command.end = self.pos
                 return command
             if token.kind == "parameter":
                 self.take(token)
@@ -439,9 +440,7 @@ class Parser:
             name = self.type_name()
             literal = ast.TypeLiteral(token.start, name)
             following = self.peek(EXPRESSION_MODE)
-            if not following.spaced and following.kind in {"variable", "(", "$(", "@(", "number", "string", "dq", "["}:
-                return ast.Cast(token.start, name, self.unary())
-            if following.spaced and following.kind in {"variable", "(", "$(", "@(", "number", "string", "dq"}:
+            if following.kind in {"variable", "(", "$(", "@(", "@{", "number", "string", "dq", "["}:
                 return ast.Cast(token.start, name, self.unary())
             return literal
         if kind == "eof" or kind in _STATEMENT_END:

@@ -186,7 +186,7 @@ def _command_word(source: str, start: int, tok) -> Token:
     char = source[start]
     if char == ",":
         return tok(",", start + 1)
-    if char == "[" or char == ".":
+    if char in "[.!":
         # `[type]` and `.5` need expression treatment; PowerShell also does so.
         return _expression_token(source, start, tok)
     end = start

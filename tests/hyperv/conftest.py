@@ -1,0 +1,54 @@
+"""Fixtures for the simulator's tests: one simulator process per session for tests that tolerate
+shared state, and a helper to run a script and parse its JSON."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from workers.hyperv.simulator.testing import SimHandle, run_simulator
+
+PROLOGUE = "$ErrorActionPreference='Stop'; $ProgressPreference='SilentlyContinue'\n"
+
+
+@pytest.fixture(scope="session")
+def simulator() -> SimHandle:
+    with run_simulator() as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def session(simulator):
+    return simulator.session()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A fresh name, so tests sharing one simulator never see each other's objects."""
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+class ScriptFailed(AssertionError):
+    def __init__(self, response):
+        super().__init__(f"exit {response.status_code}: {response.std_err.decode(errors='replace')}")
+        self.response = response
+        self.error = response.std_err.decode(errors="replace")
+
+
+def run_json(session, script: str) -> Any:
+    """Run a script with the usual prologue; return its parsed JSON output (None when it printed nothing)."""
+    response = session.run_ps(PROLOGUE + script)
+    if response.status_code != 0:
+        raise ScriptFailed(response)
+    text = response.std_out.decode("utf-8").strip()
+    return json.loads(text) if text else None
+
+
+def run_error(session, script: str) -> str:
+    """Run a script that must fail; return pywinrm's cleaned error text."""
+    response = session.run_ps(PROLOGUE + script)
+    assert response.status_code == 1, f"expected failure, got {response.status_code}: {response.std_out!r}"
+    return response.std_err.decode("utf-8", errors="replace")

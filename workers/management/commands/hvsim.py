@@ -1,0 +1,13 @@
+"""``manage.py hvsim [options]``: the Hyper-V host simulator, same options as
+``python -m workers.hyperv.simulator`` (see ``--help``). The simulator itself never imports Django."""
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run hvsim, the Hyper-V host simulator (WinRM at /wsman). Options as python -m workers.hyperv.simulator."
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        from workers.hyperv.simulator.cli import main
+
+        raise SystemExit(main(argv[2:]))
