@@ -381,3 +381,24 @@ def test_host_facts_are_read_from_one_answer():
     assert facts.supported_config_versions == ("8.0", "9.0") and facts.default_config_version == "9.0"
     assert facts.free_bytes_on("D:\\Labs") == 10
     assert facts.memory_free_bytes == 8 * 1024**3
+
+
+def _value_names() -> set[str]:
+    """Every variable the driver fills with a value (keyword arguments of build_script and
+    _run_vm_script, and the Name every VM script gets)."""
+    tree = ast.parse((HYPERV / "driver.py").read_text())
+    names = {"name"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in ("build_script", "self._run_vm_script"):
+            names.update(keyword.arg.lower() for keyword in node.keywords if keyword.arg)
+    return names
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_templates_never_overwrite_a_value_variable(name):
+    """PowerShell variable names ignore case: a template assigning $mem would clobber $Mem."""
+    import re
+
+    assigned = {match.lower() for match in re.findall(r"\$(\w+)\s*=(?!=)", TEMPLATES[name])}
+    assigned |= {match.lower() for match in re.findall(r"foreach\s*\(\s*\$(\w+)\s+in", TEMPLATES[name])}
+    assert assigned & _value_names() == set()

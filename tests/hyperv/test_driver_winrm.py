@@ -333,14 +333,26 @@ def test_no_repr_shows_the_password():
     assert re.search(r"password='\*\*\*'", repr(conn))
 
 
-def test_a_message_wrapped_at_the_console_width_is_joined_back():
-    stderr = clixml(
-        "Set-VMProcessor : The operation cannot be performed while the virtual machine is in its curre ",
-        "nt state.",
-        "    + CategoryInfo          : InvalidState: (:) [Set-VMProcessor], VirtualizationExcep ",
-        "   tion",
+def console_wrapped(line: str) -> list[str]:
+    """Wrap like powershell.exe over WinRM: 78 characters and a space, then 3-space indents."""
+    pieces = [line[:78] + " "]
+    rest = line[78:]
+    while len(rest) > 75:
+        pieces.append("   " + rest[:75] + " ")
+        rest = rest[75:]
+    return pieces + ["   " + rest]
+
+
+@pytest.mark.parametrize("cut_at_a_space", [True, False])
+def test_a_message_wrapped_at_the_console_width_is_joined_back(cut_at_a_space):
+    message = (
+        "Set-VMProcessor : The operation cannot be performed while the virtual machine is in its current state."
     )
+    if not cut_at_a_space:
+        message = message.replace("machine is", "machine--is")
+    category = "    + CategoryInfo          : InvalidOperation: (:) [Set-VMProcessor], VirtualizationException"
+    stderr = clixml(*console_wrapped(message), *console_wrapped(category))
     error = error_from_stderr(stderr, 1)
     assert type(error) is InvalidState
-    assert error.host_message.endswith("in its current state.")
-    assert error.category == "InvalidState: (:) [Set-VMProcessor], VirtualizationException"
+    assert error.host_message == message
+    assert error.category == "InvalidOperation: (:) [Set-VMProcessor], VirtualizationException"

@@ -60,21 +60,21 @@ HOST_FACTS = """
 $h=Get-VMHost -ErrorAction SilentlyContinue
 $os=Get-CimInstance -ClassName Win32_OperatingSystem
 $cs=Get-CimInstance -ClassName Win32_ComputerSystem
-$cpu=@(Get-CimInstance -ClassName Win32_Processor)[0]
+$processor=@(Get-CimInstance -ClassName Win32_Processor)[0]
 $f=Get-WindowsFeature -Name Hyper-V -ErrorAction SilentlyContinue
-$ver=@(Get-VMHostSupportedVersion -ErrorAction SilentlyContinue | ForEach-Object {[pscustomobject]@{Version=$_.Version.ToString();IsDefault=[bool]$_.IsDefault}})
+$versions=@(Get-VMHostSupportedVersion -ErrorAction SilentlyContinue | ForEach-Object {@{Version=$_.Version.ToString();IsDefault=[bool]$_.IsDefault}})
 $disks=@(Get-CimInstance -ClassName Win32_LogicalDisk | Where-Object {$_.DriveType -eq 3} | Select-Object DeviceID,FreeSpace,Size)
-$img=@(foreach($i in $Images){[pscustomobject]@{Path=$i;Present=[bool](Test-Path -LiteralPath $i)}})
-[pscustomobject]@{
+$img=@(foreach($i in $Images){@{Path=$i;Present=[bool](Test-Path -LiteralPath $i)}})
+@{
 ComputerName=$os.CSName;Caption=$os.Caption;Build=$os.BuildNumber
 FreeKB=$os.FreePhysicalMemory;TotalKB=$os.TotalVisibleMemorySize
-HypervisorPresent=$cs.HypervisorPresent;Manufacturer=$cpu.Manufacturer;CpuName=$cpu.Name
-FirmwareVirt=$cpu.VirtualizationFirmwareEnabled;Slat=$cpu.SecondLevelAddressTranslationExtensions
-VmMonitor=$cpu.VMMonitorModeExtensions
+HypervisorPresent=$cs.HypervisorPresent;Manufacturer=$processor.Manufacturer;CpuName=$processor.Name
+FirmwareVirt=$processor.VirtualizationFirmwareEnabled;Slat=$processor.SecondLevelAddressTranslationExtensions
+VmMonitor=$processor.VMMonitorModeExtensions
 HyperV=($f -ne $null -and $f.InstallState.ToString() -eq 'Installed')
 Lp=$h.LogicalProcessorCount;Memory=$h.MemoryCapacity
 VmPath=$h.VirtualMachinePath;VhdPath=$h.VirtualHardDiskPath
-Versions=$ver;Disks=$disks;Images=$img
+Versions=$versions;Disks=$disks;Images=$img
 } | ConvertTo-Json -Depth 3 -Compress
 """
 
@@ -111,27 +111,27 @@ ConvertTo-Json -InputObject $s.Count -Compress
 """
 
 ENSURE_VM = _AT_MOST_ONE_VM + """
-$dir=$Root+'\\'+$Name;$disk=$dir+'\\'+$Name+'.vhdx';$M='nestlab-step:'
+$dir=$Root+'\\'+$Name;$disk=$dir+'\\'+$Name+'.vhdx';$Step='nestlab-step:'
 if($vm.Notes -and $vm.Notes -ne $Notes){throw ('nestlab: VM '+$Name+' belongs to something else (its Notes differ)')}
 if(-not $vm){
 if(-not (Test-Path -LiteralPath $disk)){
 New-Item -ItemType Directory -Path $dir -Force | Out-Null
-New-VHD -Path $disk -ParentPath $Base -Differencing | Out-Null;$M+'disk'}
-$vm=New-VM -Name $Name -Generation $Gen -Version $Ver -MemoryStartupBytes $Mem -VHDPath $disk -SwitchName $Switch -Path $Root;$M+'vm'}
+New-VHD -Path $disk -ParentPath $Base -Differencing | Out-Null;$Step+'disk'}
+$vm=New-VM -Name $Name -Generation $Gen -Version $Ver -MemoryStartupBytes $Mem -VHDPath $disk -SwitchName $Switch -Path $Root;$Step+'vm'}
 if($vm.Notes -ne $Notes){
-Set-VM -Name $Name -Notes $Notes -AutomaticCheckpointsEnabled $false -CheckpointType Standard;$M+'notes'}
+Set-VM -Name $Name -Notes $Notes -AutomaticCheckpointsEnabled $false -CheckpointType Standard;$Step+'notes'}
 if(-not (Get-VMSnapshot -VMName $Name -Name $Clean -ErrorAction SilentlyContinue)){
-$m=Get-VMMemory -VMName $Name
-if($m.DynamicMemoryEnabled -or $m.Startup -ne $Mem){Set-VMMemory -VMName $Name -DynamicMemoryEnabled $false -StartupBytes $Mem;$M+'memory'}
+$memory=Get-VMMemory -VMName $Name
+if($memory.DynamicMemoryEnabled -or $memory.Startup -ne $Mem){Set-VMMemory -VMName $Name -DynamicMemoryEnabled $false -StartupBytes $Mem;$Step+'memory'}
 $p=Get-VMProcessor -VMName $Name
-if($p.Count -ne $Cpu -or -not $p.ExposeVirtualizationExtensions){Set-VMProcessor -VMName $Name -Count $Cpu -ExposeVirtualizationExtensions $true;$M+'processor'}
+if($p.Count -ne $Cpu -or -not $p.ExposeVirtualizationExtensions){Set-VMProcessor -VMName $Name -Count $Cpu -ExposeVirtualizationExtensions $true;$Step+'processor'}
 $n=@(Get-VMNetworkAdapter -VMName $Name)[0];$sw=$n.SwitchName -eq $Switch
 if(-not $sw){Connect-VMNetworkAdapter -VMName $Name -SwitchName $Switch}
 if(-not $sw -or $n.DhcpGuard.ToString() -ne 'On' -or $n.RouterGuard.ToString() -ne 'On' -or $n.MacAddressSpoofing.ToString() -ne 'On'){
-Set-VMNetworkAdapter -VMName $Name -DhcpGuard On -RouterGuard On -MacAddressSpoofing On;$M+'network'}
+Set-VMNetworkAdapter -VMName $Name -DhcpGuard On -RouterGuard On -MacAddressSpoofing On;$Step+'network'}
 if($Vlan){$l=Get-VMNetworkAdapterVlan -VMName $Name
-if($l.OperationMode.ToString() -ne 'Access' -or $l.AccessVlanId -ne $Vlan){Set-VMNetworkAdapterVlan -VMName $Name -Access -VlanId $Vlan;$M+'vlan'}}
-Checkpoint-VM -Name $Name -SnapshotName $Clean;$M+'checkpoint'}
+if($l.OperationMode.ToString() -ne 'Access' -or $l.AccessVlanId -ne $Vlan){Set-VMNetworkAdapterVlan -VMName $Name -Access -VlanId $Vlan;$Step+'vlan'}}
+Checkpoint-VM -Name $Name -SnapshotName $Clean;$Step+'checkpoint'}
 ConvertTo-Json -InputObject $vm.VMId.ToString() -Compress
 """
 
@@ -172,7 +172,7 @@ ConvertTo-Json -InputObject ([bool]$vm) -Compress
 VM_STATUS = _ONE_VM + """
 $hb=Get-VMIntegrationService -VMName $Name -Name Heartbeat
 $ips=@(Get-VMNetworkAdapter -VMName $Name | ForEach-Object {$_.IPAddresses})
-[pscustomobject]@{Name=$vm.Name;VMId=$vm.VMId.ToString();State=$vm.State.ToString()
+@{Name=$vm.Name;VMId=$vm.VMId.ToString();State=$vm.State.ToString()
 Heartbeat=$hb.PrimaryStatusDescription;IPAddresses=$ips;Uptime=[int]$vm.Uptime.TotalSeconds} | ConvertTo-Json -Compress
 """
 LIST_TAGGED_VMS = """

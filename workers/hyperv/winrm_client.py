@@ -57,6 +57,9 @@ STEP_MARKER = "nestlab-step:"
 #: WS-Management fault: the shell is gone (the WinRM service restarted, or the shell expired).
 WSMAN_SHELL_NOT_FOUND = 2150858843
 
+#: powershell.exe over WinRM wraps error lines at this width (then adds a space).
+CONSOLE_WIDTH = 78
+CONSOLE_CONTINUATION = "   "
 _CLIXML_HEADER = "#< CLIXML"
 _XML_ESCAPE_RE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
@@ -97,19 +100,29 @@ def parse_clixml(stderr: str) -> list[str]:
     return ["".join(errors)] if errors else []
 
 
+def unwrap_console_lines(text: str) -> list[str]:
+    """Undo the host's console wrapping: powershell.exe over WinRM breaks lines at 78 characters,
+    ends the piece with one space and indents the rest by three (see data/winrm-recorded)."""
+    lines: list[str] = []
+    wrapped = False
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if wrapped and line.startswith(CONSOLE_CONTINUATION):
+            lines[-1] = lines[-1][:-1] + line[len(CONSOLE_CONTINUATION):]
+        else:
+            lines.append(line)
+        wrapped = len(line) == CONSOLE_WIDTH + 1 and line.endswith(" ")
+    return lines
+
+
 def error_record(stderr: str) -> HostErrorRecord | None:
     """The host's error from stderr, split into message, category and error id, or None if
     stderr holds no error. Script positions ("At line:", "+ ...") are dropped."""
     texts = parse_clixml(stderr)
     if not texts:
         return None
-    # The host wraps records at its console width: a wrapped line ends in a space and the rest
-    # follows on the next, indented line, often in the middle of a word.
     sections: dict[str, str] = {"message": "", "category": "", "error_id": ""}
     current = "message"
-    wrapped = False
-    for raw_line in texts[0].replace("\r\n", "\n").split("\n"):
-        line = raw_line.strip()
+    for line in (line.strip() for line in unwrap_console_lines(texts[0])):
         if line.startswith("+ CategoryInfo"):
             current, line = "category", line.split(":", 1)[-1].strip()
         elif line.startswith("+ FullyQualifiedErrorId"):
@@ -118,12 +131,10 @@ def error_record(stderr: str) -> HostErrorRecord | None:
             current = "position"
         elif current == "position" and line.startswith("+"):
             continue
-        elif current == "position" or (current != "message" and not wrapped):
+        else:
             current = "message"
         if current != "position" and line:
-            joiner = "" if wrapped or not sections[current] else " "
-            sections[current] += joiner + line
-        wrapped = raw_line.endswith(" ") and bool(line)
+            sections[current] += (" " if sections[current] else "") + line
     return HostErrorRecord(
         sections["message"] or texts[0].strip(), sections["category"] or None, sections["error_id"] or None
     )
