@@ -201,7 +201,47 @@ NESTLAB_WINRM_CA_BUNDLE = env_str("NESTLAB_WINRM_CA_BUNDLE")
 NESTLAB_VLAN_POOL = env_str("NESTLAB_VLAN_POOL", "100-3999")
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Token first: its WWW-Authenticate header makes anonymous requests answer 401, not 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.StandardPagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.AnonThrottle", "config.api.UserThrottle", "config.api.TenantThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("NESTLAB_API_RATE_ANON", "60/min"),
+        "user": env_str("NESTLAB_API_RATE_USER", "1200/min"),
+        "tenant": env_str("NESTLAB_API_RATE_TENANT", "6000/min"),
+    },
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "config.api.NestlabAutoSchema",
+    "DEFAULT_VERSIONING_CLASS": None,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+for _scope, _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
+    _number, _, _period = _rate.partition("/")
+    if not _number.isdigit() or _period not in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}:
+        raise SettingError(f"NESTLAB_API_RATE_{_scope.upper()}", "must look like 100/min (per s, min, hour or day)", _rate)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Nestlab API",
+    "DESCRIPTION": "Nested-virtualization labs on shared Hyper-V hosts. See docs-api.md for roles and errors.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "LabStateEnum": "labs.lifecycle.LabState",
+        "RoleEnum": "tenants.models.Role",
+        "HostStateEnum": "workers.models.HostState",
+    },
 }
 
 LOGGING = {

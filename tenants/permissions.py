@@ -301,7 +301,10 @@ def permissions_grant_for_course(course) -> None:
     course_perms = {p.codename: p for p in _permissions("labs.course", COURSE_ALL)}
     managers = managers_group(course.tenant_id)
     teachers = instructors_group(course.pk)
-    rows = [CourseGroupObjectPermission(group=managers, permission=p, content_object=course) for p in course_perms.values()]
+    rows = [
+        CourseGroupObjectPermission(group=managers, permission=p, content_object=course)
+        for p in course_perms.values()
+    ]
     rows += [
         CourseGroupObjectPermission(group=teachers, permission=course_perms[c], content_object=course)
         for c in COURSE_INSTRUCTOR
@@ -337,7 +340,9 @@ def permissions_grant_for_enrollment(enrollment) -> None:
 
     CourseUserObjectPermission.objects.bulk_create(
         [
-            CourseUserObjectPermission(user_id=enrollment.student_id, permission=p, content_object_id=enrollment.course_id)
+            CourseUserObjectPermission(
+                user_id=enrollment.student_id, permission=p, content_object_id=enrollment.course_id
+            )
             for p in _permissions("labs.course", COURSE_STUDENT)
         ],
         ignore_conflicts=True,

@@ -1,0 +1,295 @@
+"""What every API endpoint shares, written once: access control, pagination, throttles, errors, schema.
+
+Viewsets subclass ``NestlabViewSet`` and declare only their queryset, serializers and which
+access each action needs (``action_access``). The base class does the rest:
+
+* ``get_queryset`` passes the queryset through ``tenants.permissions.restrict(.., "view")``, so
+  another tenant's rows (or rows the user holds no grant for) never load; they answer 404.
+* ``get_object`` then checks the action's own access (``operate``, ``change``, ...) on the one
+  object; a visible object the user may not act on answers 403.
+* Related objects a caller names in a request body go through ``Restricted*RelatedField``, so a
+  caller cannot point a lab, course or template at rows they may not see (400, "does not exist").
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from config.errors import DomainError, NotAllowed
+from tenants.permissions import access_of, may, restrict
+
+# Import cycle note: DRF resolves the throttle and pagination classes named in settings while
+# ``rest_framework.views`` is being imported, and that import may come from here or go through
+# here. So this module imports nothing that imports ``rest_framework.views`` at load time; the
+# classes that must subclass DRF views or drf-spectacular's AutoSchema (NestlabViewSet,
+# NestlabAutoSchema) are built on first use by the module ``__getattr__`` at the bottom.
+
+# --- Pagination ------------------------------------------------------------------------------------
+
+
+class StandardPagination(PageNumberPagination):
+    """``?page=`` and ``?page_size=`` (default 50, at most 200)."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+# --- Throttles -------------------------------------------------------------------------------------
+# Rates are read on every request (not frozen at import like DRF's), so settings overrides apply.
+# The counters live in Django's default cache: configure a shared cache (Redis) in production so
+# every web process counts the same requests.
+
+
+class _SettingsRateThrottle(SimpleRateThrottle):
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view):
+        self.rate = self.get_rate()
+        if self.rate is None:
+            return True
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+
+class AnonThrottle(_SettingsRateThrottle):
+    """Per client address, for requests without credentials."""
+
+    scope = "anon"
+
+    def get_cache_key(self, request, view):
+        if request.user and request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class UserThrottle(_SettingsRateThrottle):
+    """Per authenticated user."""
+
+    scope = "user"
+
+    def get_cache_key(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class TenantThrottle(_SettingsRateThrottle):
+    """Per tenant: all members of a tenant share one budget, so one tenant cannot starve the rest.
+
+    A user in several tenants counts against the first of them (lowest id). Platform admins who
+    belong to no tenant are not tenant-throttled (the per-user throttle still applies).
+    """
+
+    scope = "tenant"
+
+    def get_cache_key(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            return None
+        tenant_ids = access_of(request.user).member_tenant_ids
+        if not tenant_ids:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": tenant_ids[0]}
+
+
+# --- Errors ----------------------------------------------------------------------------------------
+
+
+def exception_handler(exc, context):
+    """The one place errors become responses.
+
+    * ``DomainError`` -> its ``http_status``, body ``{"code", "message", ...detail}``.
+    * Django ``ValidationError`` -> 400 with field errors, the same shape as DRF's
+      (``{"field": ["message", ...], "non_field_errors": [...]}``).
+    * ``ProtectedError`` (deleting something still in use) -> 409.
+    * DRF's own exceptions keep DRF's handling; non-validation ones also carry ``code`` and
+      ``message`` next to DRF's ``detail``.
+    """
+    if isinstance(exc, DomainError):
+        return Response(exc.as_dict(), status=exc.http_status)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, ProtectedError):
+        return Response(
+            {"code": "protected", "message": "This is still in use and cannot be deleted."},
+            status=status.HTTP_409_CONFLICT,
+        )
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, (Http404, DjangoPermissionDenied)):
+        exc = exceptions.NotFound() if isinstance(exc, Http404) else exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.APIException) and not isinstance(exc, exceptions.ValidationError):
+        detail = response.data.get("detail", str(exc.detail)) if isinstance(response.data, dict) else exc.detail
+        codes = exc.get_codes()
+        response.data = {
+            "code": codes if isinstance(codes, str) else exc.default_code,
+            "message": str(detail),
+            "detail": str(detail),
+        }
+    return response
+
+
+# --- Schema ----------------------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error except validation errors. Domain errors add their own fields (quota, used, ...)."""
+
+    code = serializers.CharField(help_text="Machine-readable error code, e.g. quota_exceeded, not_found.")
+    message = serializers.CharField(help_text="What went wrong, written for the person who has to act.")
+    detail = serializers.CharField(required=False, help_text="DRF errors: the same text as message.")
+
+
+_VALIDATION_ERROR = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description='Invalid input: `{"field": ["message", ...], "non_field_errors": [...]}`, '
+    "or a domain error `{code, message, ...}`.",
+)
+
+
+# --- Access ----------------------------------------------------------------------------------------
+
+
+class PlatformAdminOrNotFound(BasePermission):
+    """Endpoints that exist only for platform admins: everyone else signed in gets 404."""
+
+    def has_permission(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if not request.user.is_staff:
+            raise exceptions.NotFound()
+        return True
+
+
+class PlatformAdminWrites(BasePermission):
+    """Read for those who can see the rows; create only for platform admins."""
+
+    message = "Only platform admins may do this."
+
+    def has_permission(self, request, view):
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        if getattr(view, "action", None) == "create":
+            return bool(request.user.is_staff)
+        return True  # object-level writes are checked by NestlabViewSet.get_object
+
+
+# --- Fields that only accept what the caller may name ------------------------------------------
+
+
+class _RestrictedMixin:
+    def __init__(self, *args, access: str = "view", **kwargs):
+        self.access = access
+        super().__init__(*args, **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        queryset = super().get_queryset()
+        if request is None:
+            return queryset.none()
+        return restrict(queryset, request.user, self.access)
+
+
+class RestrictedPrimaryKeyRelatedField(_RestrictedMixin, serializers.PrimaryKeyRelatedField):
+    """A primary key of a row the caller may ``access``; others are 'does not exist'."""
+
+
+class RestrictedSlugRelatedField(_RestrictedMixin, serializers.SlugRelatedField):
+    """A slug of a row the caller may ``access``; others are 'does not exist'."""
+
+
+# --- Built on first use (see the import cycle note at the top) ------------------------------------
+
+
+def _build_lazy_classes() -> dict:
+    from drf_spectacular.openapi import AutoSchema
+    from rest_framework.permissions import IsAuthenticated
+    from rest_framework.viewsets import GenericViewSet
+
+    class NestlabAutoSchema(AutoSchema):
+        """Documents the error answers every operation can give, once, instead of on each view."""
+
+        def _get_response_bodies(self, direction="response"):
+            responses = super()._get_response_bodies(direction)
+            if direction != "response":
+                return responses
+            errors = {
+                "400": _VALIDATION_ERROR,
+                "401": OpenApiResponse(ErrorSerializer, description="No or bad credentials."),
+                "403": OpenApiResponse(ErrorSerializer, description="You may see this object but not do this."),
+                "404": OpenApiResponse(ErrorSerializer, description="No such object, or not one you may see."),
+                "405": OpenApiResponse(ErrorSerializer, description="Method not allowed."),
+                "406": OpenApiResponse(ErrorSerializer, description="Cannot render the requested format."),
+                "409": OpenApiResponse(ErrorSerializer, description="A domain rule refused it (quota, state)."),
+                "415": OpenApiResponse(ErrorSerializer, description="Unsupported request media type."),
+                "429": OpenApiResponse(ErrorSerializer, description="Too many requests (per user or per tenant)."),
+            }
+            for code, response in errors.items():
+                if code not in responses:
+                    responses[code] = self._get_response_for_code(response, code, ["application/json"], direction)
+            return responses
+
+    class NestlabViewSet(GenericViewSet):
+        """Base of every API viewset: restricted querysets and per-action object access.
+
+        ``action_access`` maps an action to the access it needs on the object (see
+        ``tenants.permissions``): for example ``{"start": "operate", "extend": "change"}``.
+        """
+
+        permission_classes = [IsAuthenticated]
+        action_access: dict[str, str] = {}
+        default_access = {
+            "list": "view",
+            "retrieve": "view",
+            "update": "change",
+            "partial_update": "change",
+            "destroy": "delete",
+        }
+
+        def access_needed(self) -> str:
+            needed = self.action_access.get(self.action) or self.default_access.get(self.action, "view")
+            if isinstance(needed, dict):  # per method, e.g. {"GET": "manage", "PUT": "change"}
+                needed = needed.get(self.request.method, needed.get("*", "view"))
+            return needed
+
+        def get_queryset(self):
+            return restrict(super().get_queryset(), self.request.user, "view")
+
+        def get_object(self):
+            obj = super().get_object()
+            needed = self.access_needed()
+            if needed != "view" and not may(self.request.user, obj, needed):
+                raise NotAllowed(f"You may not {needed} this {obj._meta.verbose_name}.")
+            return obj
+
+    for cls in (NestlabAutoSchema, NestlabViewSet):
+        cls.__module__ = __name__
+        cls.__qualname__ = cls.__name__
+    return {"NestlabAutoSchema": NestlabAutoSchema, "NestlabViewSet": NestlabViewSet}
+
+
+_lazy: dict = {}
+
+
+def __getattr__(name: str):
+    if name in ("NestlabAutoSchema", "NestlabViewSet"):
+        if not _lazy:
+            _lazy.update(_build_lazy_classes())
+        return _lazy[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,131 @@
+"""A course roster from CSV or JSON: parse strictly, then import all rows or none.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1, the first student row 2.
+Every error names the row and the column, and all of them are reported at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from labs.services import enrollment_add
+from tenants.api.invitations import ensure_student, user_find_or_invite
+
+MAX_ROWS = 2000
+COLUMNS = ("email", "name")
+_MAX_REPORTED = 50
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    row: int
+    email: str
+    name: str
+
+
+@dataclass
+class RosterResult:
+    enrolled: int
+    users_invited: int
+    members_added: int
+    enrollments: list
+
+
+def _fail(errors: list[str]) -> None:
+    shown = errors[:_MAX_REPORTED]
+    if len(errors) > _MAX_REPORTED:
+        shown.append(f"... and {len(errors) - _MAX_REPORTED} more errors.")
+    raise ValidationError({"roster": shown})
+
+
+def roster_from_csv(data: bytes) -> list[RosterEntry]:
+    """Parse ``email,name`` CSV (UTF-8, optional BOM). Raises ValidationError naming rows and columns."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        _fail([f"row {line}: the file is not UTF-8 (byte {exc.start + 1}); save it as CSV UTF-8."])
+    if "\x00" in text:
+        _fail(["The file contains NUL bytes; upload a plain-text CSV."])
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        _fail(["row 1: the file is empty; it needs a header row with the columns email,name."])
+    except csv.Error as exc:
+        _fail([f"row 1: {exc}"])
+    names = [column.strip().lower() for column in header]
+    missing = [column for column in COLUMNS if column not in names]
+    if missing:
+        _fail([f"row 1, column {column}: missing from the header (need: email,name)." for column in missing])
+    position = {column: names.index(column) for column in COLUMNS}
+    raw: list[dict] = []
+    try:
+        for number, cells in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines are not rows
+            if len(raw) >= MAX_ROWS:
+                _fail([f"row {number}: too many rows; a roster holds at most {MAX_ROWS} students."])
+            value = {c: (cells[i].strip() if i < len(cells) else None) for c, i in position.items()}
+            raw.append({"row": number, **value})
+    except csv.Error as exc:
+        _fail([f"row {reader.line_num}: {exc}"])
+    return roster_validate(raw)
+
+
+def roster_validate(items: list[dict]) -> list[RosterEntry]:
+    """Check entries (``row``, ``email``, ``name``): valid and unique e-mails, at most MAX_ROWS."""
+    errors: list[str] = []
+    if not items:
+        _fail(["The roster has no students."])
+    if len(items) > MAX_ROWS:
+        _fail([f"row {items[MAX_ROWS]['row']}: too many rows; a roster holds at most {MAX_ROWS} students."])
+    seen: dict[str, int] = {}
+    entries = []
+    for item in items:
+        row, email, name = item["row"], item.get("email"), item.get("name")
+        if email is None:
+            errors.append(f"row {row}, column email: missing.")
+            continue
+        if name is None:
+            errors.append(f"row {row}, column name: missing.")
+            continue
+        if len(name) > 300:
+            errors.append(f"row {row}, column name: longer than 300 characters.")
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors.append(f"row {row}, column email: {email!r} is not a valid e-mail address.")
+            continue
+        key = email.lower()
+        if key in seen:
+            errors.append(f"row {row}, column email: {email} is a duplicate of row {seen[key]}.")
+            continue
+        seen[key] = row
+        entries.append(RosterEntry(row=row, email=email, name=name))
+    if errors:
+        _fail(errors)
+    return entries
+
+
+@transaction.atomic
+def roster_import(*, actor, course, entries: list[RosterEntry]) -> RosterResult:
+    """Enroll every entry, or nobody: people without an account are invited, non-members become
+    students of the course's tenant. Idempotent per student. Raises ValidationError naming the row."""
+    invited = added = 0
+    enrollments = []
+    for entry in entries:
+        try:
+            user, created = user_find_or_invite(actor=actor, tenant=course.tenant, email=entry.email, name=entry.name)
+            invited += created
+            added += ensure_student(tenant=course.tenant, user=user)
+            enrollments.append(enrollment_add(course=course, student=user))
+        except ValidationError as exc:
+            _fail([f"row {entry.row}, column email: {message}" for message in exc.messages])
+    return RosterResult(enrolled=len(enrollments), users_invited=invited, members_added=added, enrollments=enrollments)

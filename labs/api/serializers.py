@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from config.api import RestrictedPrimaryKeyRelatedField, RestrictedSlugRelatedField
+from labs.lifecycle import LabState
+from labs.models import Course, Enrollment, Lab, LabEvent, LabTemplate, LabTemplateVersion, NetworkMode, NetworkScope
+from tenants.models import Tenant
+
+GENERATIONS = [(1, "Generation 1"), (2, "Generation 2")]
+
+# --- Templates -------------------------------------------------------------------------------------
+
+
+class TemplateShapeSerializer(serializers.ModelSerializer):
+    """The machine shape: one immutable version of a template."""
+
+    class Meta:
+        model = LabTemplateVersion
+        fields = [
+            "version", "vcpus", "memory_mb", "disk_gb", "base_image_path", "generation", "config_version",
+            "network_scope", "network_mode", "default_lifetime", "max_continuous_running", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class TemplateSerializer(serializers.ModelSerializer):
+    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    latest = serializers.SerializerMethodField(help_text="The newest version; new labs are built from it.")
+
+    class Meta:
+        model = LabTemplate
+        fields = ["id", "tenant", "name", "description", "self_service", "active", "latest", "created_at"]
+        read_only_fields = fields
+
+    @staticmethod
+    def _latest(template):
+        versions = getattr(template, "versions_newest_first", None)
+        if versions is None:
+            versions = list(template.versions.order_by("-version")[:1])
+        return versions[0] if versions else None
+
+    def get_latest(self, template) -> TemplateShapeSerializer:
+        latest = self._latest(template)
+        return TemplateShapeSerializer(latest).data if latest else None
+
+
+_SHAPE_FIELDS = {
+    "vcpus": serializers.IntegerField(min_value=2, max_value=240),
+    "memory_mb": serializers.IntegerField(min_value=2048, max_value=12 * 1024 * 1024),
+    "disk_gb": serializers.IntegerField(min_value=1, max_value=64 * 1024),
+    "base_image_path": serializers.CharField(max_length=260),
+    "generation": serializers.ChoiceField(choices=GENERATIONS),
+    "config_version": serializers.RegexField(r"^\d{1,2}\.\d{1,2}$", max_length=8),
+    "network_scope": serializers.ChoiceField(choices=NetworkScope.choices),
+    "network_mode": serializers.ChoiceField(choices=NetworkMode.choices),
+    "default_lifetime": serializers.DurationField(),
+    "max_continuous_running": serializers.DurationField(allow_null=True),
+}
+
+
+class TemplateCreateSerializer(serializers.Serializer):
+    """A new template and its version 1. ``tenant`` empty makes a global template (platform admins)."""
+
+    tenant = RestrictedSlugRelatedField(
+        slug_field="slug", queryset=Tenant.objects.all(), access="manage", required=False, allow_null=True,
+        help_text="A tenant you own or administer; empty for a global template (platform admins only).",
+    )
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    self_service = serializers.BooleanField(required=False, default=False)
+    vcpus = serializers.IntegerField(min_value=2, max_value=240)
+    memory_mb = serializers.IntegerField(min_value=2048, max_value=12 * 1024 * 1024)
+    disk_gb = serializers.IntegerField(min_value=1, max_value=64 * 1024)
+    base_image_path = serializers.CharField(max_length=260)
+    generation = serializers.ChoiceField(choices=GENERATIONS, required=False)
+    config_version = serializers.RegexField(r"^\d{1,2}\.\d{1,2}$", max_length=8, required=False)
+    network_scope = serializers.ChoiceField(choices=NetworkScope.choices, required=False)
+    network_mode = serializers.ChoiceField(choices=NetworkMode.choices, required=False)
+    default_lifetime = serializers.DurationField(required=False)
+    max_continuous_running = serializers.DurationField(required=False, allow_null=True)
+
+    def validate(self, data):
+        user = self.context["request"].user
+        if data.get("tenant") is None and not user.is_staff:
+            raise serializers.ValidationError(
+                {"tenant": "Give one of your tenants; only platform admins make global templates."}
+            )
+        return data
+
+
+class TemplateReviseSerializer(serializers.Serializer):
+    """Change the machine shape: adds a version; labs already built keep theirs."""
+
+    vcpus = serializers.IntegerField(min_value=2, max_value=240, required=False)
+    memory_mb = serializers.IntegerField(min_value=2048, max_value=12 * 1024 * 1024, required=False)
+    disk_gb = serializers.IntegerField(min_value=1, max_value=64 * 1024, required=False)
+    base_image_path = serializers.CharField(max_length=260, required=False)
+    generation = serializers.ChoiceField(choices=GENERATIONS, required=False)
+    config_version = serializers.RegexField(r"^\d{1,2}\.\d{1,2}$", max_length=8, required=False)
+    network_scope = serializers.ChoiceField(choices=NetworkScope.choices, required=False)
+    network_mode = serializers.ChoiceField(choices=NetworkMode.choices, required=False)
+    default_lifetime = serializers.DurationField(required=False)
+    max_continuous_running = serializers.DurationField(required=False, allow_null=True)
+
+    def validate(self, data):
+        if not data:
+            raise serializers.ValidationError("Give at least one shape field to change.")
+        return data
+
+
+# --- Labs ------------------------------------------------------------------------------------------
+
+
+class LabSerializer(serializers.ModelSerializer):
+    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    owner = serializers.IntegerField(source="owner_id", read_only=True)
+    owner_username = serializers.CharField(source="owner.username", read_only=True)
+    template = serializers.IntegerField(source="template_version.template_id", read_only=True)
+    template_version = serializers.IntegerField(source="template_version.version", read_only=True)
+    course = serializers.IntegerField(source="course_id", read_only=True, allow_null=True)
+    state = serializers.ChoiceField(choices=LabState.choices, read_only=True)
+    host = serializers.CharField(source="host.name", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Lab
+        fields = [
+            "id", "name", "tenant", "owner", "owner_username", "template", "template_version", "course", "state",
+            "host", "vm_name", "expires_at", "created_at", "state_changed_at", "last_error",
+        ]
+        read_only_fields = fields
+
+
+class LabCreateSerializer(serializers.Serializer):
+    """Ask for a lab. Everything else (tenant checks, quota, who may ask) is ``lab_request``'s job."""
+
+    template = RestrictedPrimaryKeyRelatedField(queryset=LabTemplate.objects.all())
+    tenant = RestrictedSlugRelatedField(
+        slug_field="slug", queryset=Tenant.objects.all(), required=False,
+        help_text="Needed with a global template; defaults to the template's or the course's tenant.",
+    )
+    owner = RestrictedPrimaryKeyRelatedField(
+        queryset=get_user_model().objects.all(), required=False, help_text="Defaults to you."
+    )
+    course = RestrictedPrimaryKeyRelatedField(queryset=Course.objects.all(), required=False, allow_null=True)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class LabEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = LabEvent
+        fields = ["id", "at", "event", "from_state", "to_state", "actor", "message"]
+        read_only_fields = fields
+
+
+class LabExtendSerializer(serializers.Serializer):
+    hours = serializers.IntegerField(min_value=1, max_value=24 * 30)
+
+
+class LabCheckpointSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
+class LabConnectionSerializer(serializers.Serializer):
+    host = serializers.CharField(help_text="The Hyper-V host's address; VMConnect reaches it on port 2179.")
+    port = serializers.IntegerField()
+    vm_name = serializers.CharField()
+    vm_id = serializers.CharField(allow_null=True, help_text="The VM's GUID when the host reported it.")
+    rdp = serializers.CharField(help_text="A .rdp file for VMConnect (also served with ?format=rdp).")
+
+
+# --- Courses ---------------------------------------------------------------------------------------
+
+
+class CourseSerializer(serializers.ModelSerializer):
+    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    template = serializers.PrimaryKeyRelatedField(read_only=True)
+    instructors = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Course
+        fields = [
+            "id", "tenant", "name", "template", "instructors", "starts_at", "ends_at", "hours_per_student",
+            "lab_lifetime", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class CourseCreateSerializer(serializers.Serializer):
+    tenant = RestrictedSlugRelatedField(slug_field="slug", queryset=Tenant.objects.all(), access="manage")
+    name = serializers.CharField(max_length=200)
+    template = RestrictedPrimaryKeyRelatedField(queryset=LabTemplate.objects.all())
+    instructors = RestrictedPrimaryKeyRelatedField(
+        queryset=get_user_model().objects.all(), many=True, required=False, default=list
+    )
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    hours_per_student = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
+    lab_lifetime = serializers.DurationField(required=False)
+
+    def validate(self, data):
+        tenant = data["tenant"]
+        members = set(tenant.memberships.values_list("user_id", flat=True))
+        strangers = [user.username for user in data.get("instructors", []) if user.pk not in members]
+        if strangers:
+            raise serializers.ValidationError({"instructors": f"Not members of {tenant.slug}: {', '.join(strangers)}."})
+        return data
+
+
+class EnrollmentSerializer(serializers.ModelSerializer):
+    student = serializers.IntegerField(source="student_id", read_only=True)
+    username = serializers.CharField(source="student.username", read_only=True)
+    email = serializers.EmailField(source="student.email", read_only=True)
+    lab = serializers.UUIDField(source="lab_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Enrollment
+        fields = ["id", "student", "username", "email", "status", "lab", "created_at"]
+        read_only_fields = fields
+
+
+class RosterEntrySerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    name = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class RosterResultSerializer(serializers.Serializer):
+    enrolled = serializers.IntegerField(help_text="Rows processed (already enrolled students count too).")
+    users_invited = serializers.IntegerField(help_text="Accounts created, inactive until the invitation is accepted.")
+    members_added = serializers.IntegerField(help_text="People made students of the tenant.")
+    enrollments = EnrollmentSerializer(many=True)

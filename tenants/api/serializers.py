@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from tenants.models import QUOTA_LIMIT_FIELDS, Membership, Quota, Role, Tenant
+
+
+class TenantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tenant
+        fields = ["slug", "name", "active", "created_at"]
+        read_only_fields = ["active", "created_at"]
+
+
+class TenantCreateSerializer(serializers.ModelSerializer):
+    """Create a tenant, optionally with some quota limits (the rest take their defaults)."""
+
+    quota = serializers.DictField(
+        child=serializers.IntegerField(min_value=1), required=False, help_text="Limits by name, e.g. max_labs."
+    )
+
+    class Meta:
+        model = Tenant
+        fields = ["slug", "name", "quota"]
+        extra_kwargs = {"slug": {"validators": []}}  # uniqueness is the service's answer
+
+    def validate_quota(self, value):
+        unknown = sorted(set(value) - set(QUOTA_LIMIT_FIELDS))
+        if unknown:
+            raise serializers.ValidationError(f"Not quota limits: {', '.join(unknown)}.")
+        return value
+
+
+class QuotaSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Quota
+        fields = [*QUOTA_LIMIT_FIELDS, "updated_at"]
+        read_only_fields = ["updated_at"]
+        extra_kwargs = {name: {"min_value": 1, "max_value": 2_147_483_647} for name in QUOTA_LIMIT_FIELDS}
+
+
+class UsageLineSerializer(serializers.Serializer):
+    quota = serializers.CharField()
+    used = serializers.FloatField()
+    limit = serializers.IntegerField()
+    unit = serializers.CharField()
+    fraction = serializers.FloatField(help_text="used / limit")
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    user = serializers.IntegerField(source="user_id", read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    active = serializers.BooleanField(
+        source="user.is_active", read_only=True, help_text="False until invited users accept."
+    )
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "username", "email", "active", "role", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class MembershipCreateSerializer(serializers.Serializer):
+    """Add a person by e-mail; someone without an account is invited (an inactive account is made)."""
+
+    email = serializers.EmailField()
+    name = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MembershipUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import django_filters
+
+from tenants.models import Membership, Role, Tenant
+
+
+class TenantFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Slug or name contains")
+
+    class Meta:
+        model = Tenant
+        fields = ["active"]
+
+    def search(self, queryset, name, value):
+        from django.db.models import Q
+
+        return queryset.filter(Q(slug__icontains=value) | Q(name__icontains=value))
+
+
+class MembershipFilterSet(django_filters.FilterSet):
+    role = django_filters.ChoiceFilter(choices=Role.choices)
+    username = django_filters.CharFilter(field_name="user__username", lookup_expr="icontains")
+
+    class Meta:
+        model = Membership
+        fields = ["role"]

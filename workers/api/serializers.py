@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from workers.models import Host
+
+
+class HostSerializer(serializers.ModelSerializer):
+    """A Hyper-V host. ``password`` is accepted on write and never returned; ``has_password`` says
+    whether one is stored. State changes go through the drain/enable actions, not through edits."""
+
+    password = serializers.CharField(write_only=True, required=False, trim_whitespace=False, max_length=1024,
+                                     style={"input_type": "password"})
+    has_password = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Host
+        fields = [
+            "id", "name", "endpoint", "port", "transport", "use_tls", "username", "password", "has_password",
+            "site", "logical_cpus", "memory_mb", "memory_reserved_mb", "storage_gb", "vcpu_overcommit",
+            "max_parallel_operations", "vm_root", "external_adapter", "state", "facts", "doctor_report",
+            "last_seen", "created_at",
+        ]
+        read_only_fields = ["id", "state", "facts", "doctor_report", "last_seen", "created_at", "has_password"]
+        extra_kwargs = {
+            "name": {"validators": []},
+            "logical_cpus": {"max_value": 4096},
+            "memory_mb": {"max_value": 2_000_000_000},
+            "memory_reserved_mb": {"max_value": 2_000_000_000},
+            "storage_gb": {"max_value": 2_000_000_000},
+            "max_parallel_operations": {"max_value": 64},
+        }
+
+    def validate(self, data):
+        if self.instance is None and not data.get("password"):
+            raise serializers.ValidationError({"password": "A new host needs a password."})
+        return data
