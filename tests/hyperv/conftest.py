@@ -48,7 +48,8 @@ def run_json(session, script: str) -> Any:
 
 
 def run_error(session, script: str) -> str:
-    """Run a script that must fail; return pywinrm's cleaned error text."""
+    """Run a script that must fail; return pywinrm's cleaned error text with the host's
+    console-width line wraps (a piece ending in a space, the rest indented) joined back."""
     response = session.run_ps(PROLOGUE + script)
     assert response.status_code == 1, f"expected failure, got {response.status_code}: {response.std_out!r}"
-    return response.std_err.decode("utf-8", errors="replace")
+    return response.std_err.decode("utf-8", errors="replace").replace(" \n   ", "")

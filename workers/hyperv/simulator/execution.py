@@ -33,6 +33,8 @@ POWERSHELL_SWITCHES = (
     ("version", "v", True), ("configurationname", "config", True),
 )
 
+SWITCH_ALIASES = {"ec": "encodedcommand"}  # not a prefix, but powershell.exe accepts it
+
 
 @dataclass
 class CommandOutcome:
@@ -119,6 +121,7 @@ def _script_from_arguments(arguments: list[str]) -> tuple[str | None, str | None
         if word[:1] not in "-/" or len(word) < 2:
             return " ".join(arguments[index:]), None  # a bare script is -Command
         key = word[1:].lower()
+        key = SWITCH_ALIASES.get(key, key)
         switch = next((s for s in POWERSHELL_SWITCHES if s[0].startswith(key) and key.startswith(s[1])), None)
         if switch is None:
             return None, f"-{word[1:]} : The term '-{word[1:]}' is not recognized as a valid parameter.\r\n"

@@ -306,6 +306,7 @@ class Interpreter:
             self.used_modules.add(spec.module)
         self.before_cmdlet(spec, arguments)
         invocation = Invocation(spec, arguments, values, self, node.pos, node.end)
+        self.last_ok = True  # $? is about the last command: set False again if this one writes an error
         try:
             result = spec.handler(invocation)
         except CmdletError as error:
