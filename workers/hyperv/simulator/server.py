@@ -251,6 +251,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait 40 ms for an ACK
     server_version = "Microsoft-HTTPAPI/2.0"
     sys_version = ""
     server: _Server

@@ -107,8 +107,9 @@ def _by_name(invocation: Invocation, host: Host, name: str) -> list[VirtualMachi
 
 
 VM_NAME = Parameter("Name", "strings", position=0, aliases=("vmname",))
-VM_NAME_REQUIRED = Parameter("Name", "strings", position=0, aliases=("vmname",), mandatory=True, from_pipeline=True)
-VMNAME = Parameter("VMName", "strings", position=0, mandatory=True, from_pipeline=True)
+VM_NAME_REQUIRED = Parameter("Name", "strings", position=0, aliases=("vmname",), mandatory=True, from_pipeline=True,
+                             alternatives=("VM",))
+VMNAME = Parameter("VMName", "strings", position=0, mandatory=True, from_pipeline=True, alternatives=("VM",))
 VM_OBJECT = Parameter("VM", "any", from_pipeline=True)
 PASSTHRU = Parameter("Passthru", "switch")
 COMPUTER = Parameter("ComputerName", "strings", aliases=("cn",))

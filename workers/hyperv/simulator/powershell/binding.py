@@ -29,6 +29,7 @@ class Parameter:
     maximum: int | None = None
     mandatory: bool = False
     from_pipeline: bool = False
+    alternatives: tuple[str, ...] = ()  # other parameter sets: mandatory is met if one of these is bound
 
 
 COMMON_PARAMETERS = (
@@ -205,7 +206,8 @@ def bind_arguments(spec: CmdletSpec, elements: list[tuple[str, Any, Any]], *, ha
                                 "PositionalParameterNotFound")
         bound[slot.name] = convert_argument(spec, slot, value)
     missing = [p.name for p in spec.parameters
-               if p.mandatory and p.name not in bound and not (p.from_pipeline and has_pipeline_input)]
+               if p.mandatory and p.name not in bound and not (p.from_pipeline and has_pipeline_input)
+               and not any(name in bound for name in p.alternatives)]
     if missing:
         raise binding_error(spec, "Cannot process command because of one or more missing mandatory parameters: "
                                   f"{' '.join(missing)}.", "MissingMandatoryParameter")
