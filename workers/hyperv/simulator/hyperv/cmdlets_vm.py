@@ -324,8 +324,6 @@ def checkpoint_vm(invocation: Invocation, host: Host) -> list[Any]:
         if vm.checkpoint_type == "Disabled":
             raise vm_error(invocation, f"Checkpoint operation failed for '{vm.name}'.\nCheckpoints are disabled for "
                                        f"'{vm.name}'.", target=vm.name)
-        if vm.state == "Running" and vm.expose_virtualization_extensions and vm.checkpoint_type == "Standard":
-            raise wrong_state(invocation, vm)  # a standard checkpoint saves memory: not on nested VMs (unverified)
         now = time.time()
         name = invocation.get("SnapshotName") or f"{vm.name} - ({time.strftime('%m/%d/%Y - %I:%M:%S %p', time.gmtime(now))})"
         checkpoint = Checkpoint(str(uuid.uuid4()), name, now, vm.state, vm.configuration(), vm.current_checkpoint_id)
