@@ -24,7 +24,8 @@ test: venv
 	@exports="$$($(PY) -m config.testenv)" || exit 1; eval "$$exports"; $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv
-	$(PY) bench/quota.py
+	@exports="$$($(PY) -m config.testenv)" || exit 1; eval "$$exports"; \
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -163,17 +163,20 @@ def lab_request(
         if course.template_id != template.pk:
             raise ValidationError({"template": "A course lab must use the course's template."})
 
+    # Reads that do not depend on usage happen before the quota lock, to keep it short.
+    roles = dict(
+        Membership.objects.filter(tenant=tenant, user_id__in={owner.pk, actor.pk}).values_list("user_id", "role")
+    )
+    owner_role = roles.get(owner.pk)
+    if owner_role is None:
+        raise ValidationError({"owner": f"{owner} is not a member of {tenant}."})
+    _check_actor_may_request(actor=actor, actor_role=roles.get(actor.pk), owner=owner, template=template, course=course)
+    version = template_latest_version(template)
+
     with transaction.atomic():
         quota = Quota.objects.select_for_update().select_related("tenant").get(tenant=tenant)
         if not quota.tenant.active:
             raise TenantInactive(f"Tenant {tenant} is inactive and cannot request labs.")
-        roles = dict(
-            Membership.objects.filter(tenant=tenant, user_id__in={owner.pk, actor.pk}).values_list("user_id", "role")
-        )
-        owner_role = roles.get(owner.pk)
-        if owner_role is None:
-            raise ValidationError({"owner": f"{owner} is not a member of {tenant}."})
-        _check_actor_may_request(actor=actor, actor_role=roles.get(actor.pk), owner=owner, template=template, course=course)
 
         enrollment = None
         if course is not None:
@@ -185,7 +188,6 @@ def lab_request(
             if enrollment is None:
                 raise ValidationError({"owner": f"{owner} is not enrolled in {course.name}."})
 
-        version = template_latest_version(template)
         usage = tenant_live_usage(tenant.pk, owner_id=owner.pk, course_id=course.pk if course else None)
         _check_tenant_limits(quota, usage, version)
         is_student = owner_role == Role.STUDENT
@@ -220,7 +222,9 @@ def lab_request(
             expires_at=now + lifetime,
             state_changed_at=now,
         )
-        lab.full_clean(exclude=["host", "vm_name"])
+        # Validate only the one caller-supplied field: full_clean() would add two uniqueness
+        # queries (id, vm_name) that a fresh UUID makes pointless, inside the quota lock.
+        _validate_lab_name(lab.name)
         lab.save(force_insert=True)
         LabEvent.objects.create(
             lab=lab, at=now, actor=actor, event=LabEventName.REQUEST, from_state="", to_state=INITIAL,
@@ -231,6 +235,15 @@ def lab_request(
             enrollment.save(update_fields=["lab"])
         tenant_permissions.permissions_grant_for_lab(lab)
     return lab
+
+
+def _validate_lab_name(name: str) -> None:
+    from labs.models import safe_name
+
+    try:
+        safe_name(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
 
 
 def _check_actor_may_request(*, actor, actor_role, owner, template, course) -> None:
