@@ -61,8 +61,10 @@ def main() -> None:
         session = sim.session()
         started = time.monotonic()
         for batch in range(VMS // BATCH):
-            response = session.run_ps(f"$ProgressPreference='SilentlyContinue'; 1..{BATCH} | ForEach-Object "
-                                      f"{{ New-VM -Name \"bench-{batch}-$_\" -NoVHD | Out-Null }}")
+            response = session.run_ps(
+                f"$ProgressPreference='SilentlyContinue'; 1..{BATCH} | ForEach-Object "
+                f'{{ New-VM -Name "bench-{batch}-$_" -NoVHD | Out-Null }}'
+            )
             assert response.status_code == 0, response.std_err
         created = time.monotonic() - started
         count = len(sim.state()["vms"])

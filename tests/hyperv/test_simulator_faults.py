@@ -52,8 +52,14 @@ def test_a_hang_without_seconds_lasts_until_the_command_is_signalled(sim):
     import winrm
 
     sim.add_fault("hang", cmdlet="Get-VM")
-    protocol = winrm.Protocol(sim.url, username=sim.user, password=sim.password, transport="plaintext",
-                              operation_timeout_sec=1, read_timeout_sec=3)
+    protocol = winrm.Protocol(
+        sim.url,
+        username=sim.user,
+        password=sim.password,
+        transport="plaintext",
+        operation_timeout_sec=1,
+        read_timeout_sec=3,
+    )
     shell = protocol.open_shell()
     command = protocol.run_command(shell, "powershell -Command Get-VM")
     from winrm.exceptions import WinRMOperationTimeoutError

@@ -19,9 +19,12 @@ pytestmark = pytest.mark.integration
 def test_state_survives_a_restart_of_the_process(tmp_path):
     with run_simulator(state_file=str(tmp_path / "host.json")) as sim:
         session = sim.session()
-        run_json(session, "New-VMSwitch -Name keep -SwitchType Private | Out-Null; "
-                          "New-VM -Name keep -NoVHD -SwitchName keep | Start-VM; Set-VM -Name keep -Notes 'tag:1'; "
-                          "Checkpoint-VM -Name keep -SnapshotName c1")
+        run_json(
+            session,
+            "New-VMSwitch -Name keep -SwitchType Private | Out-Null; "
+            "New-VM -Name keep -NoVHD -SwitchName keep | Start-VM; Set-VM -Name keep -Notes 'tag:1'; "
+            "Checkpoint-VM -Name keep -SnapshotName c1",
+        )
         before = sim.state()
         port = sim.port
         sim.restart()
@@ -37,7 +40,7 @@ def test_state_survives_a_restart_of_the_process(tmp_path):
 def test_sigterm_exits_0_and_leaves_a_complete_state_file(tmp_path):
     path = tmp_path / "host.json"
     with run_simulator(state_file=str(path)) as sim:
-        run_json(sim.session(), "1..20 | ForEach-Object { New-VM -Name \"vm-$_\" -NoVHD | Out-Null }")
+        run_json(sim.session(), '1..20 | ForEach-Object { New-VM -Name "vm-$_" -NoVHD | Out-Null }')
         assert sim.stop() == 0
     data = json.loads(path.read_text())
     assert len(data["vms"]) == 20
@@ -63,8 +66,11 @@ def test_fifty_concurrent_clients_leave_consistent_state():
         def client(index: int) -> None:
             try:
                 session = sim.session()
-                run_json(session, f"New-VM -Name 'c-{index}' -NoVHD | Out-Null; Set-VM -Name 'c-{index}' "
-                                  f"-Notes 'owner-{index}'; Start-VM -Name 'c-{index}'")
+                run_json(
+                    session,
+                    f"New-VM -Name 'c-{index}' -NoVHD | Out-Null; Set-VM -Name 'c-{index}' "
+                    f"-Notes 'owner-{index}'; Start-VM -Name 'c-{index}'",
+                )
                 name = run_json(session, f"(Get-VM -Name 'c-{index}').Notes | ConvertTo-Json")
                 assert name == f"owner-{index}"
             except BaseException as error:  # collected: a thread's assertion must fail the test

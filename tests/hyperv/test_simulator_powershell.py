@@ -52,6 +52,7 @@ def ps_quote(value: str) -> str:
 
 # --- literals ---------------------------------------------------------------------------------
 
+
 def test_doubled_single_quote_is_one_quote():
     assert out("'it''s'") == "it's\r\n"
 
@@ -86,8 +87,18 @@ def test_single_quoted_strings_do_not_expand():
     assert out("'$(throw \"no\") $env:COMPUTERNAME `n'") == '$(throw "no") $env:COMPUTERNAME `n\r\n'
 
 
-@pytest.mark.parametrize("text, value", [("4GB", 4 * 1024**3), ("512MB", 512 * 1024**2), ("2kb", 2048),
-                                          ("1TB", 1024**4), ("0x10", 16), ("1.5", 1.5), ("10", 10)])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("4GB", 4 * 1024**3),
+        ("512MB", 512 * 1024**2),
+        ("2kb", 2048),
+        ("1TB", 1024**4),
+        ("0x10", 16),
+        ("1.5", 1.5),
+        ("10", 10),
+    ],
+)
 def test_numeric_literals_with_multipliers(text, value):
     assert parse_number(text) == value
 
@@ -102,6 +113,7 @@ def test_here_strings_keep_their_content():
 
 # --- language ---------------------------------------------------------------------------------
 
+
 def test_statements_split_on_semicolons_and_newlines():
     assert out("1; 2\n3") == "1\r\n2\r\n3\r\n"
 
@@ -111,8 +123,10 @@ def test_if_elseif_else_picks_the_first_true_branch():
 
 
 def test_comparison_operators_are_case_insensitive_by_default():
-    assert out("'ABC' -eq 'abc'; 'ABC' -ceq 'abc'; 'lab-1' -like 'LAB-*'; 'x12' -match '\\d+'") == \
-        "True\r\nFalse\r\nTrue\r\nTrue\r\n"
+    assert (
+        out("'ABC' -eq 'abc'; 'ABC' -ceq 'abc'; 'lab-1' -like 'LAB-*'; 'x12' -match '\\d+'")
+        == "True\r\nFalse\r\nTrue\r\nTrue\r\n"
+    )
 
 
 def test_logical_operators_and_not():
@@ -132,18 +146,27 @@ def test_hashtable_keys_are_case_insensitive():
 
 
 def test_methods_on_strings():
-    assert out("'Lab-1'.ToUpper(); ' x '.Trim(); 'a,b'.Split(',')[1]; 'abc'.StartsWith('ab')") == \
-        "LAB-1\r\nx\r\nb\r\nTrue\r\n"
+    assert (
+        out("'Lab-1'.ToUpper(); ' x '.Trim(); 'a,b'.Split(',')[1]; 'abc'.StartsWith('ab')")
+        == "LAB-1\r\nx\r\nb\r\nTrue\r\n"
+    )
 
 
 def test_pipeline_into_where_object_foreach_object_and_measure_object():
-    assert out("1..5 | Where-Object { $_ % 2 -eq 1 } | ForEach-Object { $_ * 10 } | Measure-Object -Sum | "
-               "Select-Object -ExpandProperty Sum") == "90\r\n"
+    assert (
+        out(
+            "1..5 | Where-Object { $_ % 2 -eq 1 } | ForEach-Object { $_ * 10 } | Measure-Object -Sum | "
+            "Select-Object -ExpandProperty Sum"
+        )
+        == "90\r\n"
+    )
 
 
 def test_select_object_first_and_calculated_property():
-    script = ("@([pscustomobject]@{N='a';V=1}, [pscustomobject]@{N='b';V=2}) | Select-Object -First 1 N, "
-              "@{Name='Double';Expression={$_.V * 2}} | ConvertTo-Json -Compress")
+    script = (
+        "@([pscustomobject]@{N='a';V=1}, [pscustomobject]@{N='b';V=2}) | Select-Object -First 1 N, "
+        "@{Name='Double';Expression={$_.V * 2}} | ConvertTo-Json -Compress"
+    )
     assert json.loads(out(script)) == {"N": "a", "Double": 2}
 
 
@@ -205,10 +228,14 @@ def test_parse_error_names_the_position():
 
 # --- JSON -------------------------------------------------------------------------------------
 
+
 def test_enum_properties_serialize_as_numbers_and_to_string_gives_the_name():
     host = Host(HostConfig())
-    stdout, _, _, _ = run("New-VM -Name a -NoVHD | Out-Null; Get-VM a | Select-Object Name, State, "
-                          "@{Name='S';Expression={$_.State.ToString()}} | ConvertTo-Json -Compress", host)
+    stdout, _, _, _ = run(
+        "New-VM -Name a -NoVHD | Out-Null; Get-VM a | Select-Object Name, State, "
+        "@{Name='S';Expression={$_.State.ToString()}} | ConvertTo-Json -Compress",
+        host,
+    )
     assert json.loads(stdout) == {"Name": "a", "State": 3, "S": "Off"}
 
 
@@ -238,6 +265,7 @@ def test_uncompressed_json_uses_the_51_layout():
 
 # --- CLIXML -----------------------------------------------------------------------------------
 
+
 def test_errors_render_as_one_clixml_document_with_crlf_escapes():
     _, _, _, _ = run("x")
     interpreter = Interpreter(commands=command_table(HostConfig()), context=Host(HostConfig()))
@@ -248,6 +276,7 @@ def test_errors_render_as_one_clixml_document_with_crlf_escapes():
 
 
 # --- property: literals are data --------------------------------------------------------------
+
 
 @settings(max_examples=300, deadline=None)
 @given(st.text())

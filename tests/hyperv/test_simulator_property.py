@@ -13,11 +13,39 @@ pytestmark = pytest.mark.integration
 SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
 # Strings built to look like code, mixed with arbitrary Unicode (no surrogates or NUL: not
 # representable in a Windows command line either).
-NASTY = st.sampled_from(["'", "\u2018", "\u2019", "\u201a", "\u201b", '"', "\u201c", "\u201d", "$(", ")", "`", ";",
-                         "\n", "\r\n", "|", "&", "#", "<#", "#>", "$env:COMPUTERNAME", "@(", "{", "}",
-                         "'; Remove-VM -Name * -Force; '", "$(New-VMSwitch -Name pwned -SwitchType Private)"])
-TEXT = st.lists(st.one_of(NASTY, st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-                                         max_size=8)), max_size=6).map("".join)
+NASTY = st.sampled_from(
+    [
+        "'",
+        "\u2018",
+        "\u2019",
+        "\u201a",
+        "\u201b",
+        '"',
+        "\u201c",
+        "\u201d",
+        "$(",
+        ")",
+        "`",
+        ";",
+        "\n",
+        "\r\n",
+        "|",
+        "&",
+        "#",
+        "<#",
+        "#>",
+        "$env:COMPUTERNAME",
+        "@(",
+        "{",
+        "}",
+        "'; Remove-VM -Name * -Force; '",
+        "$(New-VMSwitch -Name pwned -SwitchType Private)",
+    ]
+)
+TEXT = st.lists(
+    st.one_of(NASTY, st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=8)),
+    max_size=6,
+).map("".join)
 
 
 def ps_quote(value: str) -> str:
@@ -28,9 +56,12 @@ def ps_quote(value: str) -> str:
 @given(name=TEXT.filter(lambda text: text.strip() != ""), notes=TEXT)
 def test_any_string_round_trips_through_new_vm_and_set_vm_notes_and_executes_nothing(simulator, session, name, notes):
     before = simulator.state()
-    vm_id = run_json(session, f"$n = {ps_quote(name)}; $o = {ps_quote(notes)}\n"
-                              "$vm = New-VM -Name $n -NoVHD; Set-VM -VM $vm -Notes $o\n"
-                              "ConvertTo-Json -InputObject $vm.VMId.ToString()")
+    vm_id = run_json(
+        session,
+        f"$n = {ps_quote(name)}; $o = {ps_quote(notes)}\n"
+        "$vm = New-VM -Name $n -NoVHD; Set-VM -VM $vm -Notes $o\n"
+        "ConvertTo-Json -InputObject $vm.VMId.ToString()",
+    )
     after = simulator.state()
     (vm,) = [vm for vm in after["vms"] if vm["id"] == vm_id]
     assert (vm["name"], vm["notes"]) == (name, notes)

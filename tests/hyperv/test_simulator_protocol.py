@@ -49,8 +49,16 @@ def test_an_unknown_cmd_command_fails_as_cmd_exe_does(session):
 @pytest.mark.parametrize("use_tls", [False, True])
 def test_pypsrp_execute_cmd(simulator, tls_simulator, use_tls):
     handle = tls_simulator if use_tls else simulator
-    client = Client(handle.host, port=handle.port, auth="basic", ssl=use_tls, cert_validation=False,
-                    encryption="never", username=handle.user, password=handle.password)
+    client = Client(
+        handle.host,
+        port=handle.port,
+        auth="basic",
+        ssl=use_tls,
+        cert_validation=False,
+        encryption="never",
+        username=handle.user,
+        password=handle.password,
+    )
     script = base64.b64encode((PROLOGUE + "'from pypsrp'").encode("utf-16-le")).decode()
     stdout, stderr, rc = client.execute_cmd(f"powershell -EncodedCommand {script}")
     assert (stdout, stderr, rc) == ("from pypsrp\r\n", "", 0)
@@ -68,8 +76,9 @@ def test_control_api_needs_the_same_credentials(simulator):
 
 
 def test_errors_arrive_as_one_clixml_document_and_exit_code_1(simulator):
-    protocol = winrm.Protocol(simulator.url, username=simulator.user, password=simulator.password,
-                              transport="plaintext")
+    protocol = winrm.Protocol(
+        simulator.url, username=simulator.user, password=simulator.password, transport="plaintext"
+    )
     shell = protocol.open_shell()
     script = base64.b64encode(b"G\x00e\x00t\x00-\x00V\x00M\x00 \x00n\x00o\x00p\x00e\x00").decode()
     command = protocol.run_command(shell, f"powershell -encodedcommand {script}")
@@ -79,12 +88,16 @@ def test_errors_arrive_as_one_clixml_document_and_exit_code_1(simulator):
     text = stderr.decode()
     assert code == 1 and stdout == b""
     assert text.startswith("#< CLIXML\r\n<Objs ") and text.count("<Objs ") == 1
-    assert '<S S="Error">Get-VM : Hyper-V was unable to find a virtual machine with name "nope"._x000D__x000A_</S>' in text
+    assert (
+        '<S S="Error">Get-VM : Hyper-V was unable to find a virtual machine with name "nope"._x000D__x000A_</S>' in text
+    )
 
 
 def test_pywinrm_cleans_the_clixml_into_the_message(session):
     response = session.run_ps(PROLOGUE + "Get-VM -Name nope")
-    assert response.std_err.decode().startswith('Get-VM : Hyper-V was unable to find a virtual machine with name "nope".')
+    assert response.std_err.decode().startswith(
+        'Get-VM : Hyper-V was unable to find a virtual machine with name "nope".'
+    )
 
 
 def test_encodedcommand_switch_is_case_insensitive_and_accepts_prefixes(session):
@@ -115,11 +128,13 @@ def test_stdout_uses_code_page_437_by_default_and_utf8_when_asked(simulator):
     script = PROLOGUE + "'caf\u00e9 \u2713'"
     default = simulator.session().run_ps(script).std_out
     assert default == "café ?\r\n".encode("cp437")
-    protocol = winrm.Protocol(simulator.url, username=simulator.user, password=simulator.password,
-                              transport="plaintext")
+    protocol = winrm.Protocol(
+        simulator.url, username=simulator.user, password=simulator.password, transport="plaintext"
+    )
     shell = protocol.open_shell(codepage=65001)
-    command = protocol.run_command(shell, "powershell -encodedcommand " +
-                                   base64.b64encode(script.encode("utf-16-le")).decode())
+    command = protocol.run_command(
+        shell, "powershell -encodedcommand " + base64.b64encode(script.encode("utf-16-le")).decode()
+    )
     stdout, _, _ = protocol.get_command_output(shell, command)
     protocol.cleanup_command(shell, command)
     protocol.close_shell(shell)
@@ -128,11 +143,18 @@ def test_stdout_uses_code_page_437_by_default_and_utf8_when_asked(simulator):
 
 def test_receive_is_held_then_answered_with_the_timeout_fault(simulator):
     simulator.add_fault("hang", cmdlet="Start-Sleep", seconds=5, times=1)
-    protocol = winrm.Protocol(simulator.url, username=simulator.user, password=simulator.password,
-                              transport="plaintext", operation_timeout_sec=1, read_timeout_sec=3)
+    protocol = winrm.Protocol(
+        simulator.url,
+        username=simulator.user,
+        password=simulator.password,
+        transport="plaintext",
+        operation_timeout_sec=1,
+        read_timeout_sec=3,
+    )
     shell = protocol.open_shell()
-    command = protocol.run_command(shell, "powershell -encodedcommand " +
-                                   base64.b64encode("Start-Sleep -Seconds 0".encode("utf-16-le")).decode())
+    command = protocol.run_command(
+        shell, "powershell -encodedcommand " + base64.b64encode("Start-Sleep -Seconds 0".encode("utf-16-le")).decode()
+    )
     with pytest.raises(WinRMOperationTimeoutError):
         protocol.get_command_output_raw(shell, command)
     protocol.cleanup_command(shell, command)
@@ -140,8 +162,9 @@ def test_receive_is_held_then_answered_with_the_timeout_fault(simulator):
 
 
 def test_an_unknown_shell_gets_the_shell_not_found_fault(simulator):
-    protocol = winrm.Protocol(simulator.url, username=simulator.user, password=simulator.password,
-                              transport="plaintext")
+    protocol = winrm.Protocol(
+        simulator.url, username=simulator.user, password=simulator.password, transport="plaintext"
+    )
     missing = str(uuid.uuid4()).upper()
     with pytest.raises(WSManFaultError) as error:
         protocol.run_command(missing, "hostname")
@@ -158,8 +181,13 @@ def test_relates_to_echoes_the_request_message_id_verbatim(simulator):
  <a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Create</a:Action><a:MessageID>{message_id}</a:MessageID>
  <w:OperationTimeout>PT20S</w:OperationTimeout></s:Header><s:Body><rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams>
  <rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell></s:Body></s:Envelope>"""
-    response = requests.post(simulator.url, data=envelope, auth=(simulator.user, simulator.password), timeout=5,
-                             headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
+    response = requests.post(
+        simulator.url,
+        data=envelope,
+        auth=(simulator.user, simulator.password),
+        timeout=5,
+        headers={"Content-Type": "application/soap+xml;charset=UTF-8"},
+    )
     assert response.status_code == 200
     assert f"<a:RelatesTo>{message_id}</a:RelatesTo>" in response.text
     assert "CreateResponse</a:Action>" in response.text

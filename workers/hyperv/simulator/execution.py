@@ -21,16 +21,28 @@ from .powershell.values import Hashtable, PSObject, to_text
 
 MAX_COMMAND_LINE = 8191  # cmd.exe's limit on Windows
 TOO_LONG = "The command line is too long.\r\n"
-BAD_ENCODED_COMMAND = ("Cannot process the command because the value specified with -EncodedCommand is not properly "
-                       "encoded. The value must be Base64 encoded.\r\n")
+BAD_ENCODED_COMMAND = (
+    "Cannot process the command because the value specified with -EncodedCommand is not properly "
+    "encoded. The value must be Base64 encoded.\r\n"
+)
 BAD_COMMAND_LINE_EXIT = -196608  # powershell.exe's ExitCodeBadCommandLineParameter
 # powershell.exe switches: (name, shortest accepted prefix, takes a value)
 POWERSHELL_SWITCHES = (
-    ("encodedcommand", "e", True), ("executionpolicy", "ex", True), ("command", "c", True),
-    ("noprofile", "nop", False), ("noninteractive", "noni", False), ("nologo", "nol", False),
-    ("noexit", "noe", False), ("inputformat", "i", True), ("outputformat", "o", True),
-    ("windowstyle", "w", True), ("file", "f", True), ("sta", "s", False), ("mta", "mta", False),
-    ("version", "v", True), ("configurationname", "config", True),
+    ("encodedcommand", "e", True),
+    ("executionpolicy", "ex", True),
+    ("command", "c", True),
+    ("noprofile", "nop", False),
+    ("noninteractive", "noni", False),
+    ("nologo", "nol", False),
+    ("noexit", "noe", False),
+    ("inputformat", "i", True),
+    ("outputformat", "o", True),
+    ("windowstyle", "w", True),
+    ("file", "f", True),
+    ("sta", "s", False),
+    ("mta", "mta", False),
+    ("version", "v", True),
+    ("configurationname", "config", True),
 )
 
 SWITCH_ALIASES = {"ec": "encodedcommand"}  # not a prefix, but powershell.exe accepts it
@@ -83,8 +95,9 @@ def split_command_line(line: str) -> list[str]:
     return words
 
 
-def run_command_line(runtime: HostRuntime, command_line: str, codepage: int,
-                     cancelled: threading.Event) -> CommandOutcome:
+def run_command_line(
+    runtime: HostRuntime, command_line: str, codepage: int, cancelled: threading.Event
+) -> CommandOutcome:
     if len(command_line) > MAX_COMMAND_LINE:
         return CommandOutcome(b"", encode(TOO_LONG, codepage), 1)
     words = split_command_line(command_line)
@@ -104,12 +117,16 @@ def _run_cmd_builtin(runtime: HostRuntime, words: list[str], codepage: int) -> C
     if name == "echo":
         return CommandOutcome(encode(" ".join(words[1:]) + "\r\n", codepage), b"", 0)
     if name == "whoami":
-        return CommandOutcome(encode(f"{runtime.host.config.computer_name.lower()}\\administrator\r\n", codepage), b"", 0)
+        return CommandOutcome(
+            encode(f"{runtime.host.config.computer_name.lower()}\\administrator\r\n", codepage), b"", 0
+        )
     if name == "ver":
-        return CommandOutcome(encode(f"\r\nMicrosoft Windows [Version 10.0.{runtime.host.config.os_build}.1]\r\n",
-                                     codepage), b"", 0)
-    message = (f"'{words[0]}' is not recognized as an internal or external command,\r\noperable program or batch "
-               "file.\r\n")
+        return CommandOutcome(
+            encode(f"\r\nMicrosoft Windows [Version 10.0.{runtime.host.config.os_build}.1]\r\n", codepage), b"", 0
+        )
+    message = (
+        f"'{words[0]}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"
+    )
     return CommandOutcome(b"", encode(message, codepage), 9009)
 
 
@@ -134,15 +151,16 @@ def _script_from_arguments(arguments: list[str]) -> tuple[str | None, str | None
             except (binascii.Error, ValueError, UnicodeDecodeError):
                 return None, BAD_ENCODED_COMMAND
         if name == "command":
-            return " ".join(arguments[index + 1:]), None
+            return " ".join(arguments[index + 1 :]), None
         if name == "file":
             return None, "The Hyper-V simulator has no script files; use -EncodedCommand.\r\n"
         index += 2 if takes_value else 1
     return "", None
 
 
-def _run_powershell(runtime: HostRuntime, arguments: list[str], codepage: int,
-                    cancelled: threading.Event) -> CommandOutcome:
+def _run_powershell(
+    runtime: HostRuntime, arguments: list[str], codepage: int, cancelled: threading.Event
+) -> CommandOutcome:
     script, problem = _script_from_arguments(arguments)
     if problem is not None:
         return CommandOutcome(b"", encode(problem, codepage), BAD_COMMAND_LINE_EXIT)
@@ -157,28 +175,50 @@ def _run_powershell(runtime: HostRuntime, arguments: list[str], codepage: int,
         if rule.kind == "hang":
             _sleep(float("inf") if rule.seconds is None else rule.seconds, cancelled)
         elif rule.kind == "error":
-            raise CmdletError(ErrorRecord(rule.message, "NotSpecified", f"InjectedFault,{spec.implementing_type}",
-                                          "VirtualizationException", activity=spec.name), terminating=True)
+            raise CmdletError(
+                ErrorRecord(
+                    rule.message,
+                    "NotSpecified",
+                    f"InjectedFault,{spec.implementing_type}",
+                    "VirtualizationException",
+                    activity=spec.name,
+                ),
+                terminating=True,
+            )
         else:
             transport_faults.append(rule)
 
     host = runtime.host
     interpreter = Interpreter(
-        commands=command_table(host.config), context=host, before_cmdlet=before_cmdlet,
-        format_output=format_output, is_cancelled=cancelled.is_set,
-        environment={"COMPUTERNAME": host.config.computer_name, "USERNAME": "Administrator",
-                     "USERDOMAIN": host.config.computer_name, "PROCESSOR_ARCHITECTURE": "AMD64",
-                     "SystemRoot": "C:\\Windows", "TEMP": "C:\\Users\\Administrator\\AppData\\Local\\Temp"},
+        commands=command_table(host.config),
+        context=host,
+        before_cmdlet=before_cmdlet,
+        format_output=format_output,
+        is_cancelled=cancelled.is_set,
+        environment={
+            "COMPUTERNAME": host.config.computer_name,
+            "USERNAME": "Administrator",
+            "USERDOMAIN": host.config.computer_name,
+            "PROCESSOR_ARCHITECTURE": "AMD64",
+            "SystemRoot": "C:\\Windows",
+            "TEMP": "C:\\Users\\Administrator\\AppData\\Local\\Temp",
+        },
     )
     try:
         result = interpreter.run(script or "")
     except CommandCancelled:
         return CommandOutcome(b"", b"", 1)
-    shows_progress = (bool(interpreter.used_modules) and
-                      to_text(interpreter.variables["ProgressPreference"]).lower() != "silentlycontinue")
+    shows_progress = (
+        bool(interpreter.used_modules)
+        and to_text(interpreter.variables["ProgressPreference"]).lower() != "silentlycontinue"
+    )
     stderr = render_stderr(result.stderr, show_first_use_progress=shows_progress)
-    return CommandOutcome(encode(result.stdout, codepage), encode(stderr, codepage), result.exit_code,
-                          transport_faults[0] if transport_faults else None)
+    return CommandOutcome(
+        encode(result.stdout, codepage),
+        encode(stderr, codepage),
+        result.exit_code,
+        transport_faults[0] if transport_faults else None,
+    )
 
 
 def _sleep(seconds: float, cancelled: threading.Event) -> None:

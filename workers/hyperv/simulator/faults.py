@@ -58,9 +58,15 @@ class FaultRule:
         times = data.get("times")
         if times is not None and (not isinstance(times, int) or times < 1):
             raise ValueError("times must be a positive integer")
-        return cls(kind=kind, cmdlet=data.get("cmdlet"), message=data.get("message", cls.message),
-                   seconds=data.get("seconds"), times=times, probability=probability,
-                   wsman_action=data.get("wsman_action"))
+        return cls(
+            kind=kind,
+            cmdlet=data.get("cmdlet"),
+            message=data.get("message", cls.message),
+            seconds=data.get("seconds"),
+            times=times,
+            probability=probability,
+            wsman_action=data.get("wsman_action"),
+        )
 
 
 @dataclass
@@ -104,13 +110,21 @@ class FaultBook:
 
     def for_cmdlet(self, cmdlet: str) -> FaultRule | None:
         """The error/hang/drop/http500 rule that fires for this cmdlet call, if any."""
-        return self._take(lambda rule: rule.cmdlet is not None and rule.cmdlet.lower() == cmdlet.lower()
-                          and rule.kind in {"error", "hang", "drop", "http500"})
+        return self._take(
+            lambda rule: (
+                rule.cmdlet is not None
+                and rule.cmdlet.lower() == cmdlet.lower()
+                and rule.kind in {"error", "hang", "drop", "http500"}
+            )
+        )
 
     def for_request(self, action: str) -> FaultRule | None:
         """A drop/http500 rule without a cmdlet that fires for this WS-Man request."""
-        return self._take(lambda rule: rule.cmdlet is None and rule.kind in {"drop", "http500"}
-                          and rule.wsman_action in (None, action))
+        return self._take(
+            lambda rule: (
+                rule.cmdlet is None and rule.kind in {"drop", "http500"} and rule.wsman_action in (None, action)
+            )
+        )
 
     def request_delay(self) -> float:
         with self._lock:

@@ -34,7 +34,8 @@ class SimulatorOptions:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hvsim", description="A Hyper-V host simulator that speaks WinRM (for development and tests).")
+        prog="hvsim", description="A Hyper-V host simulator that speaks WinRM (for development and tests)."
+    )
     net = parser.add_argument_group("listening")
     net.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     net.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default 0)")
@@ -48,26 +49,50 @@ def build_parser() -> argparse.ArgumentParser:
     machine.add_argument("--cpus", type=int, default=64, help="logical processors (default 64)")
     machine.add_argument("--memory-mb", type=int, default=262144, help="physical memory (default 262144)")
     machine.add_argument("--storage-gb", type=int, default=4096, help="size of C: (default 4096)")
-    machine.add_argument("--os-build", type=int, default=20348,
-                         help="Windows build: 14393 (2016), 17763 (2019), 20348 (2022, default), 26100 (2025)")
+    machine.add_argument(
+        "--os-build",
+        type=int,
+        default=20348,
+        help="Windows build: 14393 (2016), 17763 (2019), 20348 (2022, default), 26100 (2025)",
+    )
     machine.add_argument("--cpu-vendor", choices=("intel", "amd"), default="intel")
-    machine.add_argument("--no-firmware-virtualization", action="store_true",
-                         help="virtualization disabled in BIOS/UEFI: the hypervisor cannot run")
+    machine.add_argument(
+        "--no-firmware-virtualization",
+        action="store_true",
+        help="virtualization disabled in BIOS/UEFI: the hypervisor cannot run",
+    )
     machine.add_argument("--no-slat", action="store_true", help="a CPU without SLAT (EPT/RVI): no hypervisor")
     machine.add_argument("--no-hyperv-role", action="store_true", help="the Hyper-V role is not installed")
-    machine.add_argument("--base-images", default=",".join(facts.DEFAULT_BASE_IMAGES),
-                         help="comma-separated base VHDX paths a fresh host has")
-    machine.add_argument("--missing-base-image", action="append", default=[], metavar="PATH",
-                         help="one of --base-images that is NOT on disk (repeatable)")
-    machine.add_argument("--boot-seconds", type=float, default=None,
-                         help="Start-VM to heartbeat OK (default 1 with --latency zero, 30 realistic, x time scale)")
+    machine.add_argument(
+        "--base-images",
+        default=",".join(facts.DEFAULT_BASE_IMAGES),
+        help="comma-separated base VHDX paths a fresh host has",
+    )
+    machine.add_argument(
+        "--missing-base-image",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="one of --base-images that is NOT on disk (repeatable)",
+    )
+    machine.add_argument(
+        "--boot-seconds",
+        type=float,
+        default=None,
+        help="Start-VM to heartbeat OK (default 1 with --latency zero, 30 realistic, x time scale)",
+    )
     run = parser.add_argument_group("behaviour")
     run.add_argument("--state-file", help="JSON file the host state is kept in across restarts")
     run.add_argument("--latency", choices=("zero", "realistic"), default="zero")
     run.add_argument("--time-scale", type=float, default=1.0, help="multiplies every realistic delay")
     run.add_argument("--seed", type=int, help="seed for probabilistic faults")
-    run.add_argument("--fault", action="append", default=[], metavar="JSON",
-                     help='a fault rule, e.g. \'{"kind":"error","cmdlet":"New-VM","times":1}\' (repeatable)')
+    run.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help='a fault rule, e.g. \'{"kind":"error","cmdlet":"New-VM","times":1}\' (repeatable)',
+    )
     run.add_argument("--verbose", action="store_true", help="log each HTTP request to stderr")
     return parser
 
@@ -86,16 +111,35 @@ def parse_options(argv: list[str] | None = None) -> SimulatorOptions:
     base_images = tuple(path.strip() for path in args.base_images.split(",") if path.strip())
     boot = args.boot_seconds
     if boot is None:
-        boot = (_ZERO_BOOT_SECONDS if args.latency == "zero" else _REALISTIC_BOOT_SECONDS * args.time_scale)
+        boot = _ZERO_BOOT_SECONDS if args.latency == "zero" else _REALISTIC_BOOT_SECONDS * args.time_scale
     host_config = HostConfig(
-        computer_name=args.computer_name, cpus=args.cpus, memory_mb=args.memory_mb, storage_gb=args.storage_gb,
-        os_build=args.os_build, cpu_vendor=args.cpu_vendor,
-        firmware_virtualization=not args.no_firmware_virtualization, slat=not args.no_slat,
-        hyperv_role=not args.no_hyperv_role, base_images=base_images,
-        missing_base_images=tuple(args.missing_base_image), boot_seconds=boot, address_seconds=boot * 1.5,
+        computer_name=args.computer_name,
+        cpus=args.cpus,
+        memory_mb=args.memory_mb,
+        storage_gb=args.storage_gb,
+        os_build=args.os_build,
+        cpu_vendor=args.cpu_vendor,
+        firmware_virtualization=not args.no_firmware_virtualization,
+        slat=not args.no_slat,
+        hyperv_role=not args.no_hyperv_role,
+        base_images=base_images,
+        missing_base_images=tuple(args.missing_base_image),
+        boot_seconds=boot,
+        address_seconds=boot * 1.5,
     )
     return SimulatorOptions(
-        host=args.host, port=args.port, tls=args.tls or bool(args.cert), cert=args.cert, key=args.key,
-        user=args.user, password=args.password, state_file=args.state_file, latency=args.latency,
-        time_scale=args.time_scale, seed=args.seed, faults=faults, verbose=args.verbose, host_config=host_config,
+        host=args.host,
+        port=args.port,
+        tls=args.tls or bool(args.cert),
+        cert=args.cert,
+        key=args.key,
+        user=args.user,
+        password=args.password,
+        state_file=args.state_file,
+        latency=args.latency,
+        time_scale=args.time_scale,
+        seed=args.seed,
+        faults=faults,
+        verbose=args.verbose,
+        host_config=host_config,
     )

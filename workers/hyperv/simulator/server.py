@@ -50,7 +50,9 @@ class Simulator:
         self.shells = ShellTable()
         self._server: ThreadingHTTPServer | None = None
         self._serve_thread: threading.Thread | None = None
-        self._ssl = server_context(options.cert, options.key, options.host_config.computer_name) if options.tls else None
+        self._ssl = (
+            server_context(options.cert, options.key, options.host_config.computer_name) if options.tls else None
+        )
         self._stopping = threading.Event()
         self._listening = threading.Lock()
         self._saver = threading.Thread(target=self._save_loop, name="hvsim-saver", daemon=True)
@@ -78,8 +80,9 @@ class Simulator:
             server.socket = self._ssl.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
         self.port = server.server_address[1]
         self._server = server
-        self._serve_thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                              name="hvsim-http", daemon=True)
+        self._serve_thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="hvsim-http", daemon=True
+        )
         self._serve_thread.start()
 
     def _unlisten(self) -> None:
@@ -110,6 +113,7 @@ class Simulator:
 
     def outage(self, seconds: float) -> None:
         """Stop listening for a while (connections are refused), then listen again on the same port."""
+
         def run() -> None:
             with self._listening:
                 self._unlisten()
@@ -124,8 +128,9 @@ class Simulator:
         self.save()
         self.shells.clear()
         config = self.options.host_config
-        self.runtime.host = Host.load(config, self.options.state_file) if self.options.state_file else Host(
-            config, self.host.state)
+        self.runtime.host = (
+            Host.load(config, self.options.state_file) if self.options.state_file else Host(config, self.host.state)
+        )
         if downtime > 0:
             self.outage(downtime)
 
@@ -171,16 +176,24 @@ class Simulator:
         if request.action == "Delete":
             self.shells.delete(shell.id)
             return wsman.delete_response(request)
-        raise wsman.WSManFault(2150858752, f"The WS-Management service does not support the action "
-                                           f"{request.action_uri}.", subcode="a:ActionNotSupported", sender=True)
+        raise wsman.WSManFault(
+            2150858752,
+            f"The WS-Management service does not support the action {request.action_uri}.",
+            subcode="a:ActionNotSupported",
+            sender=True,
+        )
 
     def _receive(self, request: wsman.Request, shell) -> bytes:
         command_id = wsman.receive_command_id(request) or ""
         command = shell.commands.get(command_id.upper())
         if command is None:
-            raise wsman.WSManFault(2150858843, f"The request for the Windows Remote Shell with ShellId {shell.id} "
-                                               f"failed because the command {command_id} was not found.",
-                                   subcode="w:InvalidSelectors", sender=True)
+            raise wsman.WSManFault(
+                2150858843,
+                f"The request for the Windows Remote Shell with ShellId {shell.id} "
+                f"failed because the command {command_id} was not found.",
+                subcode="w:InvalidSelectors",
+                sender=True,
+            )
         if not command.done.wait(request.operation_timeout):
             raise wsman.WSManFault(wsman.TIMED_OUT_CODE, wsman.TIMED_OUT_TEXT, subcode="w:TimedOut")
         outcome = command.outcome
@@ -198,7 +211,7 @@ class Simulator:
             payload = json.loads(body) if body.strip() else {}
         except ValueError:
             return HTTPStatus.BAD_REQUEST, {"error": "the body is not JSON"}
-        route = path[len(CONTROL_PREFIX):].strip("/")
+        route = path[len(CONTROL_PREFIX) :].strip("/")
         if route == "state" and method == "GET":
             return HTTPStatus.OK, self.host.to_dict()
         if route == "faults":
@@ -270,8 +283,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (binascii.Error, UnicodeDecodeError):
             return False
         options = self.server.simulator.options
-        return hmac.compare_digest(user.lower(), options.user.lower()) and hmac.compare_digest(password,
-                                                                                                options.password)
+        return hmac.compare_digest(user.lower(), options.user.lower()) and hmac.compare_digest(
+            password, options.password
+        )
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

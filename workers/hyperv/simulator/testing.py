@@ -82,14 +82,20 @@ class SimHandle:
         argv = list(self.argv)
         if self.port:
             argv = _replace_port(argv, self.port)
-        self.process = subprocess.Popen([sys.executable, "-m", "workers.hyperv.simulator", *argv], cwd=REPO_ROOT,
-                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "workers.hyperv.simulator", *argv],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         line = _read_line(self.process, START_TIMEOUT_SECONDS)
         if not line.startswith("listening on "):
             self.process.kill()
             stderr = self.process.stderr.read() if self.process.stderr else ""
             raise SimulatorFailed(f"hvsim did not start: {line!r} {stderr}")
-        self.url = line[len("listening on "):].strip()
+        self.url = line[len("listening on ") :].strip()
         parts = urllib.parse.urlsplit(self.url)
         self.host, self.port, self.tls = parts.hostname or "", parts.port or 0, parts.scheme == "https"
         return self
@@ -168,7 +174,7 @@ class SimHandle:
 
 def _replace_port(argv: list[str], port: int) -> list[str]:
     result, skip = [], False
-    for index, word in enumerate(argv):
+    for word in argv:
         if skip:
             skip = False
             continue

@@ -31,8 +31,9 @@ ACTIONS = {
 DONE = f"{SHELL_URI}/CommandState/Done"
 RUNNING = f"{SHELL_URI}/CommandState/Running"
 TIMED_OUT_CODE = 2150858793
-TIMED_OUT_TEXT = ("The WS-Management service cannot complete the operation within the time specified in "
-                  "OperationTimeout.")
+TIMED_OUT_TEXT = (
+    "The WS-Management service cannot complete the operation within the time specified in OperationTimeout."
+)
 SHELL_NOT_FOUND_CODE = 2150858843
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?)?")
 
@@ -49,11 +50,16 @@ class WSManFault(Exception):
 
 
 def shell_not_found(shell_id: str) -> WSManFault:
-    return WSManFault(SHELL_NOT_FOUND_CODE, f"The request for the Windows Remote Shell with ShellId {shell_id} failed "
-                                            "because the shell was not found on the server. Possible causes are: the "
-                                            "specified ShellId is incorrect or the shell no longer exists on the "
-                                            "server. Provide the correct ShellId or create a new shell and retry the "
-                                            "operation.", subcode="w:InvalidSelectors", sender=True)
+    return WSManFault(
+        SHELL_NOT_FOUND_CODE,
+        f"The request for the Windows Remote Shell with ShellId {shell_id} failed "
+        "because the shell was not found on the server. Possible causes are: the "
+        "specified ShellId is incorrect or the shell no longer exists on the "
+        "server. Provide the correct ShellId or create a new shell and retry the "
+        "operation.",
+        subcode="w:InvalidSelectors",
+        sender=True,
+    )
 
 
 @dataclass
@@ -79,21 +85,32 @@ def parse_request(data: bytes) -> Request:
     try:
         root = ET.fromstring(data)
     except ET.ParseError as error:
-        raise WSManFault(2150858817, f"The WS-Management service cannot process the request because the XML is "
-                                     f"invalid: {error}.", subcode="w:SchemaValidationError", sender=True)
+        raise WSManFault(
+            2150858817,
+            f"The WS-Management service cannot process the request because the XML is invalid: {error}.",
+            subcode="w:SchemaValidationError",
+            sender=True,
+        )
     header = root.find("s:Header", NS)
     body = root.find("s:Body", NS)
     if header is None or body is None:
-        raise WSManFault(2150858817, "The WS-Management service cannot process the request because the SOAP envelope "
-                                     "has no header or body.", subcode="w:SchemaValidationError", sender=True)
+        raise WSManFault(
+            2150858817,
+            "The WS-Management service cannot process the request because the SOAP envelope has no header or body.",
+            subcode="w:SchemaValidationError",
+            sender=True,
+        )
     action_uri = (header.findtext("a:Action", "", NS) or "").strip()
     selector = header.find("w:SelectorSet/w:Selector[@Name='ShellId']", NS)
     options = {option.get("Name", ""): (option.text or "") for option in header.findall("w:OptionSet/w:Option", NS)}
     return Request(
-        action=ACTIONS.get(action_uri, action_uri), action_uri=action_uri,
+        action=ACTIONS.get(action_uri, action_uri),
+        action_uri=action_uri,
         message_id=(header.findtext("a:MessageID", "", NS) or ""),  # verbatim: pypsrp compares exact strings
         shell_id=selector.text.strip() if selector is not None and selector.text else None,
-        operation_timeout=parse_duration(header.findtext("w:OperationTimeout", None, NS)), body=body, options=options,
+        operation_timeout=parse_duration(header.findtext("w:OperationTimeout", None, NS)),
+        body=body,
+        options=options,
     )
 
 
@@ -101,8 +118,12 @@ def command_line(request: Request) -> tuple[str, str | None]:
     """The command text (Command plus its Arguments, joined by spaces) and a client-chosen CommandId."""
     element = request.body.find("rsp:CommandLine", NS)
     if element is None:
-        raise WSManFault(2150858817, "The WS-Management service cannot process the request because the CommandLine "
-                                     "element is missing.", subcode="w:SchemaValidationError", sender=True)
+        raise WSManFault(
+            2150858817,
+            "The WS-Management service cannot process the request because the CommandLine element is missing.",
+            subcode="w:SchemaValidationError",
+            sender=True,
+        )
     command = element.findtext("rsp:Command", "", NS) or ""
     arguments = [argument.text or "" for argument in element.findall("rsp:Arguments", NS)]
     text = " ".join([command.strip(), *arguments]).strip()
@@ -123,6 +144,7 @@ def signal(request: Request) -> tuple[str | None, str]:
 
 # --- answers ------------------------------------------------------------------------------------
 
+
 def envelope(request: Request, body: str, *, action_suffix: str = "Response") -> bytes:
     action = request.action_uri + action_suffix
     return (
@@ -136,7 +158,7 @@ def envelope(request: Request, body: str, *, action_suffix: str = "Response") ->
         f"<a:RelatesTo>{escape(request.message_id)}</a:RelatesTo>"
         "</s:Header>"
         f"<s:Body>{body}</s:Body></s:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def create_response(request: Request, shell_id: str, address: str) -> bytes:
@@ -163,8 +185,11 @@ def command_response(request: Request, command_id: str) -> bytes:
 
 
 def _stream_chunks(name: str, command_id: str, data: bytes, chunk: int = 6000) -> list[str]:
-    return [f'<rsp:Stream Name="{name}" CommandId="{command_id}">{base64.b64encode(data[i:i + chunk]).decode()}'
-            "</rsp:Stream>" for i in range(0, len(data), chunk)]
+    return [
+        f'<rsp:Stream Name="{name}" CommandId="{command_id}">{base64.b64encode(data[i : i + chunk]).decode()}'
+        "</rsp:Stream>"
+        for i in range(0, len(data), chunk)
+    ]
 
 
 def receive_response(request: Request, command_id: str, stdout: bytes, stderr: bytes, exit_code: int) -> bytes:
@@ -175,14 +200,17 @@ def receive_response(request: Request, command_id: str, stdout: bytes, stderr: b
     streams = _stream_chunks("stdout", command_id, stdout)
     header = b"#< CLIXML\r\n"
     if stderr.startswith(header):
-        streams += _stream_chunks("stderr", command_id, header) + _stream_chunks("stderr", command_id,
-                                                                                 stderr[len(header):])
+        streams += _stream_chunks("stderr", command_id, header) + _stream_chunks(
+            "stderr", command_id, stderr[len(header) :]
+        )
     else:
         streams += _stream_chunks("stderr", command_id, stderr)
     streams.append(f'<rsp:Stream Name="stdout" CommandId="{command_id}" End="true"></rsp:Stream>')
     streams.append(f'<rsp:Stream Name="stderr" CommandId="{command_id}" End="true"></rsp:Stream>')
-    state = (f'<rsp:CommandState CommandId="{command_id}" State="{DONE}">'
-             f"<rsp:ExitCode>{exit_code}</rsp:ExitCode></rsp:CommandState>")
+    state = (
+        f'<rsp:CommandState CommandId="{command_id}" State="{DONE}">'
+        f"<rsp:ExitCode>{exit_code}</rsp:ExitCode></rsp:CommandState>"
+    )
     return envelope(request, "<rsp:ReceiveResponse>" + "".join(streams) + state + "</rsp:ReceiveResponse>")
 
 
@@ -207,6 +235,7 @@ def fault_response(request: Request | None, fault: WSManFault) -> bytes:
     if request is None:
         request = Request("", "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", "", None, 0, ET.Element("x"))
         return envelope(request, body, action_suffix="")
-    fault_request = Request(request.action, "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", request.message_id,
-                            None, 0, request.body)
+    fault_request = Request(
+        request.action, "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", request.message_id, None, 0, request.body
+    )
     return envelope(fault_request, body, action_suffix="")

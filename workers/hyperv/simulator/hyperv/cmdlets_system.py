@@ -29,12 +29,22 @@ def _operating_system(host: Host) -> PSObject:
     total_kb = config.memory_bytes // 1024
     free_kb = (config.memory_bytes - facts.HOST_RESERVED_MEMORY - host.used_memory()) // 1024
     build = config.os_build
-    return PSObject(CIM + "Win32_OperatingSystem", {
-        "Caption": facts.OS_CAPTIONS.get(build, f"Microsoft Windows Server (build {build})"),
-        "Version": f"10.0.{build}", "BuildNumber": str(build), "CSName": config.computer_name,
-        "OSArchitecture": "64-bit", "ProductType": 3, "TotalVisibleMemorySize": total_kb,
-        "FreePhysicalMemory": max(0, free_kb), "LastBootUpTime": DateTime(BOOT_TIME), "Status": "OK",
-    }, display=facts.OS_CAPTIONS.get(build, ""))
+    return PSObject(
+        CIM + "Win32_OperatingSystem",
+        {
+            "Caption": facts.OS_CAPTIONS.get(build, f"Microsoft Windows Server (build {build})"),
+            "Version": f"10.0.{build}",
+            "BuildNumber": str(build),
+            "CSName": config.computer_name,
+            "OSArchitecture": "64-bit",
+            "ProductType": 3,
+            "TotalVisibleMemorySize": total_kb,
+            "FreePhysicalMemory": max(0, free_kb),
+            "LastBootUpTime": DateTime(BOOT_TIME),
+            "Status": "OK",
+        },
+        display=facts.OS_CAPTIONS.get(build, ""),
+    )
 
 
 def _processors(host: Host) -> list[PSObject]:
@@ -43,32 +53,59 @@ def _processors(host: Host) -> list[PSObject]:
     sockets = 2 if config.cpus >= 4 and config.cpus % 2 == 0 else 1
     rows = []
     for socket in range(sockets):
-        rows.append(PSObject(CIM + "Win32_Processor", {
-            "DeviceID": f"CPU{socket}", "Manufacturer": facts.CPU_MANUFACTURER[config.cpu_vendor],
-            "Name": facts.CPU_NAME[config.cpu_vendor], "NumberOfCores": config.cpus // sockets // 2 or 1,
-            "NumberOfLogicalProcessors": config.cpus // sockets,
-            "VirtualizationFirmwareEnabled": False if hidden else config.firmware_virtualization,
-            "SecondLevelAddressTranslationExtensions": False if hidden else config.slat,
-            "VMMonitorModeExtensions": False if hidden else True, "DataExecutionPrevention_Available": True,
-            "Architecture": 9,
-        }, display=f"CPU{socket}"))
+        rows.append(
+            PSObject(
+                CIM + "Win32_Processor",
+                {
+                    "DeviceID": f"CPU{socket}",
+                    "Manufacturer": facts.CPU_MANUFACTURER[config.cpu_vendor],
+                    "Name": facts.CPU_NAME[config.cpu_vendor],
+                    "NumberOfCores": config.cpus // sockets // 2 or 1,
+                    "NumberOfLogicalProcessors": config.cpus // sockets,
+                    "VirtualizationFirmwareEnabled": False if hidden else config.firmware_virtualization,
+                    "SecondLevelAddressTranslationExtensions": False if hidden else config.slat,
+                    "VMMonitorModeExtensions": False if hidden else True,
+                    "DataExecutionPrevention_Available": True,
+                    "Architecture": 9,
+                },
+                display=f"CPU{socket}",
+            )
+        )
     return rows
 
 
 def _computer_system(host: Host) -> PSObject:
     config = host.config
-    return PSObject(CIM + "Win32_ComputerSystem", {
-        "Name": config.computer_name, "Domain": "lab.local", "TotalPhysicalMemory": config.memory_bytes,
-        "NumberOfLogicalProcessors": config.cpus, "HypervisorPresent": config.hypervisor_running,
-        "Manufacturer": "Simulated", "Model": "hvsim",
-    }, display=config.computer_name)
+    return PSObject(
+        CIM + "Win32_ComputerSystem",
+        {
+            "Name": config.computer_name,
+            "Domain": "lab.local",
+            "TotalPhysicalMemory": config.memory_bytes,
+            "NumberOfLogicalProcessors": config.cpus,
+            "HypervisorPresent": config.hypervisor_running,
+            "Manufacturer": "Simulated",
+            "Model": "hvsim",
+        },
+        display=config.computer_name,
+    )
 
 
 def _logical_disks(host: Host) -> list[PSObject]:
-    return [PSObject(CIM + "Win32_LogicalDisk", {
-        "DeviceID": "C:", "DriveType": 3, "FileSystem": "NTFS", "Size": host.config.storage_gb * facts.GIB,
-        "FreeSpace": host.free_storage(), "VolumeName": "",
-    }, display="C:")]
+    return [
+        PSObject(
+            CIM + "Win32_LogicalDisk",
+            {
+                "DeviceID": "C:",
+                "DriveType": 3,
+                "FileSystem": "NTFS",
+                "Size": host.config.storage_gb * facts.GIB,
+                "FreeSpace": host.free_storage(),
+                "VolumeName": "",
+            },
+            display="C:",
+        )
+    ]
 
 
 CIM_CLASSES = {
@@ -82,17 +119,30 @@ CIM_CLASSES = {
 def get_cim_instance(invocation: Invocation, host: Host) -> list[Any]:
     class_name = invocation.get("ClassName") or invocation.get("Class")
     if class_name is None:
-        raise invocation.error("Cannot process command because of one or more missing mandatory parameters: ClassName.",
-                               category="InvalidArgument", error_id="MissingMandatoryParameter",
-                               exception="ParameterBindingException", terminating=True)
+        raise invocation.error(
+            "Cannot process command because of one or more missing mandatory parameters: ClassName.",
+            category="InvalidArgument",
+            error_id="MissingMandatoryParameter",
+            exception="ParameterBindingException",
+            terminating=True,
+        )
     factory = CIM_CLASSES.get(class_name.lower())
     if factory is None:
-        raise invocation.error("Invalid class ", category="MetadataError", error_id="HRESULT 0x80041010",
-                               exception="CimException", target=f"root/cimv2:{class_name}")
+        raise invocation.error(
+            "Invalid class ",
+            category="MetadataError",
+            error_id="HRESULT 0x80041010",
+            exception="CimException",
+            target=f"root/cimv2:{class_name}",
+        )
     if invocation.get("Filter"):
-        raise invocation.error("The Hyper-V simulator does not evaluate WQL filters; filter with Where-Object.",
-                               category="NotImplemented", error_id="NotSimulated", exception="NotSupportedException",
-                               terminating=True)
+        raise invocation.error(
+            "The Hyper-V simulator does not evaluate WQL filters; filter with Where-Object.",
+            category="NotImplemented",
+            error_id="NotSimulated",
+            exception="NotSupportedException",
+            terminating=True,
+        )
     return factory(host)
 
 
@@ -107,54 +157,113 @@ def get_windows_feature(invocation: Invocation, host: Host) -> list[Any]:
     names = invocation.get("Name")
     rows = []
     for name, (display, kind) in _FEATURES.items():
-        canonical = {"hyper-v": "Hyper-V", "hyper-v-powershell": "Hyper-V-PowerShell",
-                     "rsat-hyper-v-tools": "RSAT-Hyper-V-Tools"}[name]
+        canonical = {
+            "hyper-v": "Hyper-V",
+            "hyper-v-powershell": "Hyper-V-PowerShell",
+            "rsat-hyper-v-tools": "RSAT-Hyper-V-Tools",
+        }[name]
         if names is not None and not any(wildcard_match(canonical, pattern) for pattern in names):
             continue
         installed = host.config.hyperv_role
-        rows.append(PSObject("Microsoft.Windows.ServerManager.Commands.Feature", {
-            "Name": canonical, "DisplayName": display, "Installed": installed,
-            "InstallState": facts.InstallState("Installed" if installed else "Available"), "FeatureType": kind,
-            "Path": display, "Depth": 1,
-        }, display=canonical))
+        rows.append(
+            PSObject(
+                "Microsoft.Windows.ServerManager.Commands.Feature",
+                {
+                    "Name": canonical,
+                    "DisplayName": display,
+                    "Installed": installed,
+                    "InstallState": facts.InstallState("Installed" if installed else "Available"),
+                    "FeatureType": kind,
+                    "Path": display,
+                    "Depth": 1,
+                },
+                display=canonical,
+            )
+        )
     return rows
 
 
 def get_windows_optional_feature(invocation: Invocation, host: Host) -> list[Any]:
     if not invocation.get("Online"):
-        raise invocation.error("Parameter set cannot be resolved using the specified named parameters.",
-                               category="InvalidArgument", error_id="AmbiguousParameterSet",
-                               exception="ParameterBindingException", terminating=True)
-    known = {"microsoft-hyper-v": "Microsoft-Hyper-V", "microsoft-hyper-v-management-powershell":
-             "Microsoft-Hyper-V-Management-PowerShell"}
+        raise invocation.error(
+            "Parameter set cannot be resolved using the specified named parameters.",
+            category="InvalidArgument",
+            error_id="AmbiguousParameterSet",
+            exception="ParameterBindingException",
+            terminating=True,
+        )
+    known = {
+        "microsoft-hyper-v": "Microsoft-Hyper-V",
+        "microsoft-hyper-v-management-powershell": "Microsoft-Hyper-V-Management-PowerShell",
+    }
     names = invocation.get("FeatureName") or list(known.values())
     rows = []
     for name in names:
         canonical = known.get(name.lower())
         if canonical is None:
-            raise invocation.error(f"Feature name {name} is unknown.", category="NotSpecified",
-                                   error_id="Microsoft.Dism.Commands.GetWindowsOptionalFeatureCommand",
-                                   exception="COMException", target=name)
-        rows.append(PSObject("Microsoft.Dism.Commands.AdvancedFeatureObject", {
-            "FeatureName": canonical, "DisplayName": "Hyper-V", "Online": True, "RestartRequired": 0,
-            "State": facts.FeatureState("Enabled" if host.config.hyperv_role else "Disabled"),
-        }, display=canonical))
+            raise invocation.error(
+                f"Feature name {name} is unknown.",
+                category="NotSpecified",
+                error_id="Microsoft.Dism.Commands.GetWindowsOptionalFeatureCommand",
+                exception="COMException",
+                target=name,
+            )
+        rows.append(
+            PSObject(
+                "Microsoft.Dism.Commands.AdvancedFeatureObject",
+                {
+                    "FeatureName": canonical,
+                    "DisplayName": "Hyper-V",
+                    "Online": True,
+                    "RestartRequired": 0,
+                    "State": facts.FeatureState("Enabled" if host.config.hyperv_role else "Disabled"),
+                },
+                display=canonical,
+            )
+        )
     return rows
 
 
 SYSTEM_CMDLETS = (
-    cmdlet("Get-CimInstance", get_cim_instance, (
-        Parameter("ClassName", position=0, aliases=("class",)), Parameter("Namespace"), Parameter("Filter"),
-        Parameter("Property", "strings"), COMPUTER), module="CimCmdlets",
-        implementing_type="Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand"),
-    cmdlet("Get-WmiObject", get_cim_instance, (
-        Parameter("Class", position=0, aliases=("classname",)), Parameter("Namespace"), Parameter("Filter"),
-        Parameter("Property", "strings", position=1), COMPUTER), module="",
-        implementing_type="Microsoft.PowerShell.Commands.GetWmiObjectCommand", aliases=("gwmi",)),
-    cmdlet("Get-WindowsFeature", get_windows_feature, (
-        Parameter("Name", "strings", position=0), COMPUTER), module="ServerManager",
-        implementing_type="Microsoft.Windows.ServerManager.Commands.GetWindowsFeatureCommand"),
-    cmdlet("Get-WindowsOptionalFeature", get_windows_optional_feature, (
-        Parameter("Online", "switch"), Parameter("FeatureName", "strings")), module="Dism",
-        implementing_type="Microsoft.Dism.Commands.GetWindowsOptionalFeatureCommand"),
+    cmdlet(
+        "Get-CimInstance",
+        get_cim_instance,
+        (
+            Parameter("ClassName", position=0, aliases=("class",)),
+            Parameter("Namespace"),
+            Parameter("Filter"),
+            Parameter("Property", "strings"),
+            COMPUTER,
+        ),
+        module="CimCmdlets",
+        implementing_type="Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand",
+    ),
+    cmdlet(
+        "Get-WmiObject",
+        get_cim_instance,
+        (
+            Parameter("Class", position=0, aliases=("classname",)),
+            Parameter("Namespace"),
+            Parameter("Filter"),
+            Parameter("Property", "strings", position=1),
+            COMPUTER,
+        ),
+        module="",
+        implementing_type="Microsoft.PowerShell.Commands.GetWmiObjectCommand",
+        aliases=("gwmi",),
+    ),
+    cmdlet(
+        "Get-WindowsFeature",
+        get_windows_feature,
+        (Parameter("Name", "strings", position=0), COMPUTER),
+        module="ServerManager",
+        implementing_type="Microsoft.Windows.ServerManager.Commands.GetWindowsFeatureCommand",
+    ),
+    cmdlet(
+        "Get-WindowsOptionalFeature",
+        get_windows_optional_feature,
+        (Parameter("Online", "switch"), Parameter("FeatureName", "strings")),
+        module="Dism",
+        implementing_type="Microsoft.Dism.Commands.GetWindowsOptionalFeatureCommand",
+    ),
 )

@@ -13,8 +13,17 @@ from ..powershell.evaluator import Invocation
 from ..powershell.values import PSObject, timespan
 from . import facts
 from .common import (
-    COMPUTER, PASSTHRU, VM_NAME, VM_NAME_REQUIRED, VM_OBJECT, VMNAME, cmdlet, has_wildcard, not_found, target_vms,
-    vm_error, wrong_state,
+    COMPUTER,
+    PASSTHRU,
+    VM_NAME,
+    VM_NAME_REQUIRED,
+    VM_OBJECT,
+    VMNAME,
+    cmdlet,
+    has_wildcard,
+    target_vms,
+    vm_error,
+    wrong_state,
 )
 from .model import Checkpoint, Host, NetworkAdapter, VirtualMachine, normalize_path
 from .views import integration_service_views, memory_view, processor_view, snapshot_view, vm_view
@@ -37,28 +46,46 @@ def _vm_list(host: Host, vms: list[VirtualMachine]) -> list[PSObject]:
 
 # --- inventory --------------------------------------------------------------------------------
 
+
 def get_vm(invocation: Invocation, host: Host) -> list[Any]:
     if "Name" not in invocation and "Id" not in invocation and invocation.input is None:
         return _vm_list(host, list(host.state.vms))
     if "Id" in invocation:
         vm = host.vm_by_id(str(invocation.get("Id")).lower())
         if vm is None:
-            raise vm_error(invocation, f'Hyper-V was unable to find a virtual machine with id "{invocation.get("Id")}".',
-                           target=str(invocation.get("Id")), category="InvalidArgument", error_id="InvalidParameter")
+            raise vm_error(
+                invocation,
+                f'Hyper-V was unable to find a virtual machine with id "{invocation.get("Id")}".',
+                target=str(invocation.get("Id")),
+                category="InvalidArgument",
+                error_id="InvalidParameter",
+            )
         return _vm_list(host, [vm])
     return _vm_list(host, target_vms(invocation, host))
 
 
 def get_vmhost(invocation: Invocation, host: Host) -> list[Any]:
     config = host.config
-    return [PSObject("Microsoft.HyperV.PowerShell.VMHost", {
-        "ComputerName": config.computer_name, "Name": config.computer_name,
-        "FullyQualifiedDomainName": f"{config.computer_name}.lab.local".lower(),
-        "LogicalProcessorCount": config.cpus, "MemoryCapacity": config.memory_bytes,
-        "VirtualMachinePath": facts.DEFAULT_VM_PATH, "VirtualHardDiskPath": facts.DEFAULT_VHD_PATH,
-        "NumaSpanningEnabled": True, "MacAddressMinimum": "00155D000000", "MacAddressMaximum": "00155DFFFFFF",
-        "EnableEnhancedSessionMode": False, "SupportedVmVersions": list(supported_versions(host)),
-    }, display=f"VMHost (Name = '{config.computer_name}')")]
+    return [
+        PSObject(
+            "Microsoft.HyperV.PowerShell.VMHost",
+            {
+                "ComputerName": config.computer_name,
+                "Name": config.computer_name,
+                "FullyQualifiedDomainName": f"{config.computer_name}.lab.local".lower(),
+                "LogicalProcessorCount": config.cpus,
+                "MemoryCapacity": config.memory_bytes,
+                "VirtualMachinePath": facts.DEFAULT_VM_PATH,
+                "VirtualHardDiskPath": facts.DEFAULT_VHD_PATH,
+                "NumaSpanningEnabled": True,
+                "MacAddressMinimum": "00155D000000",
+                "MacAddressMaximum": "00155DFFFFFF",
+                "EnableEnhancedSessionMode": False,
+                "SupportedVmVersions": list(supported_versions(host)),
+            },
+            display=f"VMHost (Name = '{config.computer_name}')",
+        )
+    ]
 
 
 def get_supported_versions(invocation: Invocation, host: Host) -> list[Any]:
@@ -70,13 +97,21 @@ def get_supported_versions(invocation: Invocation, host: Host) -> list[Any]:
         if invocation.get("Default") and text != versions[-1]:
             continue
         name = f"Microsoft Windows Server build {host.config.os_build}" if text == versions[-1] else f"Version {text}"
-        rows.append(PSObject("Microsoft.HyperV.PowerShell.VMHostSupportedVersion", {
-            "Name": name, "Version": version(text), "IsDefault": text == versions[-1],
-        }))
+        rows.append(
+            PSObject(
+                "Microsoft.HyperV.PowerShell.VMHostSupportedVersion",
+                {
+                    "Name": name,
+                    "Version": version(text),
+                    "IsDefault": text == versions[-1],
+                },
+            )
+        )
     return rows
 
 
 # --- creation and configuration ---------------------------------------------------------------
+
 
 def new_vm(invocation: Invocation, host: Host) -> list[Any]:
     name = invocation.get("Name", "New Virtual Machine")
@@ -84,35 +119,62 @@ def new_vm(invocation: Invocation, host: Host) -> list[Any]:
     versions = supported_versions(host)
     version_text = invocation.get("Version", versions[-1])
     if version_text not in versions:
-        normalized = next((v for v in versions if _version_tuple(v) == _version_tuple(version_text)), None) \
-            if version_text.replace(".", "").isdigit() else None
+        normalized = (
+            next((v for v in versions if _version_tuple(v) == _version_tuple(version_text)), None)
+            if version_text.replace(".", "").isdigit()
+            else None
+        )
         if normalized is None:
-            raise vm_error(invocation, facts.UNSUPPORTED_VERSION.format(version=version_text), target=version_text,
-                           category="InvalidArgument", error_id="InvalidParameter")
+            raise vm_error(
+                invocation,
+                facts.UNSUPPORTED_VERSION.format(version=version_text),
+                target=version_text,
+                category="InvalidArgument",
+                error_id="InvalidParameter",
+            )
         version_text = normalized
     memory = invocation.get("MemoryStartupBytes", facts.DEFAULT_MEMORY_STARTUP)
     if memory < 32 * facts.MIB or memory % (2 * facts.MIB):
-        raise vm_error(invocation, f"Failed to modify device 'Memory'.\nInvalid startup memory amount assigned for "
-                                   f"'{name}'. The amount of memory you set must be a multiple of 2 MB and at least "
-                                   "32 MB.", target=name, category="InvalidArgument", error_id="InvalidParameter")
+        raise vm_error(
+            invocation,
+            f"Failed to modify device 'Memory'.\nInvalid startup memory amount assigned for "
+            f"'{name}'. The amount of memory you set must be a multiple of 2 MB and at least "
+            "32 MB.",
+            target=name,
+            category="InvalidArgument",
+            error_id="InvalidParameter",
+        )
     disk_options = [option for option in ("VHDPath", "NewVHDPath", "NoVHD") if option in invocation]
     if len(disk_options) > 1:
-        raise invocation.error("Parameter set cannot be resolved using the specified named parameters.",
-                               category="InvalidArgument", error_id="AmbiguousParameterSet",
-                               exception="ParameterBindingException", terminating=True)
+        raise invocation.error(
+            "Parameter set cannot be resolved using the specified named parameters.",
+            category="InvalidArgument",
+            error_id="AmbiguousParameterSet",
+            exception="ParameterBindingException",
+            terminating=True,
+        )
     switch = None
     if "SwitchName" in invocation:
         switch = next((s for s in host.state.switches if s.name.lower() == invocation.get("SwitchName").lower()), None)
         if switch is None:
-            raise vm_error(invocation, facts.SWITCH_NOT_FOUND.format(name=invocation.get("SwitchName")),
-                           target=invocation.get("SwitchName"), category="InvalidArgument",
-                           error_id="InvalidParameter")
+            raise vm_error(
+                invocation,
+                facts.SWITCH_NOT_FOUND.format(name=invocation.get("SwitchName")),
+                target=invocation.get("SwitchName"),
+                category="InvalidArgument",
+                error_id="InvalidParameter",
+            )
     drives: list[str] = []
     if "VHDPath" in invocation:
         disk = host.disk(invocation.get("VHDPath"))
         if disk is None:
-            raise vm_error(invocation, f"Failed to add device 'Virtual Hard Disk'.\n{facts.FILE_NOT_FOUND}",
-                           target=name, category="ObjectNotFound", error_id="ObjectNotFound")
+            raise vm_error(
+                invocation,
+                f"Failed to add device 'Virtual Hard Disk'.\n{facts.FILE_NOT_FOUND}",
+                target=name,
+                category="ObjectNotFound",
+                error_id="ObjectNotFound",
+            )
         drives.append(disk.path)
     root = normalize_path(invocation.get("Path", facts.DEFAULT_VM_PATH))
     vm_path = root + "\\" + name if "Path" in invocation else root
@@ -121,9 +183,13 @@ def new_vm(invocation: Invocation, host: Host) -> list[Any]:
 
         size = invocation.get("NewVHDSizeBytes")
         if size is None:
-            raise invocation.error("Cannot process command because of one or more missing mandatory parameters: "
-                                   "NewVHDSizeBytes.", category="InvalidArgument", error_id="MissingMandatoryParameter",
-                                   exception="ParameterBindingException", terminating=True)
+            raise invocation.error(
+                "Cannot process command because of one or more missing mandatory parameters: NewVHDSizeBytes.",
+                category="InvalidArgument",
+                error_id="MissingMandatoryParameter",
+                exception="ParameterBindingException",
+                terminating=True,
+            )
         path = invocation.get("NewVHDPath")
         if not (len(path) > 2 and path[1] == ":"):
             path = facts.DEFAULT_VHD_PATH + "\\" + path
@@ -132,8 +198,14 @@ def new_vm(invocation: Invocation, host: Host) -> list[Any]:
     if "Path" in invocation:
         host.add_directory(vm_path + "\\Virtual Machines")
     vm = VirtualMachine(
-        id=str(uuid.uuid4()), name=name, generation=generation, version=version_text, path=vm_path,
-        memory_startup=memory, memory_minimum=min(memory, 512 * facts.MIB), hard_drives=drives,
+        id=str(uuid.uuid4()),
+        name=name,
+        generation=generation,
+        version=version_text,
+        path=vm_path,
+        memory_startup=memory,
+        memory_minimum=min(memory, 512 * facts.MIB),
+        hard_drives=drives,
         adapters=[NetworkAdapter(str(uuid.uuid4()).upper(), "Network Adapter", host.new_mac())],
     )
     if switch is not None:
@@ -152,9 +224,15 @@ def set_vm(invocation: Invocation, host: Host) -> list[Any]:
     output = []
     for vm in target_vms(invocation, host):
         off = vm.state == "Off"
-        if ("ProcessorCount" in invocation or "StaticMemory" in invocation or "DynamicMemory" in invocation) and not off:
+        if (
+            "ProcessorCount" in invocation or "StaticMemory" in invocation or "DynamicMemory" in invocation
+        ) and not off:
             raise wrong_state(invocation, vm)
-        if "MemoryStartupBytes" in invocation and not off and (vm.dynamic_memory or vm.expose_virtualization_extensions):
+        if (
+            "MemoryStartupBytes" in invocation
+            and not off
+            and (vm.dynamic_memory or vm.expose_virtualization_extensions)
+        ):
             raise wrong_state(invocation, vm)
         if "ProcessorCount" in invocation:
             _check_processor_count(invocation, host, vm, invocation.get("ProcessorCount"))
@@ -165,10 +243,15 @@ def set_vm(invocation: Invocation, host: Host) -> list[Any]:
             if vm.expose_virtualization_extensions:
                 raise wrong_state(invocation, vm)
             vm.dynamic_memory = True
-        for parameter, attribute in (("MemoryStartupBytes", "memory_startup"), ("MemoryMinimumBytes", "memory_minimum"),
-                                     ("MemoryMaximumBytes", "memory_maximum"), ("Notes", "notes"),
-                                     ("AutomaticCheckpointsEnabled", "automatic_checkpoints"),
-                                     ("CheckpointType", "checkpoint_type"), ("NewVMName", "name")):
+        for parameter, attribute in (
+            ("MemoryStartupBytes", "memory_startup"),
+            ("MemoryMinimumBytes", "memory_minimum"),
+            ("MemoryMaximumBytes", "memory_maximum"),
+            ("Notes", "notes"),
+            ("AutomaticCheckpointsEnabled", "automatic_checkpoints"),
+            ("CheckpointType", "checkpoint_type"),
+            ("NewVMName", "name"),
+        ):
             if parameter in invocation:
                 setattr(vm, attribute, invocation.get(parameter))
         if invocation.get("Passthru"):
@@ -178,10 +261,15 @@ def set_vm(invocation: Invocation, host: Host) -> list[Any]:
 
 def _check_processor_count(invocation: Invocation, host: Host, vm: VirtualMachine, count: int) -> None:
     if count > host.config.cpus:
-        raise vm_error(invocation, f"Failed to modify device 'Processor'.\nThe virtual machine '{vm.name}' cannot have "
-                                   f"more virtual processors ({count}) than the host has logical processors "
-                                   f"({host.config.cpus}).", target=vm.name, category="InvalidArgument",
-                       error_id="InvalidParameter")
+        raise vm_error(
+            invocation,
+            f"Failed to modify device 'Processor'.\nThe virtual machine '{vm.name}' cannot have "
+            f"more virtual processors ({count}) than the host has logical processors "
+            f"({host.config.cpus}).",
+            target=vm.name,
+            category="InvalidArgument",
+            error_id="InvalidParameter",
+        )
 
 
 def set_vm_processor(invocation: Invocation, host: Host) -> list[Any]:
@@ -206,14 +294,27 @@ def _check_nesting(invocation: Invocation, host: Host, vm: VirtualMachine) -> No
     """Nested virtualization rules from "Enable nested virtualization" (docs/hyperv.md)."""
     vendor = host.config.cpu_vendor
     if host.config.os_build < facts.NESTING_MIN_BUILD[vendor]:
-        raise vm_error(invocation, facts.NESTING_BUILD.format(name=vm.name), target=vm.name,
-                       category="InvalidOperation", error_id="InvalidOperation")
+        raise vm_error(
+            invocation,
+            facts.NESTING_BUILD.format(name=vm.name),
+            target=vm.name,
+            category="InvalidOperation",
+            error_id="InvalidOperation",
+        )
     minimum = facts.NESTING_MIN_VERSION[vendor]
     if _version_tuple(vm.version) < minimum:
-        raise vm_error(invocation, facts.NESTING_VERSION.format(
-            name=vm.name, version=vm.version, minimum=f"{minimum[0]}.{minimum[1]}",
-            vendor="Intel" if vendor == "intel" else "AMD"), target=vm.name, category="InvalidOperation",
-            error_id="InvalidOperation")
+        raise vm_error(
+            invocation,
+            facts.NESTING_VERSION.format(
+                name=vm.name,
+                version=vm.version,
+                minimum=f"{minimum[0]}.{minimum[1]}",
+                vendor="Intel" if vendor == "intel" else "AMD",
+            ),
+            target=vm.name,
+            category="InvalidOperation",
+            error_id="InvalidOperation",
+        )
 
 
 def set_vm_memory(invocation: Invocation, host: Host) -> list[Any]:
@@ -226,8 +327,12 @@ def set_vm_memory(invocation: Invocation, host: Host) -> list[Any]:
             raise wrong_state(invocation, vm)
         if invocation.get("DynamicMemoryEnabled") and vm.expose_virtualization_extensions:
             raise wrong_state(invocation, vm)
-        for parameter, attribute in (("DynamicMemoryEnabled", "dynamic_memory"), ("StartupBytes", "memory_startup"),
-                                     ("MinimumBytes", "memory_minimum"), ("MaximumBytes", "memory_maximum")):
+        for parameter, attribute in (
+            ("DynamicMemoryEnabled", "dynamic_memory"),
+            ("StartupBytes", "memory_startup"),
+            ("MinimumBytes", "memory_minimum"),
+            ("MaximumBytes", "memory_maximum"),
+        ):
             if parameter in invocation:
                 setattr(vm, attribute, invocation.get(parameter))
         if invocation.get("Passthru"):
@@ -244,6 +349,7 @@ def get_vm_memory(invocation: Invocation, host: Host) -> list[Any]:
 
 
 # --- power ------------------------------------------------------------------------------------
+
 
 def start_vm(invocation: Invocation, host: Host) -> list[Any]:
     output = []
@@ -263,12 +369,22 @@ def _start(invocation: Invocation, host: Host, vm: VirtualMachine) -> None:
     for path in vm.hard_drives:
         disk = host.disk(path)
         if disk is None or (disk.parent_path and host.disk(disk.parent_path) is None):
-            raise vm_error(invocation, f"'{vm.name}' failed to start.\nSynthetic SCSI Controller: Failed to Power on "
-                                       f"with Error '{facts.FILE_NOT_FOUND}'", target=vm.name,
-                           category="ObjectNotFound", error_id="ObjectNotFound")
+            raise vm_error(
+                invocation,
+                f"'{vm.name}' failed to start.\nSynthetic SCSI Controller: Failed to Power on "
+                f"with Error '{facts.FILE_NOT_FOUND}'",
+                target=vm.name,
+                category="ObjectNotFound",
+                error_id="ObjectNotFound",
+            )
     if vm.memory_startup > host.available_memory():
-        raise vm_error(invocation, facts.NOT_ENOUGH_MEMORY.format(name=vm.name), target=vm.name,
-                       category="ResourceUnavailable", error_id="OutOfMemory")
+        raise vm_error(
+            invocation,
+            facts.NOT_ENOUGH_MEMORY.format(name=vm.name),
+            target=vm.name,
+            category="ResourceUnavailable",
+            error_id="OutOfMemory",
+        )
     vm.state = "Running"
     vm.started_at = time.time()
 
@@ -318,14 +434,21 @@ def guest_shutdown(host: Host, vm: VirtualMachine) -> None:
 
 # --- checkpoints ------------------------------------------------------------------------------
 
+
 def checkpoint_vm(invocation: Invocation, host: Host) -> list[Any]:
     output = []
     for vm in target_vms(invocation, host):
         if vm.checkpoint_type == "Disabled":
-            raise vm_error(invocation, f"Checkpoint operation failed for '{vm.name}'.\nCheckpoints are disabled for "
-                                       f"'{vm.name}'.", target=vm.name)
+            raise vm_error(
+                invocation,
+                f"Checkpoint operation failed for '{vm.name}'.\nCheckpoints are disabled for '{vm.name}'.",
+                target=vm.name,
+            )
         now = time.time()
-        name = invocation.get("SnapshotName") or f"{vm.name} - ({time.strftime('%m/%d/%Y - %I:%M:%S %p', time.gmtime(now))})"
+        name = (
+            invocation.get("SnapshotName")
+            or f"{vm.name} - ({time.strftime('%m/%d/%Y - %I:%M:%S %p', time.gmtime(now))})"
+        )
         checkpoint = Checkpoint(str(uuid.uuid4()), name, now, vm.state, vm.configuration(), vm.current_checkpoint_id)
         vm.checkpoints.append(checkpoint)
         vm.current_checkpoint_id = checkpoint.id
@@ -356,8 +479,15 @@ def _snapshots(invocation: Invocation, host: Host) -> list[tuple[VirtualMachine,
         for name in names if isinstance(names, list) else [names]:
             matches = [(vm, c) for c in vm.checkpoints if wildcard_match(c.name, name)]
             if not matches and not has_wildcard(name):
-                invocation.write_error(vm_error(invocation, facts.SNAPSHOT_NOT_FOUND.format(name=name, vm=vm.name),
-                                                target=name, category="ObjectNotFound", error_id="ObjectNotFound"))
+                invocation.write_error(
+                    vm_error(
+                        invocation,
+                        facts.SNAPSHOT_NOT_FOUND.format(name=name, vm=vm.name),
+                        target=name,
+                        category="ObjectNotFound",
+                        error_id="ObjectNotFound",
+                    )
+                )
             pairs.extend(matches)
     return pairs
 
@@ -398,6 +528,7 @@ def remove_vm_snapshot(invocation: Invocation, host: Host) -> list[Any]:
 
 # --- guest services, console, metering --------------------------------------------------------
 
+
 def get_integration_service(invocation: Invocation, host: Host) -> list[Any]:
     from ..powershell.operators import wildcard_match
 
@@ -432,9 +563,18 @@ def get_connect_access(invocation: Invocation, host: Host) -> list[Any]:
     for vm in target_vms(invocation, host, "VMName") if "VMName" in invocation else host.state.vms:
         for user in vm.connect_access:
             if not users or user.lower() in users:
-                rows.append(PSObject("Microsoft.HyperV.PowerShell.VMConnectAce", {
-                    "VMName": vm.name, "VMId": vm.id, "UserName": user, "UserId": f"S-1-5-21-{abs(hash(user)) % 10**9}",
-                    "ComputerName": host.config.computer_name}))
+                rows.append(
+                    PSObject(
+                        "Microsoft.HyperV.PowerShell.VMConnectAce",
+                        {
+                            "VMName": vm.name,
+                            "VMId": vm.id,
+                            "UserName": user,
+                            "UserId": f"S-1-5-21-{abs(hash(user)) % 10**9}",
+                            "ComputerName": host.config.computer_name,
+                        },
+                    )
+                )
     return rows
 
 
@@ -456,18 +596,32 @@ def measure_vm(invocation: Invocation, host: Host) -> list[Any]:
     now = time.time()
     for vm in target_vms(invocation, host, "VMName"):
         if not vm.resource_metering:
-            raise vm_error(invocation, f"Resource metering is not enabled for virtual machine '{vm.name}'.",
-                           target=vm.name, category="InvalidOperation", error_id="InvalidOperation")
+            raise vm_error(
+                invocation,
+                f"Resource metering is not enabled for virtual machine '{vm.name}'.",
+                target=vm.name,
+                category="InvalidOperation",
+                error_id="InvalidOperation",
+            )
         running = vm.state == "Running"
         memory_mb = vm.memory_startup // facts.MIB
         disk_mb = sum((host.disk(p).size_bytes if host.disk(p) else 0) for p in vm.hard_drives) // facts.MIB
-        rows.append(PSObject("Microsoft.HyperV.PowerShell.VMMeteringReportForVirtualMachine", {
-            "VMId": vm.id, "VMName": vm.name, "ComputerName": host.config.computer_name,
-            "MeteringDuration": timespan(now - (vm.metering_since or now)),
-            "AverageProcessorUsage": 120 * vm.processor_count if running else 0,
-            "AverageMemoryUsage": memory_mb if running else 0, "MaximumMemoryUsage": memory_mb if running else 0,
-            "MinimumMemoryUsage": memory_mb if running else 0, "TotalDiskAllocation": disk_mb,
-        }))
+        rows.append(
+            PSObject(
+                "Microsoft.HyperV.PowerShell.VMMeteringReportForVirtualMachine",
+                {
+                    "VMId": vm.id,
+                    "VMName": vm.name,
+                    "ComputerName": host.config.computer_name,
+                    "MeteringDuration": timespan(now - (vm.metering_since or now)),
+                    "AverageProcessorUsage": 120 * vm.processor_count if running else 0,
+                    "AverageMemoryUsage": memory_mb if running else 0,
+                    "MaximumMemoryUsage": memory_mb if running else 0,
+                    "MinimumMemoryUsage": memory_mb if running else 0,
+                    "TotalDiskAllocation": disk_mb,
+                },
+            )
+        )
     return rows
 
 
@@ -476,62 +630,190 @@ VM_CMDLETS = (
     cmdlet("Get-VM", get_vm, (VM_NAME, Parameter("Id", "any"), VM_OBJECT, COMPUTER)),
     cmdlet("Get-VMHost", get_vmhost, (COMPUTER,)),
     cmdlet("Get-VMHostSupportedVersion", get_supported_versions, (Parameter("Default", "switch"), COMPUTER)),
-    cmdlet("New-VM", new_vm, (
-        Parameter("Name", position=0, aliases=("vmname",)), Parameter("Generation", "int", position=2, minimum=1, maximum=2),
-        Parameter("MemoryStartupBytes", "int", position=1), Parameter("VHDPath"), Parameter("NewVHDPath"),
-        Parameter("NewVHDSizeBytes", "int"), Parameter("NoVHD", "switch"), Parameter("SwitchName"), Parameter("Path"),
-        Parameter("Version"), Parameter("BootDevice", "choice", choices=("Floppy", "CD", "IDE", "LegacyNetworkAdapter",
-                                                                          "NetworkAdapter", "VHD")),
-        Parameter("Force", "switch"), COMPUTER), mutates=True),
-    cmdlet("Set-VM", set_vm, (
-        VM_NAME_REQUIRED, VM_OBJECT, Parameter("Notes"), Parameter("ProcessorCount", "int", minimum=1, maximum=240),
-        Parameter("StaticMemory", "switch"), Parameter("DynamicMemory", "switch"), Parameter("MemoryStartupBytes", "int"),
-        Parameter("MemoryMinimumBytes", "int"), Parameter("MemoryMaximumBytes", "int"),
-        Parameter("AutomaticCheckpointsEnabled", "bool"),
-        Parameter("CheckpointType", "choice", choices=("Disabled", "Production", "ProductionOnly", "Standard"),
-                  type_name="Microsoft.HyperV.PowerShell.CheckpointType"),
-        Parameter("NewVMName"), PASSTHRU, COMPUTER), mutates=True),
-    cmdlet("Set-VMProcessor", set_vm_processor, (
-        VMNAME, VM_OBJECT, Parameter("Count", "int", position=1, minimum=1, maximum=240),
-        Parameter("ExposeVirtualizationExtensions", "bool"), Parameter("CompatibilityForMigrationEnabled", "bool"),
-        Parameter("Reserve", "int"), Parameter("Maximum", "int"), Parameter("RelativeWeight", "int"), PASSTHRU, COMPUTER),
-        mutates=True),
-    cmdlet("Set-VMMemory", set_vm_memory, (
-        VMNAME, VM_OBJECT, Parameter("DynamicMemoryEnabled", "bool"), Parameter("StartupBytes", "int"),
-        Parameter("MinimumBytes", "int"), Parameter("MaximumBytes", "int"), Parameter("Buffer", "int"),
-        Parameter("Priority", "int"), PASSTHRU, COMPUTER), mutates=True),
+    cmdlet(
+        "New-VM",
+        new_vm,
+        (
+            Parameter("Name", position=0, aliases=("vmname",)),
+            Parameter("Generation", "int", position=2, minimum=1, maximum=2),
+            Parameter("MemoryStartupBytes", "int", position=1),
+            Parameter("VHDPath"),
+            Parameter("NewVHDPath"),
+            Parameter("NewVHDSizeBytes", "int"),
+            Parameter("NoVHD", "switch"),
+            Parameter("SwitchName"),
+            Parameter("Path"),
+            Parameter("Version"),
+            Parameter(
+                "BootDevice", "choice", choices=("Floppy", "CD", "IDE", "LegacyNetworkAdapter", "NetworkAdapter", "VHD")
+            ),
+            Parameter("Force", "switch"),
+            COMPUTER,
+        ),
+        mutates=True,
+    ),
+    cmdlet(
+        "Set-VM",
+        set_vm,
+        (
+            VM_NAME_REQUIRED,
+            VM_OBJECT,
+            Parameter("Notes"),
+            Parameter("ProcessorCount", "int", minimum=1, maximum=240),
+            Parameter("StaticMemory", "switch"),
+            Parameter("DynamicMemory", "switch"),
+            Parameter("MemoryStartupBytes", "int"),
+            Parameter("MemoryMinimumBytes", "int"),
+            Parameter("MemoryMaximumBytes", "int"),
+            Parameter("AutomaticCheckpointsEnabled", "bool"),
+            Parameter(
+                "CheckpointType",
+                "choice",
+                choices=("Disabled", "Production", "ProductionOnly", "Standard"),
+                type_name="Microsoft.HyperV.PowerShell.CheckpointType",
+            ),
+            Parameter("NewVMName"),
+            PASSTHRU,
+            COMPUTER,
+        ),
+        mutates=True,
+    ),
+    cmdlet(
+        "Set-VMProcessor",
+        set_vm_processor,
+        (
+            VMNAME,
+            VM_OBJECT,
+            Parameter("Count", "int", position=1, minimum=1, maximum=240),
+            Parameter("ExposeVirtualizationExtensions", "bool"),
+            Parameter("CompatibilityForMigrationEnabled", "bool"),
+            Parameter("Reserve", "int"),
+            Parameter("Maximum", "int"),
+            Parameter("RelativeWeight", "int"),
+            PASSTHRU,
+            COMPUTER,
+        ),
+        mutates=True,
+    ),
+    cmdlet(
+        "Set-VMMemory",
+        set_vm_memory,
+        (
+            VMNAME,
+            VM_OBJECT,
+            Parameter("DynamicMemoryEnabled", "bool"),
+            Parameter("StartupBytes", "int"),
+            Parameter("MinimumBytes", "int"),
+            Parameter("MaximumBytes", "int"),
+            Parameter("Buffer", "int"),
+            Parameter("Priority", "int"),
+            PASSTHRU,
+            COMPUTER,
+        ),
+        mutates=True,
+    ),
     cmdlet("Get-VMProcessor", get_vm_processor, (VMNAME, VM_OBJECT, COMPUTER)),
     cmdlet("Get-VMMemory", get_vm_memory, (VMNAME, VM_OBJECT, COMPUTER)),
-    cmdlet("Start-VM", start_vm, (VM_NAME_REQUIRED, VM_OBJECT, PASSTHRU, Parameter("AsJob", "switch"), COMPUTER),
-           mutates=True),
-    cmdlet("Stop-VM", stop_vm, (VM_NAME_REQUIRED, VM_OBJECT, Parameter("Force", "switch"), Parameter("TurnOff", "switch"),
-                                Parameter("Save", "switch"), PASSTHRU, Parameter("AsJob", "switch"), COMPUTER),
-           mutates=True),
-    cmdlet("Restart-VM", restart_vm, (VM_NAME_REQUIRED, VM_OBJECT, Parameter("Force", "switch"), Parameter("Wait", "switch"),
-                                      Parameter("For", "choice", choices=("Heartbeat", "IPAddress")),
-                                      Parameter("Timeout", "int"), Parameter("Delay", "int"), PASSTHRU, COMPUTER),
-           mutates=True),
+    cmdlet(
+        "Start-VM",
+        start_vm,
+        (VM_NAME_REQUIRED, VM_OBJECT, PASSTHRU, Parameter("AsJob", "switch"), COMPUTER),
+        mutates=True,
+    ),
+    cmdlet(
+        "Stop-VM",
+        stop_vm,
+        (
+            VM_NAME_REQUIRED,
+            VM_OBJECT,
+            Parameter("Force", "switch"),
+            Parameter("TurnOff", "switch"),
+            Parameter("Save", "switch"),
+            PASSTHRU,
+            Parameter("AsJob", "switch"),
+            COMPUTER,
+        ),
+        mutates=True,
+    ),
+    cmdlet(
+        "Restart-VM",
+        restart_vm,
+        (
+            VM_NAME_REQUIRED,
+            VM_OBJECT,
+            Parameter("Force", "switch"),
+            Parameter("Wait", "switch"),
+            Parameter("For", "choice", choices=("Heartbeat", "IPAddress")),
+            Parameter("Timeout", "int"),
+            Parameter("Delay", "int"),
+            PASSTHRU,
+            COMPUTER,
+        ),
+        mutates=True,
+    ),
     cmdlet("Remove-VM", remove_vm, (VM_NAME_REQUIRED, VM_OBJECT, Parameter("Force", "switch"), COMPUTER), mutates=True),
-    cmdlet("Checkpoint-VM", checkpoint_vm, (VM_NAME_REQUIRED, VM_OBJECT, Parameter("SnapshotName", position=1),
-                                            PASSTHRU, COMPUTER), mutates=True),
-    cmdlet("Get-VMSnapshot", get_vm_snapshot, (VMNAME, Parameter("Name", "strings", position=1), VM_OBJECT,
-                                               Parameter("SnapshotType"), COMPUTER), aliases=("Get-VMCheckpoint",)),
-    cmdlet("Restore-VMSnapshot", restore_vm_snapshot, (
-        Parameter("Name", "strings", position=0), Parameter("VMName", "strings", position=1),
-        Parameter("VMSnapshot", "any", from_pipeline=True), VM_OBJECT, PASSTHRU, COMPUTER),
-        mutates=True, aliases=("Restore-VMCheckpoint",)),
-    cmdlet("Remove-VMSnapshot", remove_vm_snapshot, (
-        Parameter("VMName", "strings", position=0), Parameter("Name", "strings", position=1),
-        Parameter("VMSnapshot", "any", from_pipeline=True), VM_OBJECT, Parameter("IncludeAllChildSnapshots", "switch"),
-        COMPUTER), mutates=True, aliases=("Remove-VMCheckpoint",)),
-    cmdlet("Get-VMIntegrationService", get_integration_service, (
-        VMNAME, Parameter("Name", "strings", position=1), VM_OBJECT, COMPUTER)),
-    cmdlet("Grant-VMConnectAccess", grant_connect_access, (
-        VMNAME, Parameter("UserName", "strings", position=1, mandatory=True), COMPUTER), mutates=True),
-    cmdlet("Revoke-VMConnectAccess", revoke_connect_access, (
-        VMNAME, Parameter("UserName", "strings", position=1, mandatory=True), COMPUTER), mutates=True),
-    cmdlet("Get-VMConnectAccess", get_connect_access, (
-        Parameter("VMName", "strings", position=0), Parameter("UserName", "strings", position=1), COMPUTER)),
+    cmdlet(
+        "Checkpoint-VM",
+        checkpoint_vm,
+        (VM_NAME_REQUIRED, VM_OBJECT, Parameter("SnapshotName", position=1), PASSTHRU, COMPUTER),
+        mutates=True,
+    ),
+    cmdlet(
+        "Get-VMSnapshot",
+        get_vm_snapshot,
+        (VMNAME, Parameter("Name", "strings", position=1), VM_OBJECT, Parameter("SnapshotType"), COMPUTER),
+        aliases=("Get-VMCheckpoint",),
+    ),
+    cmdlet(
+        "Restore-VMSnapshot",
+        restore_vm_snapshot,
+        (
+            Parameter("Name", "strings", position=0),
+            Parameter("VMName", "strings", position=1),
+            Parameter("VMSnapshot", "any", from_pipeline=True),
+            VM_OBJECT,
+            PASSTHRU,
+            COMPUTER,
+        ),
+        mutates=True,
+        aliases=("Restore-VMCheckpoint",),
+    ),
+    cmdlet(
+        "Remove-VMSnapshot",
+        remove_vm_snapshot,
+        (
+            Parameter("VMName", "strings", position=0),
+            Parameter("Name", "strings", position=1),
+            Parameter("VMSnapshot", "any", from_pipeline=True),
+            VM_OBJECT,
+            Parameter("IncludeAllChildSnapshots", "switch"),
+            COMPUTER,
+        ),
+        mutates=True,
+        aliases=("Remove-VMCheckpoint",),
+    ),
+    cmdlet(
+        "Get-VMIntegrationService",
+        get_integration_service,
+        (VMNAME, Parameter("Name", "strings", position=1), VM_OBJECT, COMPUTER),
+    ),
+    cmdlet(
+        "Grant-VMConnectAccess",
+        grant_connect_access,
+        (VMNAME, Parameter("UserName", "strings", position=1, mandatory=True), COMPUTER),
+        mutates=True,
+    ),
+    cmdlet(
+        "Revoke-VMConnectAccess",
+        revoke_connect_access,
+        (VMNAME, Parameter("UserName", "strings", position=1, mandatory=True), COMPUTER),
+        mutates=True,
+    ),
+    cmdlet(
+        "Get-VMConnectAccess",
+        get_connect_access,
+        (Parameter("VMName", "strings", position=0), Parameter("UserName", "strings", position=1), COMPUTER),
+    ),
     cmdlet("Enable-VMResourceMetering", enable_metering, (VMNAME, VM_OBJECT, COMPUTER), mutates=True),
     cmdlet("Disable-VMResourceMetering", disable_metering, (VMNAME, VM_OBJECT, COMPUTER), mutates=True),
     cmdlet("Measure-VM", measure_vm, (VMNAME, VM_OBJECT, COMPUTER)),

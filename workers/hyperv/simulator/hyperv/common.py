@@ -18,9 +18,17 @@ HYPERV_COMMANDS = "Microsoft.HyperV.PowerShell.Commands"
 Handler = Callable[[Invocation, Host], list[Any] | None]
 
 
-def cmdlet(name: str, handler: Handler, parameters: tuple[Parameter, ...], *, mutates: bool = False,
-           should_process: bool = False, aliases: tuple[str, ...] = (), module: str = "Hyper-V",
-           implementing_type: str | None = None) -> CmdletSpec:
+def cmdlet(
+    name: str,
+    handler: Handler,
+    parameters: tuple[Parameter, ...],
+    *,
+    mutates: bool = False,
+    should_process: bool = False,
+    aliases: tuple[str, ...] = (),
+    module: str = "Hyper-V",
+    implementing_type: str | None = None,
+) -> CmdletSpec:
     """Declare a host cmdlet. The handler runs under the host lock; ``mutates`` marks the state dirty."""
 
     def run(invocation: Invocation) -> list[Any]:
@@ -39,8 +47,9 @@ def cmdlet(name: str, handler: Handler, parameters: tuple[Parameter, ...], *, mu
         return list(output or [])
 
     type_name = implementing_type or f"{HYPERV_COMMANDS}.{name.replace('-', '')}"
-    return CmdletSpec(name, run, parameters, type_name, should_process=should_process or mutates, aliases=aliases,
-                      module=module)
+    return CmdletSpec(
+        name, run, parameters, type_name, should_process=should_process or mutates, aliases=aliases, module=module
+    )
 
 
 def _sleep_unless_cancelled(invocation: Invocation, seconds: float) -> None:
@@ -49,20 +58,31 @@ def _sleep_unless_cancelled(invocation: Invocation, seconds: float) -> None:
         time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
 
-def vm_error(invocation: Invocation, message: str, *, target: str, category: str = "InvalidOperation",
-             error_id: str = "OperationFailed") -> CmdletError:
-    return invocation.error(message, category=category, error_id=error_id, exception="VirtualizationException",
-                            target=target)
+def vm_error(
+    invocation: Invocation,
+    message: str,
+    *,
+    target: str,
+    category: str = "InvalidOperation",
+    error_id: str = "OperationFailed",
+) -> CmdletError:
+    return invocation.error(
+        message, category=category, error_id=error_id, exception="VirtualizationException", target=target
+    )
 
 
 def not_found(invocation: Invocation, name: str) -> CmdletError:
-    return vm_error(invocation, facts.VM_NOT_FOUND.format(name=name), target=name, category="InvalidArgument",
-                    error_id="InvalidParameter")
+    return vm_error(
+        invocation,
+        facts.VM_NOT_FOUND.format(name=name),
+        target=name,
+        category="InvalidArgument",
+        error_id="InvalidParameter",
+    )
 
 
 def wrong_state(invocation: Invocation, vm: VirtualMachine) -> CmdletError:
-    return vm_error(invocation, facts.WRONG_STATE, target=vm.name, category="InvalidOperation",
-                    error_id="InvalidState")
+    return vm_error(invocation, facts.WRONG_STATE, target=vm.name, category="InvalidOperation", error_id="InvalidState")
 
 
 def has_wildcard(name: str) -> bool:
@@ -107,8 +127,9 @@ def _by_name(invocation: Invocation, host: Host, name: str) -> list[VirtualMachi
 
 
 VM_NAME = Parameter("Name", "strings", position=0, aliases=("vmname",))
-VM_NAME_REQUIRED = Parameter("Name", "strings", position=0, aliases=("vmname",), mandatory=True, from_pipeline=True,
-                             alternatives=("VM",))
+VM_NAME_REQUIRED = Parameter(
+    "Name", "strings", position=0, aliases=("vmname",), mandatory=True, from_pipeline=True, alternatives=("VM",)
+)
 VMNAME = Parameter("VMName", "strings", position=0, mandatory=True, from_pipeline=True, alternatives=("VM",))
 VM_OBJECT = Parameter("VM", "any", from_pipeline=True)
 PASSTHRU = Parameter("Passthru", "switch")

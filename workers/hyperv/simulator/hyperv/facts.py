@@ -22,8 +22,23 @@ SUPPORTED_VERSIONS = {
     14393: ("5.0", "6.2", "7.0", "7.1", "8.0"),
     17763: ("5.0", "6.2", "7.0", "7.1", "8.0", "8.1", "8.2", "8.3", "9.0"),
     20348: ("5.0", "6.2", "7.0", "7.1", "8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0"),
-    26100: ("5.0", "6.2", "7.0", "7.1", "8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0", "11.0",
-            "12.0"),  # *unverified* beyond 10.0
+    26100: (
+        "5.0",
+        "6.2",
+        "7.0",
+        "7.1",
+        "8.0",
+        "8.1",
+        "8.2",
+        "8.3",
+        "9.0",
+        "9.1",
+        "9.2",
+        "9.3",
+        "10.0",
+        "11.0",
+        "12.0",
+    ),  # *unverified* beyond 10.0
 }
 
 # Nested virtualization (learn.microsoft.com, "Enable nested virtualization").
@@ -52,42 +67,75 @@ DEFAULT_BASE_IMAGES = {
 OTHER_BASE_IMAGE_SIZE = (64 * GIB, 8 * GIB)
 
 # Enum values as Windows PowerShell 5.1 serializes them.
-VMState = enum_type("Microsoft.HyperV.PowerShell.VMState", {
-    "Other": 1, "Running": 2, "Off": 3, "Stopping": 4, "Saved": 6, "Paused": 9, "Starting": 10, "Reset": 11,
-    "Saving": 32773, "Pausing": 32776, "Resuming": 32777, "FastSaved": 32779, "FastSaving": 32780,
-})
+VMState = enum_type(
+    "Microsoft.HyperV.PowerShell.VMState",
+    {
+        "Other": 1,
+        "Running": 2,
+        "Off": 3,
+        "Stopping": 4,
+        "Saved": 6,
+        "Paused": 9,
+        "Starting": 10,
+        "Reset": 11,
+        "Saving": 32773,
+        "Pausing": 32776,
+        "Resuming": 32777,
+        "FastSaved": 32779,
+        "FastSaving": 32780,
+    },
+)
 VMSwitchType = enum_type("Microsoft.HyperV.PowerShell.VMSwitchType", {"Private": 0, "Internal": 1, "External": 2})
 # *unverified* numbering for the following enums.
-CheckpointType = enum_type("Microsoft.HyperV.PowerShell.CheckpointType", {
-    "Disabled": 2, "Production": 3, "ProductionOnly": 4, "Standard": 5})
+CheckpointType = enum_type(
+    "Microsoft.HyperV.PowerShell.CheckpointType", {"Disabled": 2, "Production": 3, "ProductionOnly": 4, "Standard": 5}
+)
 OnOffState = enum_type("Microsoft.HyperV.PowerShell.OnOffState", {"On": 0, "Off": 1})
-VlanMode = enum_type("Microsoft.HyperV.PowerShell.VMNetworkAdapterVlanMode", {
-    "Untagged": 0, "Access": 1, "Trunk": 2, "Private": 3})
+VlanMode = enum_type(
+    "Microsoft.HyperV.PowerShell.VMNetworkAdapterVlanMode", {"Untagged": 0, "Access": 1, "Trunk": 2, "Private": 3}
+)
 VhdType = enum_type("Microsoft.Vhd.PowerShell.VhdType", {"Unknown": 0, "Fixed": 2, "Dynamic": 3, "Differencing": 4})
 VhdFormat = enum_type("Microsoft.Vhd.PowerShell.VhdFormat", {"Unknown": 0, "VHD": 2, "VHDX": 3, "VHDSet": 4})
 SnapshotType = enum_type("Microsoft.HyperV.PowerShell.SnapshotType", {"Standard": 5, "Recovery": 6, "Planned": 7})
-InstallState = enum_type("Microsoft.Windows.ServerManager.Commands.InstallState", {
-    "Available": 0, "Installed": 1, "InstallPending": 2, "Removed": 3})
-FeatureState = enum_type("Microsoft.Dism.Commands.FeatureState", {
-    "Disabled": 0, "DisabledWithPayloadRemoved": 1, "Enabled": 2, "EnablePending": 3, "DisablePending": 4})
-IntegrationServiceNames = ("Guest Service Interface", "Heartbeat", "Key-Value Pair Exchange", "Shutdown",
-                           "Time Synchronization", "VSS")
+InstallState = enum_type(
+    "Microsoft.Windows.ServerManager.Commands.InstallState",
+    {"Available": 0, "Installed": 1, "InstallPending": 2, "Removed": 3},
+)
+FeatureState = enum_type(
+    "Microsoft.Dism.Commands.FeatureState",
+    {"Disabled": 0, "DisabledWithPayloadRemoved": 1, "Enabled": 2, "EnablePending": 3, "DisablePending": 4},
+)
+IntegrationServiceNames = (
+    "Guest Service Interface",
+    "Heartbeat",
+    "Key-Value Pair Exchange",
+    "Shutdown",
+    "Time Synchronization",
+    "VSS",
+)
 
 # Error texts. Microsoft does not publish them; the first four are what hosts commonly print
 # (docs/hyperv.md). The rest are the simulator's own wording, marked so in docs-hvsim.md.
 VM_NOT_FOUND = 'Hyper-V was unable to find a virtual machine with name "{name}".'
 WRONG_STATE = "The operation cannot be performed while the virtual machine is in its current state."
-NOT_ENOUGH_MEMORY = ("'{name}' failed to start.\nNot enough memory in the system to start the virtual machine {name}."
-                     "\nCould not initialize memory: Ran out of memory (0x8007000E).")
+NOT_ENOUGH_MEMORY = (
+    "'{name}' failed to start.\nNot enough memory in the system to start the virtual machine {name}."
+    "\nCould not initialize memory: Ran out of memory (0x8007000E)."
+)
 ALREADY_IN_STATE = "The virtual machine is already in the specified state."
-HYPERVISOR_NOT_RUNNING = ("'{name}' failed to start.\nVirtual machine '{name}' could not be started because the "
-                          "hypervisor is not running.")
+HYPERVISOR_NOT_RUNNING = (
+    "'{name}' failed to start.\nVirtual machine '{name}' could not be started because the hypervisor is not running."
+)
 SWITCH_NOT_FOUND = 'Hyper-V was unable to find a virtual switch with name "{name}".'
 SNAPSHOT_NOT_FOUND = 'Hyper-V was unable to find a checkpoint with name "{name}" for virtual machine "{vm}".'
-NESTING_VERSION = ("Cannot enable virtualization extensions for '{name}': the virtual machine configuration version "
-                   "{version} is lower than {minimum}, which {vendor} processors require for nested virtualization.")
-NESTING_BUILD = ("Cannot enable virtualization extensions for '{name}': nested virtualization on AMD processors needs "
-                 "Windows Server 2022 (build 20348) or later.")
+NESTING_VERSION = (
+    "Cannot enable virtualization extensions for '{name}': the virtual machine configuration version "
+    "{version} is lower than {minimum}, which {vendor} processors require for nested virtualization."
+)
+NESTING_BUILD = (
+    "Cannot enable virtualization extensions for '{name}': nested virtualization on AMD processors needs "
+    "Windows Server 2022 (build 20348) or later."
+)
 UNSUPPORTED_VERSION = "'{version}' is not a supported virtual machine configuration version on this host."
 FILE_NOT_FOUND = "The system cannot find the file specified."
 PATH_NOT_FOUND = "The system cannot find the path specified."

@@ -131,8 +131,17 @@ class VirtualMachine:
     connect_access: list[str] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
 
-    CONFIGURATION_FIELDS = ("memory_startup", "processor_count", "dynamic_memory", "memory_minimum", "memory_maximum",
-                            "expose_virtualization_extensions", "notes", "automatic_checkpoints", "checkpoint_type")
+    CONFIGURATION_FIELDS = (
+        "memory_startup",
+        "processor_count",
+        "dynamic_memory",
+        "memory_minimum",
+        "memory_maximum",
+        "expose_virtualization_extensions",
+        "notes",
+        "automatic_checkpoints",
+        "checkpoint_type",
+    )
 
     def configuration(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.CONFIGURATION_FIELDS}
@@ -215,10 +224,20 @@ class Host:
 
     @staticmethod
     def fresh_state(config: HostConfig) -> HostState:
-        state = HostState(directories=["C:\\", r"C:\ProgramData", r"C:\ProgramData\Microsoft",
-                                       r"C:\ProgramData\Microsoft\Windows", facts.DEFAULT_VM_PATH, r"C:\Users",
-                                       r"C:\Users\Public", r"C:\Users\Public\Documents",
-                                       r"C:\Users\Public\Documents\Hyper-V", facts.DEFAULT_VHD_PATH])
+        state = HostState(
+            directories=[
+                "C:\\",
+                r"C:\ProgramData",
+                r"C:\ProgramData\Microsoft",
+                r"C:\ProgramData\Microsoft\Windows",
+                facts.DEFAULT_VM_PATH,
+                r"C:\Users",
+                r"C:\Users\Public",
+                r"C:\Users\Public\Documents",
+                r"C:\Users\Public\Documents\Hyper-V",
+                facts.DEFAULT_VHD_PATH,
+            ]
+        )
         missing = {path_key(path) for path in config.missing_base_images}
         for image in config.base_images:
             directory = parent_path(image)
@@ -247,8 +266,11 @@ class Host:
                 for adapter_raw, adapter in zip(raw["adapters"], vm.adapters, strict=True):
                     adapter_raw["switch_name"] = self.switch_name(adapter.switch_id)
                     adapter_raw["ip_addresses"] = self.guest_addresses(vm, adapter, now)
-            data["host"] = {**asdict(self.config), "memory_available_bytes": self.available_memory(),
-                            "storage_free_bytes": self.free_storage()}
+            data["host"] = {
+                **asdict(self.config),
+                "memory_available_bytes": self.available_memory(),
+                "storage_free_bytes": self.free_storage(),
+            }
             return data
 
     def save(self, path: str) -> None:
@@ -307,8 +329,9 @@ class Host:
     def remove_tree(self, path: str) -> None:
         prefix = path_key(path) + "\\"
         key = path_key(path)
-        self.state.directories = [d for d in self.state.directories if path_key(d) != key and
-                                  not path_key(d).startswith(prefix)]
+        self.state.directories = [
+            d for d in self.state.directories if path_key(d) != key and not path_key(d).startswith(prefix)
+        ]
         for disk in [d for d in self.state.disks if path_key(d.path).startswith(prefix)]:
             self.remove_disk(disk)
         self.reindex()
@@ -353,8 +376,9 @@ class Host:
 
     # --- guests -------------------------------------------------------------------------------
     def new_mac(self) -> str:
+        """The next address of Hyper-V's default dynamic MAC range (00-15-5D-xx-xx-xx)."""
         self.state.next_mac += 1
-        return f"00155D{self.state.next_mac >> 16 & 0xFF:02X}{self.state.next_mac >> 8 & 0xFF:02X}{self.state.next_mac & 0xFF:02X}"
+        return f"00155D{self.state.next_mac & 0xFFFFFF:06X}"
 
     def heartbeat_ok(self, vm: VirtualMachine, now: float) -> bool:
         return vm.state == "Running" and vm.uptime(now) >= self.config.boot_seconds

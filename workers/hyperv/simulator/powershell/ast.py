@@ -13,6 +13,7 @@ class Node:
 
 # --- statements -------------------------------------------------------------------------------
 
+
 @dataclass
 class StatementBlock(Node):
     statements: list[Node]
@@ -68,6 +69,7 @@ class Exit(Node):
 
 # --- commands ---------------------------------------------------------------------------------
 
+
 @dataclass
 class CommandParameter(Node):
     name: str  # without the dash
@@ -92,6 +94,7 @@ class CommandExpression(Node):
 
 
 # --- expressions ------------------------------------------------------------------------------
+
 
 @dataclass
 class Constant(Node):

@@ -33,13 +33,27 @@ class Parameter:
 
 
 COMMON_PARAMETERS = (
-    Parameter("ErrorAction", "choice", aliases=("ea",), type_name="System.Management.Automation.ActionPreference",
-              choices=("SilentlyContinue", "Stop", "Continue", "Inquire", "Ignore", "Suspend")),
-    Parameter("WarningAction", "choice", aliases=("wa",), type_name="System.Management.Automation.ActionPreference",
-              choices=("SilentlyContinue", "Stop", "Continue", "Inquire", "Ignore", "Suspend")),
-    Parameter("InformationAction", "choice", aliases=("infa",),
-              type_name="System.Management.Automation.ActionPreference",
-              choices=("SilentlyContinue", "Stop", "Continue", "Inquire", "Ignore", "Suspend")),
+    Parameter(
+        "ErrorAction",
+        "choice",
+        aliases=("ea",),
+        type_name="System.Management.Automation.ActionPreference",
+        choices=("SilentlyContinue", "Stop", "Continue", "Inquire", "Ignore", "Suspend"),
+    ),
+    Parameter(
+        "WarningAction",
+        "choice",
+        aliases=("wa",),
+        type_name="System.Management.Automation.ActionPreference",
+        choices=("SilentlyContinue", "Stop", "Continue", "Inquire", "Ignore", "Suspend"),
+    ),
+    Parameter(
+        "InformationAction",
+        "choice",
+        aliases=("infa",),
+        type_name="System.Management.Automation.ActionPreference",
+        choices=("SilentlyContinue", "Stop", "Continue", "Inquire", "Ignore", "Suspend"),
+    ),
     Parameter("Verbose", "switch", aliases=("vb",)),
     Parameter("Debug", "switch", aliases=("db",)),
     Parameter("ErrorVariable", aliases=("ev",)),
@@ -47,7 +61,10 @@ COMMON_PARAMETERS = (
     Parameter("OutVariable", aliases=("ov",)),
     Parameter("OutBuffer", "int", aliases=("ob",)),
 )
-SHOULD_PROCESS_PARAMETERS = (Parameter("WhatIf", "switch", aliases=("wi",)), Parameter("Confirm", "switch", aliases=("cf",)))
+SHOULD_PROCESS_PARAMETERS = (
+    Parameter("WhatIf", "switch", aliases=("wi",)),
+    Parameter("Confirm", "switch", aliases=("cf",)),
+)
 
 
 @dataclass(frozen=True)
@@ -66,11 +83,19 @@ class CmdletSpec:
         object.__setattr__(self, "all_parameters", self.parameters + extra)
 
 
-def binding_error(spec: CmdletSpec, message: str, error_id: str, category: str = "InvalidArgument",
-                  target: str = "") -> StatementTerminatingError:
-    return StatementTerminatingError(ErrorRecord(
-        message, category, f"{error_id},{spec.implementing_type}", "ParameterBindingException", activity=spec.name,
-        target=target))
+def binding_error(
+    spec: CmdletSpec, message: str, error_id: str, category: str = "InvalidArgument", target: str = ""
+) -> StatementTerminatingError:
+    return StatementTerminatingError(
+        ErrorRecord(
+            message,
+            category,
+            f"{error_id},{spec.implementing_type}",
+            "ParameterBindingException",
+            activity=spec.name,
+            target=target,
+        )
+    )
 
 
 def resolve_parameter(spec: CmdletSpec, written: str) -> Parameter:
@@ -83,10 +108,15 @@ def resolve_parameter(spec: CmdletSpec, written: str) -> Parameter:
         return matches[0]
     if matches:
         names = ", ".join(p.name for p in matches)
-        raise binding_error(spec, f"Parameter cannot be processed because the parameter name '{written}' is ambiguous. "
-                                  f"Possible matches include: -{names.replace(', ', ' -')}.", "AmbiguousParameter")
-    raise binding_error(spec, f"A parameter cannot be found that matches parameter name '{written}'.",
-                        "NamedParameterNotFound")
+        raise binding_error(
+            spec,
+            f"Parameter cannot be processed because the parameter name '{written}' is ambiguous. "
+            f"Possible matches include: -{names.replace(', ', ' -')}.",
+            "AmbiguousParameter",
+        )
+    raise binding_error(
+        spec, f"A parameter cannot be found that matches parameter name '{written}'.", "NamedParameterNotFound"
+    )
 
 
 def convert_argument(spec: CmdletSpec, parameter: Parameter, value: Any) -> Any:
@@ -97,54 +127,79 @@ def convert_argument(spec: CmdletSpec, parameter: Parameter, value: Any) -> Any:
         return to_bool(value)
     if kind == "scriptblock":
         if not isinstance(value, ScriptBlock):
-            raise binding_error(spec, f"Cannot bind parameter '{parameter.name}'. Cannot convert the \"{to_text(value)}\" "
-                                      "value of type \"System.String\" to type \"System.Management.Automation.ScriptBlock\".",
-                                "CannotConvertArgument")
+            raise binding_error(
+                spec,
+                f"Cannot bind parameter '{parameter.name}'. Cannot convert the \"{to_text(value)}\" "
+                'value of type "System.String" to type "System.Management.Automation.ScriptBlock".',
+                "CannotConvertArgument",
+            )
         return value
     if kind == "strings":
         items = value if isinstance(value, list) else [value]
         return [to_text(item) for item in items]
     if isinstance(value, list):
         if len(value) != 1:
-            raise binding_error(spec, f"Cannot convert 'System.Object[]' to the type '{parameter.type_name}' required by "
-                                      f"parameter '{parameter.name}'. Specified method is not supported.",
-                                "CannotConvertArgument")
+            raise binding_error(
+                spec,
+                f"Cannot convert 'System.Object[]' to the type '{parameter.type_name}' required by "
+                f"parameter '{parameter.name}'. Specified method is not supported.",
+                "CannotConvertArgument",
+            )
         value = value[0]
     if kind == "bool":
         if isinstance(value, bool):
             return value
         if isinstance(value, (int, float)):
             return value != 0
-        raise binding_error(spec, f"Cannot process argument transformation on parameter '{parameter.name}'. Cannot "
-                                  f"convert value \"{type(value).__name__ == 'str' and 'System.String' or to_text(value)}\" "
-                                  "to type \"System.Boolean\". Boolean parameters accept only Boolean values and numbers, "
-                                  "such as $True, $False, 1 or 0.", "ParameterArgumentTransformationError")
+        raise binding_error(
+            spec,
+            f"Cannot process argument transformation on parameter '{parameter.name}'. Cannot "
+            f'convert value "{type(value).__name__ == "str" and "System.String" or to_text(value)}" '
+            'to type "System.Boolean". Boolean parameters accept only Boolean values and numbers, '
+            "such as $True, $False, 1 or 0.",
+            "ParameterArgumentTransformationError",
+        )
     if kind == "int":
         number = _integer(value)
         if number is None:
-            raise binding_error(spec, f"Cannot bind parameter '{parameter.name}'. Cannot convert value \"{to_text(value)}\" "
-                                      f"to type \"{parameter.type_name if parameter.type_name != 'System.String' else 'System.Int64'}\". "
-                                      "Error: \"Input string was not in a correct format.\"", "CannotConvertArgumentNoMessage")
+            raise binding_error(
+                spec,
+                f"Cannot bind parameter '{parameter.name}'. Cannot convert value \"{to_text(value)}\" "
+                f'to type "{parameter.type_name if parameter.type_name != "System.String" else "System.Int64"}". '
+                'Error: "Input string was not in a correct format."',
+                "CannotConvertArgumentNoMessage",
+            )
         if parameter.minimum is not None and number < parameter.minimum:
-            raise binding_error(spec, f"Cannot validate argument on parameter '{parameter.name}'. The {number} argument is "
-                                      f"less than the minimum allowed range of {parameter.minimum}. Supply an argument that "
-                                      f"is greater than or equal to {parameter.minimum} and then try the command again.",
-                                "ParameterArgumentValidationError")
+            raise binding_error(
+                spec,
+                f"Cannot validate argument on parameter '{parameter.name}'. The {number} argument is "
+                f"less than the minimum allowed range of {parameter.minimum}. Supply an argument that "
+                f"is greater than or equal to {parameter.minimum} and then try the command again.",
+                "ParameterArgumentValidationError",
+            )
         if parameter.maximum is not None and number > parameter.maximum:
-            raise binding_error(spec, f"Cannot validate argument on parameter '{parameter.name}'. The {number} argument is "
-                                      f"greater than the maximum allowed range of {parameter.maximum}. Supply an argument "
-                                      f"that is less than or equal to {parameter.maximum} and then try the command again.",
-                                "ParameterArgumentValidationError")
+            raise binding_error(
+                spec,
+                f"Cannot validate argument on parameter '{parameter.name}'. The {number} argument is "
+                f"greater than the maximum allowed range of {parameter.maximum}. Supply an argument "
+                f"that is less than or equal to {parameter.maximum} and then try the command again.",
+                "ParameterArgumentValidationError",
+            )
         return number
     if kind == "choice":
         text = value.name if isinstance(value, EnumValue) else to_text(value)
         for choice in parameter.choices:
             if choice.lower() == text.lower():
                 return choice
-        raise binding_error(spec, f"Cannot bind parameter '{parameter.name}'. Cannot convert value \"{text}\" to type "
-                                  f"\"{parameter.type_name}\". Error: \"Unable to match the identifier name {text} to a "
-                                  "valid enumerator name. Specify one of the following enumerator names and try again:\n"
-                                  + ", ".join(parameter.choices) + "\"", "CannotConvertArgumentNoMessage")
+        raise binding_error(
+            spec,
+            f"Cannot bind parameter '{parameter.name}'. Cannot convert value \"{text}\" to type "
+            f'"{parameter.type_name}". Error: "Unable to match the identifier name {text} to a '
+            "valid enumerator name. Specify one of the following enumerator names and try again:\n"
+            + ", ".join(parameter.choices)
+            + '"',
+            "CannotConvertArgumentNoMessage",
+        )
     return to_text(value)
 
 
@@ -165,7 +220,9 @@ def _integer(value: Any) -> int | None:
     return None
 
 
-def bind_arguments(spec: CmdletSpec, elements: list[tuple[str, Any, Any]], *, has_pipeline_input: bool) -> dict[str, Any]:
+def bind_arguments(
+    spec: CmdletSpec, elements: list[tuple[str, Any, Any]], *, has_pipeline_input: bool
+) -> dict[str, Any]:
     """Bind evaluated command elements to the cmdlet's parameters.
 
     ``elements`` are ("parameter", written_name, colon_value_or_MISSING) and ("argument", value, None).
@@ -188,29 +245,51 @@ def bind_arguments(spec: CmdletSpec, elements: list[tuple[str, Any, Any]], *, ha
             value = elements[index][1]
             index += 1
         else:
-            type_name = {"bool": "System.Boolean", "int": "System.Int64", "strings": "System.String[]",
-                         "scriptblock": "System.Management.Automation.ScriptBlock"}.get(parameter.kind, parameter.type_name)
-            raise binding_error(spec, f"Missing an argument for parameter '{parameter.name}'. Specify a parameter of type "
-                                      f"'{type_name}' and try again.", "MissingArgument")
+            type_name = {
+                "bool": "System.Boolean",
+                "int": "System.Int64",
+                "strings": "System.String[]",
+                "scriptblock": "System.Management.Automation.ScriptBlock",
+            }.get(parameter.kind, parameter.type_name)
+            raise binding_error(
+                spec,
+                f"Missing an argument for parameter '{parameter.name}'. Specify a parameter of type "
+                f"'{type_name}' and try again.",
+                "MissingArgument",
+            )
         if parameter.name in bound:
-            raise binding_error(spec, f"Cannot bind parameter because parameter '{parameter.name}' is specified more than "
-                                      "once. To provide multiple values to parameters that can accept multiple values, use "
-                                      "the array syntax. For example, \"-parameter value1,value2,value3\".",
-                                "ParameterAlreadyBound")
+            raise binding_error(
+                spec,
+                f"Cannot bind parameter because parameter '{parameter.name}' is specified more than "
+                "once. To provide multiple values to parameters that can accept multiple values, use "
+                'the array syntax. For example, "-parameter value1,value2,value3".',
+                "ParameterAlreadyBound",
+            )
         bound[parameter.name] = convert_argument(spec, parameter, value)
     positional_parameters = sorted((p for p in spec.parameters if p.position is not None), key=lambda p: p.position)
     for value in positional:
         slot = _positional_slot(positional_parameters, bound, value)
         if slot is None:
-            raise binding_error(spec, f"A positional parameter cannot be found that accepts argument '{to_text(value)}'.",
-                                "PositionalParameterNotFound")
+            raise binding_error(
+                spec,
+                f"A positional parameter cannot be found that accepts argument '{to_text(value)}'.",
+                "PositionalParameterNotFound",
+            )
         bound[slot.name] = convert_argument(spec, slot, value)
-    missing = [p.name for p in spec.parameters
-               if p.mandatory and p.name not in bound and not (p.from_pipeline and has_pipeline_input)
-               and not any(name in bound for name in p.alternatives)]
+    missing = [
+        p.name
+        for p in spec.parameters
+        if p.mandatory
+        and p.name not in bound
+        and not (p.from_pipeline and has_pipeline_input)
+        and not any(name in bound for name in p.alternatives)
+    ]
     if missing:
-        raise binding_error(spec, "Cannot process command because of one or more missing mandatory parameters: "
-                                  f"{' '.join(missing)}.", "MissingMandatoryParameter")
+        raise binding_error(
+            spec,
+            f"Cannot process command because of one or more missing mandatory parameters: {' '.join(missing)}.",
+            "MissingMandatoryParameter",
+        )
     return bound
 
 

@@ -10,7 +10,7 @@ from .errors import ErrorRecord, format_error
 HEADER = "#< CLIXML\r\n"
 _PROGRESS_FIRST_USE = (
     '<Obj S="progress" RefId="{ref}"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T>'
-    "<T>System.Object</T></TN><MS><I64 N=\"SourceId\">1</I64><PR N=\"Record\"><AV>Preparing modules for first "
+    '<T>System.Object</T></TN><MS><I64 N="SourceId">1</I64><PR N="Record"><AV>Preparing modules for first '
     "use.</AV><AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC><T>Completed</T><SR>-1</SR><SD> </SD></PR></MS></Obj>"
 )
 
@@ -20,7 +20,7 @@ def encode_text(text: str) -> str:
     out = []
     for index, char in enumerate(text):
         code = ord(char)
-        if char == "_" and text[index + 1:index + 2] in ("x", "X"):
+        if char == "_" and text[index + 1 : index + 2] in ("x", "X"):
             out.append("_x005F_")
         elif code < 0x20 or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF):
             out.append(f"_x{code:04X}_")
@@ -47,5 +47,9 @@ def render_stderr(entries: list[tuple[str, Any]], *, show_first_use_progress: bo
             parts.append(f'<S S="warning">{encode_text(str(payload) + chr(13) + chr(10))}</S>')
     if not parts:
         return ""
-    return HEADER + '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">' + "".join(
-        parts) + "</Objs>"
+    return (
+        HEADER
+        + '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+        + "".join(parts)
+        + "</Objs>"
+    )

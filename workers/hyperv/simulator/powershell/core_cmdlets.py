@@ -28,17 +28,27 @@ def where_object(invocation: Invocation) -> list[Any]:
     if isinstance(block, ScriptBlock):
         return [item for item in _input(invocation) if to_bool(_collapse(invocation.run_block(block, item)))]
     name = invocation.get("Property")
-    operators = [op for op in ("EQ", "NE", "GT", "GE", "LT", "LE", "Like", "NotLike", "Match", "NotMatch", "Contains",
-                               "In") if op in invocation]
+    operators = [
+        op
+        for op in ("EQ", "NE", "GT", "GE", "LT", "LE", "Like", "NotLike", "Match", "NotMatch", "Contains", "In")
+        if op in invocation
+    ]
     if name is None:
-        raise invocation.error("The specified operator requires both the -Property and -Value parameters. Supply both "
-                               "parameters and retry.", category="InvalidArgument", error_id="ValueNotSpecifiedForWhereObject",
-                               exception="PSArgumentException", terminating=True)
+        raise invocation.error(
+            "The specified operator requires both the -Property and -Value parameters. Supply both "
+            "parameters and retry.",
+            category="InvalidArgument",
+            error_id="ValueNotSpecifiedForWhereObject",
+            exception="PSArgumentException",
+            terminating=True,
+        )
     value = invocation.get("Value")
     if not operators:
         return [item for item in _input(invocation) if to_bool(get_member(item, name))]
     operator = operators[0].lower()
-    return [item for item in _input(invocation) if compare(operator, get_member(item, name), value, Hashtable()) is True]
+    return [
+        item for item in _input(invocation) if compare(operator, get_member(item, name), value, Hashtable()) is True
+    ]
 
 
 def _collapse(values: list[Any]) -> Any:
@@ -52,9 +62,13 @@ def _property_values(invocation: Invocation, item: Any, specs: list[Any]) -> lis
             label = next((spec[k] for k in ("Name", "Label", "N", "L") if k in spec), None)
             expression = next((spec[k] for k in ("Expression", "E") if k in spec), None)
             if label is None or expression is None:
-                raise invocation.error("The Expression and Name keys are required in a calculated property.",
-                                       category="InvalidArgument", error_id="DictionaryKeyMissing",
-                                       exception="NotSupportedException", terminating=True)
+                raise invocation.error(
+                    "The Expression and Name keys are required in a calculated property.",
+                    category="InvalidArgument",
+                    error_id="DictionaryKeyMissing",
+                    exception="NotSupportedException",
+                    terminating=True,
+                )
             if isinstance(expression, ScriptBlock):
                 value = _collapse(invocation.run_block(expression, item))
             else:
@@ -81,22 +95,30 @@ def _property_names(item: Any) -> list[str]:
 def select_object(invocation: Invocation) -> list[Any]:
     items = _input(invocation)
     if "Skip" in invocation:
-        items = items[invocation.get("Skip"):]
+        items = items[invocation.get("Skip") :]
     if "First" in invocation:
         items = items[: invocation.get("First")]
     if "Last" in invocation:
-        items = items[-invocation.get("Last"):] if invocation.get("Last") else []
+        items = items[-invocation.get("Last") :] if invocation.get("Last") else []
     expand = invocation.get("ExpandProperty")
     properties = invocation.get("Property")
     output: list[Any] = []
     for item in items:
         if expand is not None:
             value = get_member(item, expand)
-            if value is None and not (isinstance(item, (PSObject, Hashtable)) and expand in (
-                    item.properties if isinstance(item, PSObject) else item)):
-                invocation.write_error(invocation.error(
-                    f'Property "{expand}" cannot be found.', category="InvalidArgument",
-                    error_id="ExpandPropertyNotFound", exception="PSArgumentException", target=to_text(item)))
+            if value is None and not (
+                isinstance(item, (PSObject, Hashtable))
+                and expand in (item.properties if isinstance(item, PSObject) else item)
+            ):
+                invocation.write_error(
+                    invocation.error(
+                        f'Property "{expand}" cannot be found.',
+                        category="InvalidArgument",
+                        error_id="ExpandPropertyNotFound",
+                        exception="PSArgumentException",
+                        target=to_text(item),
+                    )
+                )
                 continue
             output.extend(value if isinstance(value, list) else [value])
         elif properties is not None:
@@ -134,10 +156,19 @@ def measure_object(invocation: Invocation) -> list[Any]:
     items = [item for item in _input(invocation) if item is not None] if invocation.input is not None else []
     name = invocation.get("Property")
     values = [get_member(item, name) for item in items] if name else items
-    result: dict[str, Any] = {"Count": len(values), "Average": None, "Sum": None, "Maximum": None, "Minimum": None,
-                              "Property": name}
-    numbers = [to_number(value) for value in values if value is not None] if any(
-        invocation.get(k) for k in ("Sum", "Average", "Maximum", "Minimum")) else []
+    result: dict[str, Any] = {
+        "Count": len(values),
+        "Average": None,
+        "Sum": None,
+        "Maximum": None,
+        "Minimum": None,
+        "Property": name,
+    }
+    numbers = (
+        [to_number(value) for value in values if value is not None]
+        if any(invocation.get(k) for k in ("Sum", "Average", "Maximum", "Minimum"))
+        else []
+    )
     if invocation.get("Sum"):
         result["Sum"] = float(sum(numbers))
     if invocation.get("Average"):
@@ -204,9 +235,13 @@ def write_warning(invocation: Invocation) -> list[Any]:
 
 def write_error(invocation: Invocation) -> list[Any]:
     message = to_text(invocation.get("Message"))
-    record = ErrorRecord(message, invocation.get("Category", "NotSpecified"),
-                         f"{invocation.get('ErrorId') or 'Microsoft.PowerShell.Commands.WriteErrorException'}",
-                         "WriteErrorException", activity="Write-Error")
+    record = ErrorRecord(
+        message,
+        invocation.get("Category", "NotSpecified"),
+        f"{invocation.get('ErrorId') or 'Microsoft.PowerShell.Commands.WriteErrorException'}",
+        "WriteErrorException",
+        activity="Write-Error",
+    )
     invocation.interpreter.write_error(record, invocation.get("ErrorAction"), invocation.position)
     return []
 
@@ -231,43 +266,127 @@ def _utility(name: str, handler, parameters: tuple[Parameter, ...], type_suffix:
 
 _INPUT = Parameter("InputObject", "any", from_pipeline=True)
 CORE_CMDLETS = (
-    _utility("Where-Object", where_object, (
-        Parameter("FilterScript", "scriptblock", position=0), Parameter("Property", position=0),
-        Parameter("Value", "any", position=1), _INPUT,
-        *(Parameter(op, "switch", aliases=(f"i{op.lower()}",)) for op in (
-            "EQ", "NE", "GT", "GE", "LT", "LE", "Like", "NotLike", "Match", "NotMatch", "Contains", "In")),
-    ), "WhereObjectCommand", aliases=("where", "?")),
-    _utility("Select-Object", select_object, (
-        Parameter("Property", "any", position=0), Parameter("ExpandProperty"), Parameter("First", "int"),
-        Parameter("Last", "int"), Parameter("Skip", "int"), Parameter("Unique", "switch"), _INPUT,
-    ), "SelectObjectCommand", aliases=("select",)),
-    _utility("ForEach-Object", foreach_object, (
-        Parameter("Process", "scriptblock", position=0), Parameter("Begin", "scriptblock"), Parameter("End", "scriptblock"),
-        Parameter("MemberName", position=0), _INPUT,
-    ), "ForEachObjectCommand", aliases=("foreach", "%")),
-    _utility("Measure-Object", measure_object, (
-        Parameter("Property", position=0), Parameter("Sum", "switch"), Parameter("Average", "switch"),
-        Parameter("Maximum", "switch"), Parameter("Minimum", "switch"), _INPUT,
-    ), "MeasureObjectCommand", aliases=("measure",)),
-    _utility("Sort-Object", sort_object, (
-        Parameter("Property", position=0), Parameter("Descending", "switch"), _INPUT,
-    ), "SortObjectCommand", aliases=("sort",)),
-    _utility("ConvertTo-Json", convertto_json, (
-        Parameter("InputObject", "any", position=0, from_pipeline=True), Parameter("Depth", "int", minimum=1, maximum=100),
-        Parameter("Compress", "switch"),
-    ), "ConvertToJsonCommand"),
+    _utility(
+        "Where-Object",
+        where_object,
+        (
+            Parameter("FilterScript", "scriptblock", position=0),
+            Parameter("Property", position=0),
+            Parameter("Value", "any", position=1),
+            _INPUT,
+            *(
+                Parameter(op, "switch", aliases=(f"i{op.lower()}",))
+                for op in ("EQ", "NE", "GT", "GE", "LT", "LE", "Like", "NotLike", "Match", "NotMatch", "Contains", "In")
+            ),
+        ),
+        "WhereObjectCommand",
+        aliases=("where", "?"),
+    ),
+    _utility(
+        "Select-Object",
+        select_object,
+        (
+            Parameter("Property", "any", position=0),
+            Parameter("ExpandProperty"),
+            Parameter("First", "int"),
+            Parameter("Last", "int"),
+            Parameter("Skip", "int"),
+            Parameter("Unique", "switch"),
+            _INPUT,
+        ),
+        "SelectObjectCommand",
+        aliases=("select",),
+    ),
+    _utility(
+        "ForEach-Object",
+        foreach_object,
+        (
+            Parameter("Process", "scriptblock", position=0),
+            Parameter("Begin", "scriptblock"),
+            Parameter("End", "scriptblock"),
+            Parameter("MemberName", position=0),
+            _INPUT,
+        ),
+        "ForEachObjectCommand",
+        aliases=("foreach", "%"),
+    ),
+    _utility(
+        "Measure-Object",
+        measure_object,
+        (
+            Parameter("Property", position=0),
+            Parameter("Sum", "switch"),
+            Parameter("Average", "switch"),
+            Parameter("Maximum", "switch"),
+            Parameter("Minimum", "switch"),
+            _INPUT,
+        ),
+        "MeasureObjectCommand",
+        aliases=("measure",),
+    ),
+    _utility(
+        "Sort-Object",
+        sort_object,
+        (
+            Parameter("Property", position=0),
+            Parameter("Descending", "switch"),
+            _INPUT,
+        ),
+        "SortObjectCommand",
+        aliases=("sort",),
+    ),
+    _utility(
+        "ConvertTo-Json",
+        convertto_json,
+        (
+            Parameter("InputObject", "any", position=0, from_pipeline=True),
+            Parameter("Depth", "int", minimum=1, maximum=100),
+            Parameter("Compress", "switch"),
+        ),
+        "ConvertToJsonCommand",
+    ),
     _utility("Out-Null", out_null, (_INPUT,), "OutNullCommand"),
-    _utility("Out-String", out_string, (_INPUT, Parameter("Stream", "switch"), Parameter("Width", "int")),
-             "OutStringCommand"),
-    _utility("Write-Output", write_output, (Parameter("InputObject", "any", position=0, mandatory=True,
-                                                      from_pipeline=True), Parameter("NoEnumerate", "switch")),
-             "WriteOutputCommand", aliases=("echo", "write")),
-    _utility("Write-Host", write_host, (Parameter("Object", "any", position=0), Parameter("NoNewline", "switch"),
-                                        Parameter("ForegroundColor"), Parameter("BackgroundColor")), "WriteHostCommand"),
-    _utility("Write-Warning", write_warning, (Parameter("Message", position=0, mandatory=True),), "WriteWarningCommand"),
-    _utility("Write-Error", write_error, (Parameter("Message", position=0, mandatory=True), Parameter("Category"),
-                                          Parameter("ErrorId")), "WriteErrorCommand"),
-    _utility("Write-Verbose", write_verbose, (Parameter("Message", position=0, mandatory=True),), "WriteVerboseCommand"),
-    _utility("Start-Sleep", start_sleep, (Parameter("Seconds", "int", position=0), Parameter("Milliseconds", "int")),
-             "StartSleepCommand", aliases=("sleep",)),
+    _utility(
+        "Out-String", out_string, (_INPUT, Parameter("Stream", "switch"), Parameter("Width", "int")), "OutStringCommand"
+    ),
+    _utility(
+        "Write-Output",
+        write_output,
+        (
+            Parameter("InputObject", "any", position=0, mandatory=True, from_pipeline=True),
+            Parameter("NoEnumerate", "switch"),
+        ),
+        "WriteOutputCommand",
+        aliases=("echo", "write"),
+    ),
+    _utility(
+        "Write-Host",
+        write_host,
+        (
+            Parameter("Object", "any", position=0),
+            Parameter("NoNewline", "switch"),
+            Parameter("ForegroundColor"),
+            Parameter("BackgroundColor"),
+        ),
+        "WriteHostCommand",
+    ),
+    _utility(
+        "Write-Warning", write_warning, (Parameter("Message", position=0, mandatory=True),), "WriteWarningCommand"
+    ),
+    _utility(
+        "Write-Error",
+        write_error,
+        (Parameter("Message", position=0, mandatory=True), Parameter("Category"), Parameter("ErrorId")),
+        "WriteErrorCommand",
+    ),
+    _utility(
+        "Write-Verbose", write_verbose, (Parameter("Message", position=0, mandatory=True),), "WriteVerboseCommand"
+    ),
+    _utility(
+        "Start-Sleep",
+        start_sleep,
+        (Parameter("Seconds", "int", position=0), Parameter("Milliseconds", "int")),
+        "StartSleepCommand",
+        aliases=("sleep",),
+    ),
 )

@@ -31,7 +31,6 @@ class ErrorRecord:
     is_parse_error: bool = False
     command_name: str = ""  # printed before the message; defaults to the activity
 
-
     @property
     def category_info(self) -> str:
         target = f"{self.target}:{self.target_type}" if self.target else ":"
@@ -57,8 +56,12 @@ class ParseError(Exception):
 
     def to_record(self, script: str) -> ErrorRecord:
         return ErrorRecord(
-            message=self.message, category="ParserError", error_id=self.error_id,
-            exception_type="ParentContainsErrorRecordException", position=self.position, script=script,
+            message=self.message,
+            category="ParserError",
+            error_id=self.error_id,
+            exception_type="ParentContainsErrorRecordException",
+            position=self.position,
+            script=script,
             is_parse_error=True,
         )
 
@@ -99,7 +102,7 @@ def line_and_column(script: str, position: int) -> tuple[int, int, str]:
     """1-based line and column of ``position``, and the text of that line."""
     line_start = script.rfind("\n", 0, position) + 1
     line_end = script.find("\n", position)
-    line_text = script[line_start: len(script) if line_end < 0 else line_end].rstrip("\r")
+    line_text = script[line_start : len(script) if line_end < 0 else line_end].rstrip("\r")
     return script.count("\n", 0, position) + 1, position - line_start + 1, line_text
 
 
@@ -150,15 +153,23 @@ def error_record_member(record: ErrorRecord, name: str):
 
     lowered = name.lower()
     if lowered == "exception":
-        return PSObject(f"System.Management.Automation.{record.exception_type}", {"Message": record.message},
-                        display=record.message)
+        return PSObject(
+            f"System.Management.Automation.{record.exception_type}", {"Message": record.message}, display=record.message
+        )
     if lowered == "fullyqualifiederrorid":
         return record.error_id
     if lowered == "categoryinfo":
-        return PSObject("System.Management.Automation.ErrorCategoryInfo", {
-            "Category": record.category, "Activity": record.activity, "Reason": record.exception_type,
-            "TargetName": record.target, "TargetType": record.target_type,
-        }, display=record.category_info)
+        return PSObject(
+            "System.Management.Automation.ErrorCategoryInfo",
+            {
+                "Category": record.category,
+                "Activity": record.activity,
+                "Reason": record.exception_type,
+                "TargetName": record.target,
+                "TargetType": record.target_type,
+            },
+            display=record.category_info,
+        )
     if lowered == "targetobject":
         return record.target or None
     return None

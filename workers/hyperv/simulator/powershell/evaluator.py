@@ -27,11 +27,30 @@ from .values import Hashtable, PSObject, ScriptBlock, enumerate_value, to_bool, 
 
 NO_INPUT = None  # a command first in its pipeline gets no input at all (not even an empty list)
 _TYPE_ALIASES = {
-    "string": "string", "system.string": "string", "int": "int", "int32": "int", "system.int32": "int",
-    "long": "int", "int64": "int", "system.int64": "int", "uint64": "int", "bool": "bool", "boolean": "bool",
-    "system.boolean": "bool", "double": "double", "system.double": "double", "array": "array", "object[]": "array",
-    "string[]": "strings", "pscustomobject": "pscustomobject", "psobject": "pscustomobject",
-    "hashtable": "hashtable", "ordered": "hashtable", "guid": "guid", "math": "math", "version": "version",
+    "string": "string",
+    "system.string": "string",
+    "int": "int",
+    "int32": "int",
+    "system.int32": "int",
+    "long": "int",
+    "int64": "int",
+    "system.int64": "int",
+    "uint64": "int",
+    "bool": "bool",
+    "boolean": "bool",
+    "system.boolean": "bool",
+    "double": "double",
+    "system.double": "double",
+    "array": "array",
+    "object[]": "array",
+    "string[]": "strings",
+    "pscustomobject": "pscustomobject",
+    "psobject": "pscustomobject",
+    "hashtable": "hashtable",
+    "ordered": "hashtable",
+    "guid": "guid",
+    "math": "math",
+    "version": "version",
 }
 
 
@@ -53,11 +72,18 @@ class Invocation:
     def get(self, name: str, default: Any = None) -> Any:
         return self.arguments.get(name, default)
 
-    def error(self, message: str, *, category: str, error_id: str, exception: str, target: str = "",
-              terminating: bool = False) -> CmdletError:
+    def error(
+        self, message: str, *, category: str, error_id: str, exception: str, target: str = "", terminating: bool = False
+    ) -> CmdletError:
         """An error to raise from a handler; the FullyQualifiedErrorId gets the cmdlet's type appended."""
-        record = ErrorRecord(message, category, f"{error_id},{self.spec.implementing_type}", exception,
-                             activity=self.spec.name, target=target)
+        record = ErrorRecord(
+            message,
+            category,
+            f"{error_id},{self.spec.implementing_type}",
+            exception,
+            activity=self.spec.name,
+            target=target,
+        )
         return CmdletError(record, terminating=terminating)
 
     def write_error(self, error: CmdletError) -> None:
@@ -89,12 +115,18 @@ class Interpreter:
     context: Any = None  # what host cmdlets act on (the simulated Hyper-V host)
 
     def __post_init__(self) -> None:
-        self.variables = Hashtable([
-            ("ErrorActionPreference", "Continue"), ("ProgressPreference", "Continue"),
-            ("WarningPreference", "Continue"), ("VerbosePreference", "SilentlyContinue"),
-            ("ConfirmPreference", "High"), ("Error", []), ("OFS", " "),
-            ("PSVersionTable", Hashtable([("PSVersion", version("5.1.20348.2849")), ("PSEdition", "Desktop")])),
-        ])
+        self.variables = Hashtable(
+            [
+                ("ErrorActionPreference", "Continue"),
+                ("ProgressPreference", "Continue"),
+                ("WarningPreference", "Continue"),
+                ("VerbosePreference", "SilentlyContinue"),
+                ("ConfirmPreference", "High"),
+                ("Error", []),
+                ("OFS", " "),
+                ("PSVersionTable", Hashtable([("PSVersion", version("5.1.20348.2849")), ("PSEdition", "Desktop")])),
+            ]
+        )
         self.stdout_lines: list[str] = []
         self.stderr: list[tuple[str, Any]] = []
         self.script = ""
@@ -239,7 +271,7 @@ class Interpreter:
 
     def execute_Foreach(self, node: ast.Foreach, output: list[Any]) -> None:
         items = self.statement_value(node.iterable)
-        for item in ([] if items is None else enumerate_value(items)):
+        for item in [] if items is None else enumerate_value(items):
             self.set_variable(node.variable, item)
             self.run_block(node.body, output)
 
@@ -269,8 +301,9 @@ class Interpreter:
         if isinstance(value, ErrorRecord):
             raise ScriptTerminatingError(value)
         message = to_text(value) if value is not None else "ScriptHalted"
-        raise ScriptTerminatingError(ErrorRecord(message, "OperationStopped", message, "RuntimeException",
-                                                 target=message, position=node.pos))
+        raise ScriptTerminatingError(
+            ErrorRecord(message, "OperationStopped", message, "RuntimeException", target=message, position=node.pos)
+        )
 
     def execute_Return(self, node: ast.Return, output: list[Any]) -> None:
         if node.value is not None:
@@ -285,11 +318,20 @@ class Interpreter:
     def invoke_command(self, node: ast.Command, values: list[Any] | None) -> list[Any]:
         spec = self.commands.get(node.name.lower())
         if spec is None:
-            raise StatementTerminatingError(ErrorRecord(
-                f"The term '{node.name}' is not recognized as the name of a cmdlet, function, script file, or operable "
-                "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
-                "and try again.", "ObjectNotFound", "CommandNotFoundException", "CommandNotFoundException",
-                target=node.name, position=node.pos, command_name=node.name, extent_end=node.pos + len(node.name)))
+            raise StatementTerminatingError(
+                ErrorRecord(
+                    f"The term '{node.name}' is not recognized as the name of a cmdlet, function, script file, or "
+                    "operable program. Check the spelling of the name, or if a path was included, verify that the path "
+                    "is correct and try again.",
+                    "ObjectNotFound",
+                    "CommandNotFoundException",
+                    "CommandNotFoundException",
+                    target=node.name,
+                    position=node.pos,
+                    command_name=node.name,
+                    extent_end=node.pos + len(node.name),
+                )
+            )
         elements: list[tuple[str, Any, Any]] = []
         for element in node.elements:
             if isinstance(element, ast.CommandParameter):
@@ -324,8 +366,11 @@ class Interpreter:
         A lone expression keeps its shape (``$x = @(1)`` stays an array); a pipeline's output
         collapses: nothing is $null, one object is that object, more are an array.
         """
-        if isinstance(node, ast.Pipeline) and len(node.elements) == 1 and isinstance(node.elements[0],
-                                                                                      ast.CommandExpression):
+        if (
+            isinstance(node, ast.Pipeline)
+            and len(node.elements) == 1
+            and isinstance(node.elements[0], ast.CommandExpression)
+        ):
             return self.evaluate(node.elements[0].expression)
         output: list[Any] = []
         self.execute(node, output)
@@ -361,8 +406,12 @@ class Interpreter:
         for key_node, value_node in node.pairs:
             key = self.evaluate(key_node)
             if key in table:
-                raise runtime_error(f"Duplicate keys '{key}' are not allowed in hash literals.", "DuplicateKeyInHashLiteral",
-                                    "ParserError", "ParseException")
+                raise runtime_error(
+                    f"Duplicate keys '{key}' are not allowed in hash literals.",
+                    "DuplicateKeyInHashLiteral",
+                    "ParserError",
+                    "ParseException",
+                )
             table[key] = self.statement_value(value_node)
         return table
 
@@ -430,7 +479,9 @@ class Interpreter:
 
     def eval_TypeLiteral(self, node: ast.TypeLiteral) -> Any:
         self._resolve_type(node.type_name)
-        return PSObject("System.RuntimeType", {"Name": node.type_name, "FullName": node.type_name}, display=node.type_name)
+        return PSObject(
+            "System.RuntimeType", {"Name": node.type_name, "FullName": node.type_name}, display=node.type_name
+        )
 
     # --- types --------------------------------------------------------------------------------
     def _resolve_type(self, name: str) -> str:
@@ -441,8 +492,10 @@ class Interpreter:
 
     def _type_of(self, node: ast.Node) -> str:
         if not isinstance(node, ast.TypeLiteral):
-            raise runtime_error("Static members are only supported on type literals by the Hyper-V simulator.",
-                                "UnsupportedStaticMember")
+            raise runtime_error(
+                "Static members are only supported on type literals by the Hyper-V simulator.",
+                "UnsupportedStaticMember",
+            )
         return self._resolve_type(node.type_name)
 
     def cast(self, type_name: str, value: Any) -> Any:
@@ -466,8 +519,11 @@ class Interpreter:
             return value
         if kind == "hashtable":
             if not isinstance(value, Hashtable):
-                raise runtime_error(f'Cannot convert "{to_text(value)}" to "System.Collections.Hashtable".',
-                                    "ConvertToFinalInvalidCastException", "InvalidArgument")
+                raise runtime_error(
+                    f'Cannot convert "{to_text(value)}" to "System.Collections.Hashtable".',
+                    "ConvertToFinalInvalidCastException",
+                    "InvalidArgument",
+                )
             return value
         if kind == "guid":
             return str(uuid.UUID(to_text(value)))
@@ -488,14 +544,20 @@ class Interpreter:
             if lowered == "round":
                 digits = int(numbers[1]) if len(numbers) > 1 else 0
                 return round(numbers[0], digits) if digits else int(round(numbers[0]))
-            return {"floor": lambda: math.floor(numbers[0]), "ceiling": lambda: math.ceil(numbers[0]),
-                    "max": lambda: max(numbers), "min": lambda: min(numbers), "abs": lambda: abs(numbers[0])}[lowered]()
+            return {
+                "floor": lambda: math.floor(numbers[0]),
+                "ceiling": lambda: math.ceil(numbers[0]),
+                "max": lambda: max(numbers),
+                "min": lambda: min(numbers),
+                "abs": lambda: abs(numbers[0]),
+            }[lowered]()
         if kind == "guid" and lowered == "newguid" and arguments == []:
             return str(uuid.uuid4())
         if kind == "int" and lowered in {"maxvalue", "minvalue"} and arguments is None:
             return 2**31 - 1 if lowered == "maxvalue" else -(2**31)
-        raise runtime_error(f"Method invocation failed because [{kind}] does not contain a method named '{name}'.",
-                            "MethodNotFound")
+        raise runtime_error(
+            f"Method invocation failed because [{kind}] does not contain a method named '{name}'.", "MethodNotFound"
+        )
 
     # --- variables ----------------------------------------------------------------------------
     def get_variable(self, name: str) -> Any:
@@ -509,7 +571,7 @@ class Interpreter:
             return next((value for env_key, value in self.environment.items() if env_key.lower() == key), None)
         for prefix in ("global:", "script:", "local:", "private:"):
             if lowered.startswith(prefix):
-                name = name[len(prefix):]
+                name = name[len(prefix) :]
         return self.variables.get(name)
 
     def set_variable(self, name: str, value: Any) -> None:
@@ -517,11 +579,15 @@ class Interpreter:
         if lowered in {"true", "false", "null", "?"}:
             if lowered == "null":
                 return  # `$null = ...` discards, as in PowerShell
-            raise runtime_error(f"Cannot overwrite variable {name} because it is read-only or constant.",
-                                "VariableNotWritable", "WriteError", "SessionStateUnauthorizedAccessException")
+            raise runtime_error(
+                f"Cannot overwrite variable {name} because it is read-only or constant.",
+                "VariableNotWritable",
+                "WriteError",
+                "SessionStateUnauthorizedAccessException",
+            )
         for prefix in ("global:", "script:", "local:", "private:"):
             if lowered.startswith(prefix):
-                name = name[len(prefix):]
+                name = name[len(prefix) :]
         self.variables[name] = value
 
 

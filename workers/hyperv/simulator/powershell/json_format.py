@@ -11,8 +11,19 @@ from typing import Any
 
 from .values import DateTime, EnumValue, Hashtable, PSObject, ScriptBlock, to_text
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-            "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"}
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "'": "\\u0027",
+}
 
 
 def json_string(text: str) -> str:
@@ -89,7 +100,9 @@ def _write(value: Any, compress: bool, indent: int) -> str:
         return "{" + ",".join(json_string(key) + ":" + _write(item, True, 0) for key, item in value.items()) + "}"
     if not value:
         return "{\r\n\r\n" + "    " * indent + "}"
-    inner = ",\r\n".join(pad + json_string(key) + ":  " + _write(item, False, indent + 1) for key, item in value.items())
+    inner = ",\r\n".join(
+        pad + json_string(key) + ":  " + _write(item, False, indent + 1) for key, item in value.items()
+    )
     return "{\r\n" + inner + "\r\n" + "    " * indent + "}"
 
 

@@ -11,8 +11,9 @@ from .errors import ErrorRecord, StatementTerminatingError
 from .values import DateTime, EnumValue, Hashtable, PSObject, ScriptBlock, to_text, type_name_of
 
 
-def runtime_error(message: str, error_id: str, category: str = "InvalidOperation",
-                  exception: str = "RuntimeException") -> StatementTerminatingError:
+def runtime_error(
+    message: str, error_id: str, category: str = "InvalidOperation", exception: str = "RuntimeException"
+) -> StatementTerminatingError:
     return StatementTerminatingError(ErrorRecord(message, category, error_id, exception))
 
 
@@ -35,9 +36,13 @@ def to_number(value: Any, *, for_type: str = "System.Int32") -> int | float:
                 return float(text)
             except ValueError:
                 pass
-    raise runtime_error(f'Cannot convert value "{to_text(value)}" to type "{for_type}". Error: "Input string was '
-                        f'not in a correct format."', "InvalidCastFromStringToInteger", "InvalidArgument",
-                        "RuntimeException")
+    raise runtime_error(
+        f'Cannot convert value "{to_text(value)}" to type "{for_type}". Error: "Input string was '
+        f'not in a correct format."',
+        "InvalidCastFromStringToInteger",
+        "InvalidArgument",
+        "RuntimeException",
+    )
 
 
 def wildcard_match(text: str, pattern: str) -> bool:
@@ -53,7 +58,7 @@ def wildcard_match(text: str, pattern: str) -> bool:
         if char == "[":
             end = pattern.find("]", i + 1)
             if end > i:
-                regex.append("[" + pattern[i + 1:end].replace("\\", "\\\\") + "]")
+                regex.append("[" + pattern[i + 1 : end].replace("\\", "\\\\") + "]")
                 i = end + 1
                 continue
         regex.append(fnmatch.translate(char)[4:-3] if char in "*?" else re.escape(char))
@@ -68,8 +73,9 @@ def _equal(left: Any, right: Any, case_sensitive: bool) -> bool:
         if isinstance(right, EnumValue):
             return left.value == right.value
         if isinstance(right, str):
-            return left.name.lower() == right.lower() or (right.strip().lstrip("-").isdigit()
-                                                          and int(right) == left.value)
+            return left.name.lower() == right.lower() or (
+                right.strip().lstrip("-").isdigit() and int(right) == left.value
+            )
         return isinstance(right, (int, float)) and left.value == right
     if isinstance(left, str):
         right_text = to_text(right)
@@ -86,6 +92,7 @@ def _equal(left: Any, right: Any, case_sensitive: bool) -> bool:
 
 def _to_bool_for_compare(value: Any) -> bool:
     from .values import to_bool
+
     return to_bool(value)
 
 
@@ -107,7 +114,9 @@ def _order(left: Any, right: Any, case_sensitive: bool) -> int:
 def compare(operator: str, left: Any, right: Any, variables: Hashtable) -> Any:
     """Evaluate a comparison operator. With an array on the left, -eq and friends filter it."""
     case_sensitive = operator.startswith("c") and operator not in {"contains"}
-    base = operator[1:] if operator[:1] in {"i", "c"} and operator not in {"in", "is", "isnot", "contains"} else operator
+    base = (
+        operator[1:] if operator[:1] in {"i", "c"} and operator not in {"in", "is", "isnot", "contains"} else operator
+    )
     if base in {"contains", "notcontains"}:
         items = left if isinstance(left, list) else [left]
         found = any(_equal(item, right, case_sensitive) for item in items)
@@ -132,9 +141,11 @@ def compare(operator: str, left: Any, right: Any, variables: Hashtable) -> Any:
         flags = 0 if case_sensitive else re.IGNORECASE
         match = re.search(to_text(right), to_text(left), flags)
         if match and base == "match":
-            variables["Matches"] = Hashtable([(0, match.group(0))] + [
-                (index, group) for index, group in enumerate(match.groups(), 1) if group is not None
-            ] + [(name, group) for name, group in match.groupdict().items() if group is not None])
+            variables["Matches"] = Hashtable(
+                [(0, match.group(0))]
+                + [(index, group) for index, group in enumerate(match.groups(), 1) if group is not None]
+                + [(name, group) for name, group in match.groupdict().items() if group is not None]
+            )
         return bool(match) if base == "match" else not match
     if base == "replace":
         pattern, replacement = (right + [""])[:2] if isinstance(right, list) else (right, "")
@@ -157,9 +168,13 @@ def format_operator(template: str, arguments: list[Any]) -> str:
     def substitute(match: re.Match) -> str:
         index = int(match.group(1))
         if index >= len(arguments):
-            raise runtime_error("Error formatting a string: Index (zero based) must be greater than or equal to "
-                                "zero and less than the size of the argument list..", "FormatError")
+            raise runtime_error(
+                "Error formatting a string: Index (zero based) must be greater than or equal to "
+                "zero and less than the size of the argument list..",
+                "FormatError",
+            )
         return to_text(arguments[index])
+
     return re.sub(r"\{(\d+)(?:[,:][^}]*)?\}", substitute, template).replace("{{", "{").replace("}}", "}")
 
 
@@ -172,8 +187,10 @@ def arithmetic(operator: str, left: Any, right: Any) -> Any:
         if isinstance(left, Hashtable) and isinstance(right, Hashtable):
             for key in right.keys():
                 if key in left:
-                    raise runtime_error(f"Item has already been added. Key in dictionary: '{key}'  Key being added: "
-                                        f"'{key}'", "AddFailed")
+                    raise runtime_error(
+                        f"Item has already been added. Key in dictionary: '{key}'  Key being added: '{key}'",
+                        "AddFailed",
+                    )
             return Hashtable(list(left.items()) + list(right.items()))
         if left is None:
             return right
@@ -199,6 +216,7 @@ def _number_result(value: int | float) -> int | float:
 
 
 # --- members and methods ----------------------------------------------------------------------
+
 
 def get_member(target: Any, name: str) -> Any:
     """``$x.Name``: properties of objects, keys of hashtables, and member enumeration on arrays."""
@@ -240,18 +258,26 @@ def set_member(target: Any, name: str, value: Any) -> None:
     elif isinstance(target, PSObject) and name in target.properties:
         target.properties[name] = value
     else:
-        raise runtime_error(f"The property '{name}' cannot be found on this object. Verify that the property exists "
-                            "and can be set.", "PropertyAssignmentException")
+        raise runtime_error(
+            f"The property '{name}' cannot be found on this object. Verify that the property exists and can be set.",
+            "PropertyAssignmentException",
+        )
 
 
 _STRING_METHODS = {
-    "tolower": lambda s: s.lower(), "toupper": lambda s: s.upper(), "trim": lambda s, chars=None: s.strip(chars),
-    "trimstart": lambda s, chars=None: s.lstrip(chars), "trimend": lambda s, chars=None: s.rstrip(chars),
-    "contains": lambda s, sub: sub in s, "startswith": lambda s, sub: s.startswith(sub),
-    "endswith": lambda s, sub: s.endswith(sub), "replace": lambda s, old, new: s.replace(old, new),
+    "tolower": lambda s: s.lower(),
+    "toupper": lambda s: s.upper(),
+    "trim": lambda s, chars=None: s.strip(chars),
+    "trimstart": lambda s, chars=None: s.lstrip(chars),
+    "trimend": lambda s, chars=None: s.rstrip(chars),
+    "contains": lambda s, sub: sub in s,
+    "startswith": lambda s, sub: s.startswith(sub),
+    "endswith": lambda s, sub: s.endswith(sub),
+    "replace": lambda s, old, new: s.replace(old, new),
     "split": lambda s, sep=" ": s.split(sep) if len(sep) <= 1 else re.split("[" + re.escape(sep) + "]", s),
-    "substring": lambda s, start, length=None: s[start:] if length is None else s[start:start + length],
-    "indexof": lambda s, sub: s.find(sub), "padleft": lambda s, n, c=" ": s.rjust(n, c),
+    "substring": lambda s, start, length=None: s[start:] if length is None else s[start : start + length],
+    "indexof": lambda s, sub: s.find(sub),
+    "padleft": lambda s, n, c=" ": s.rjust(n, c),
     "padright": lambda s, n, c=" ": s.ljust(n, c),
 }
 
@@ -270,8 +296,12 @@ def call_method(target: Any, name: str, arguments: list[Any]) -> Any:
         try:
             return _STRING_METHODS[lowered](target, *converted)
         except TypeError:
-            raise runtime_error(f'Cannot find an overload for "{name}" and the argument count: "{len(arguments)}".',
-                                "MethodCountCouldNotFindBest", "NotSpecified", "MethodException")
+            raise runtime_error(
+                f'Cannot find an overload for "{name}" and the argument count: "{len(arguments)}".',
+                "MethodCountCouldNotFindBest",
+                "NotSpecified",
+                "MethodException",
+            )
     if isinstance(target, Hashtable) and lowered in {"containskey", "add", "remove"}:
         if lowered == "containskey":
             return arguments[0] in target
@@ -283,5 +313,8 @@ def call_method(target: Any, name: str, arguments: list[Any]) -> Any:
         return any(_equal(item, arguments[0], True) for item in target)
     if isinstance(target, ScriptBlock) and lowered == "invoke":
         raise runtime_error("ScriptBlock.Invoke() is not supported by the Hyper-V simulator.", "UnsupportedMethod")
-    raise runtime_error(f"Method invocation failed because [{type_name_of(target)}] does not contain a method named "
-                        f"'{name}'.", "MethodNotFound", "InvalidOperation")
+    raise runtime_error(
+        f"Method invocation failed because [{type_name_of(target)}] does not contain a method named '{name}'.",
+        "MethodNotFound",
+        "InvalidOperation",
+    )

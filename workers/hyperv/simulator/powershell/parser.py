@@ -32,14 +32,48 @@ from .tokenizer import (
 LOGICAL_OPERATORS = {"and", "or", "xor"}
 COMPARISON_OPERATORS = {
     f"{prefix}{name}"
-    for name in ("eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch", "contains",
-                 "notcontains", "in", "notin", "replace")
+    for name in (
+        "eq",
+        "ne",
+        "gt",
+        "ge",
+        "lt",
+        "le",
+        "like",
+        "notlike",
+        "match",
+        "notmatch",
+        "contains",
+        "notcontains",
+        "in",
+        "notin",
+        "replace",
+    )
     for prefix in ("", "i", "c")
 } | {"is", "isnot", "join", "split", "f"}
 SUPPORTED_STATEMENT_KEYWORDS = {"if", "try", "foreach", "throw", "return", "exit"}
 UNSUPPORTED_KEYWORDS = {
-    "function", "filter", "workflow", "while", "do", "for", "switch", "param", "begin", "process", "end", "trap",
-    "break", "continue", "data", "class", "enum", "using", "dynamicparam", "configuration", "until",
+    "function",
+    "filter",
+    "workflow",
+    "while",
+    "do",
+    "for",
+    "switch",
+    "param",
+    "begin",
+    "process",
+    "end",
+    "trap",
+    "break",
+    "continue",
+    "data",
+    "class",
+    "enum",
+    "using",
+    "dynamicparam",
+    "configuration",
+    "until",
 }
 _STATEMENT_END = {"newline", ";", "eof", ")", "}"}
 _BACKTICK_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
@@ -53,8 +87,7 @@ def parse_script(source: str) -> ast.StatementBlock:
     block = parser.statement_list(terminators={"eof"})
     token = parser.peek(COMMAND_MODE, newlines=True)
     if token.kind != "eof":
-        raise ParseError(f"Unexpected token '{token.text}' in expression or statement.", token.start,
-                         "UnexpectedToken")
+        raise ParseError(f"Unexpected token '{token.text}' in expression or statement.", token.start, "UnexpectedToken")
     return block
 
 
@@ -93,20 +126,24 @@ class Parser:
                 self.take(token)
                 continue
             if token.kind in terminators or token.kind in {"eof", ")", "}"}:
-                return ast.StatementBlock(start, statements, self.source[start:token.start])
+                return ast.StatementBlock(start, statements, self.source[start : token.start])
             statements.append(self.statement())
             after = self.peek(COMMAND_MODE)
             if after.kind not in _STATEMENT_END:
-                raise ParseError(f"Unexpected token '{after.text}' in expression or statement.", after.start,
-                                 "UnexpectedToken")
+                raise ParseError(
+                    f"Unexpected token '{after.text}' in expression or statement.", after.start, "UnexpectedToken"
+                )
 
     def statement(self) -> ast.Node:
         token = self.peek(COMMAND_MODE, newlines=True)
         self.pos = token.start
         keyword = token.value.lower() if token.kind == "word" and isinstance(token.value, str) else ""
         if keyword in UNSUPPORTED_KEYWORDS:
-            raise ParseError(f"The '{token.value}' statement is not supported by the Hyper-V simulator.",
-                             token.start, "UnsupportedStatement")
+            raise ParseError(
+                f"The '{token.value}' statement is not supported by the Hyper-V simulator.",
+                token.start,
+                "UnsupportedStatement",
+            )
         if keyword in SUPPORTED_STATEMENT_KEYWORDS:
             self.take(token)
             return getattr(self, f"{keyword}_statement")(token)
@@ -115,16 +152,24 @@ class Parser:
     def block(self) -> ast.StatementBlock:
         open_brace = self.expect("{", EXPRESSION_MODE, "Missing statement block.", "MissingStatementBlock")
         body = self.statement_list(terminators={"}"})
-        self.expect("}", COMMAND_MODE, "Missing closing '}' in statement block or type definition.",
-                    "MissingEndCurlyBrace")
+        self.expect(
+            "}", COMMAND_MODE, "Missing closing '}' in statement block or type definition.", "MissingEndCurlyBrace"
+        )
         body.pos = open_brace.start
         return body
 
     def condition(self, keyword: str) -> ast.Node:
-        self.expect("(", EXPRESSION_MODE, f"Missing '(' after '{keyword}' in if statement.", "MissingOpenParenthesisInIfStatement")
+        self.expect(
+            "(",
+            EXPRESSION_MODE,
+            f"Missing '(' after '{keyword}' in if statement.",
+            "MissingOpenParenthesisInIfStatement",
+        )
         self.skip_newlines()
         value = self.pipeline()
-        self.expect(")", EXPRESSION_MODE, f"Missing ')' after if statement condition.", "MissingEndParenthesisAfterStatement")
+        self.expect(
+            ")", EXPRESSION_MODE, "Missing ')' after if statement condition.", "MissingEndParenthesisAfterStatement"
+        )
         return value
 
     def if_statement(self, token: Token) -> ast.Node:
@@ -166,22 +211,30 @@ class Parser:
             else:
                 break
         if not catches and finally_block is None:
-            raise ParseError("The Try statement is missing its Catch or Finally block.", self.pos,
-                             "MissingCatchOrFinally")
+            raise ParseError(
+                "The Try statement is missing its Catch or Finally block.", self.pos, "MissingCatchOrFinally"
+            )
         return ast.Try(token.start, body, catches, finally_block)
 
     def foreach_statement(self, token: Token) -> ast.Node:
-        self.expect("(", EXPRESSION_MODE, "Missing opening '(' after keyword 'foreach'.", "MissingOpenParenthesisAfterKeyword")
-        variable = self.expect("variable", EXPRESSION_MODE, "Missing variable name after foreach.",
-                               "MissingVariableNameAfterForeach")
+        self.expect(
+            "(", EXPRESSION_MODE, "Missing opening '(' after keyword 'foreach'.", "MissingOpenParenthesisAfterKeyword"
+        )
+        variable = self.expect(
+            "variable", EXPRESSION_MODE, "Missing variable name after foreach.", "MissingVariableNameAfterForeach"
+        )
         keyword = self.peek(EXPRESSION_MODE, newlines=True)
         if keyword.kind != "word" or keyword.value.lower() != "in":
             raise ParseError("Missing 'in' after variable in foreach loop.", keyword.start, "MissingInInForeach")
         self.take(keyword)
         self.skip_newlines()
         iterable = self.pipeline()
-        self.expect(")", EXPRESSION_MODE, "Missing closing ')' after expression in 'foreach' statement.",
-                    "MissingEndParenthesisAfterForeach")
+        self.expect(
+            ")",
+            EXPRESSION_MODE,
+            "Missing closing ')' after expression in 'foreach' statement.",
+            "MissingEndParenthesisAfterForeach",
+        )
         return ast.Foreach(token.start, variable.value, iterable, self.block())
 
     def _optional_value(self) -> ast.Node | None:
@@ -210,9 +263,13 @@ class Parser:
             operator = self.peek(EXPRESSION_MODE)
             if operator.kind in {"=", "+=", "-="}:
                 if not isinstance(expression, (ast.Variable, ast.MemberAccess, ast.Index)):
-                    raise ParseError("The assignment expression is not valid. The input to an assignment operator "
-                                     "must be an object that is able to accept assignments, such as a variable or "
-                                     "a property.", operator.start, "InvalidLeftHandSide")
+                    raise ParseError(
+                        "The assignment expression is not valid. The input to an assignment operator "
+                        "must be an object that is able to accept assignments, such as a variable or "
+                        "a property.",
+                        operator.start,
+                        "InvalidLeftHandSide",
+                    )
                 self.take(operator)
                 self.skip_newlines()
                 return ast.Assignment(start, expression, operator.kind, self.statement())
@@ -223,8 +280,11 @@ class Parser:
             if following.kind != "word":
                 if following.kind in _STATEMENT_END:
                     raise ParseError("An empty pipe element is not allowed.", following.start, "EmptyPipeElement")
-                raise ParseError("Expressions are only allowed as the first element of a pipeline.",
-                                 following.start, "ExpressionsMustBeFirstInPipeline")
+                raise ParseError(
+                    "Expressions are only allowed as the first element of a pipeline.",
+                    following.start,
+                    "ExpressionsMustBeFirstInPipeline",
+                )
             elements.append(self.command())
         return ast.Pipeline(start, elements)
 
@@ -283,8 +343,9 @@ class Parser:
             if token.value in LOGICAL_OPERATORS:
                 break
             if token.value not in COMPARISON_OPERATORS:
-                raise ParseError(f"Unexpected token '-{token.value}' in expression or statement.", token.start,
-                                 "UnexpectedToken")
+                raise ParseError(
+                    f"Unexpected token '-{token.value}' in expression or statement.", token.start, "UnexpectedToken"
+                )
             self.take(token)
             self.skip_newlines()
             left = ast.Binary(token.start, token.value, left, self.additive())
@@ -347,22 +408,24 @@ class Parser:
             if char == "." and not self.source.startswith("..", self.pos):
                 match = _MEMBER_NAME.match(self.source, self.pos + 1)
                 if not match:
-                    raise ParseError("Missing property name after reference operator.", self.pos,
-                                     "MissingPropertyName")
+                    raise ParseError("Missing property name after reference operator.", self.pos, "MissingPropertyName")
                 target = self._member(target, match, static=False)
             elif self.source.startswith("::", self.pos):
                 match = _MEMBER_NAME.match(self.source, self.pos + 2)
                 if not match:
-                    raise ParseError("Missing property name after reference operator.", self.pos,
-                                     "MissingPropertyName")
+                    raise ParseError("Missing property name after reference operator.", self.pos, "MissingPropertyName")
                 target = self._member(target, match, static=True)
             elif char == "[" and not isinstance(target, ast.TypeLiteral):
                 start = self.pos
                 self.pos += 1
                 self.skip_newlines()
                 index = self.expression()
-                self.expect("]", EXPRESSION_MODE, "Array index expression is missing or not valid.",
-                            "MissingArrayIndexExpression")
+                self.expect(
+                    "]",
+                    EXPRESSION_MODE,
+                    "Array index expression is missing or not valid.",
+                    "MissingArrayIndexExpression",
+                )
                 target = ast.Index(start, target, index)
             else:
                 break
@@ -383,7 +446,9 @@ class Parser:
                     if token.kind != ",":
                         break
                     self.take(token)
-            self.expect(")", EXPRESSION_MODE, "Missing closing ')' in method call.", "MissingEndParenthesisInMethodCall")
+            self.expect(
+                ")", EXPRESSION_MODE, "Missing closing ')' in method call.", "MissingEndParenthesisInMethodCall"
+            )
             return ast.MethodCall(start, target, match.group(0), arguments, static)
         return ast.MemberAccess(start, target, match.group(0), static)
 
@@ -424,7 +489,9 @@ class Parser:
         if kind in {"$(", "@("}:
             self.take(token)
             body = self.statement_list(terminators={")"})
-            self.expect(")", EXPRESSION_MODE, "Missing closing ')' in subexpression.", "MissingEndParenthesisInSubexpression")
+            self.expect(
+                ")", EXPRESSION_MODE, "Missing closing ')' in subexpression.", "MissingEndParenthesisInSubexpression"
+            )
             return (ast.SubExpression if kind == "$(" else ast.ArrayExpression)(token.start, body)
         if kind == "@{":
             self.take(token)
@@ -432,8 +499,12 @@ class Parser:
         if kind == "{":
             self.take(token)
             body = self.statement_list(terminators={"}"})
-            self.expect("}", EXPRESSION_MODE, "Missing closing '}' in statement block or type definition.",
-                        "MissingEndCurlyBrace")
+            self.expect(
+                "}",
+                EXPRESSION_MODE,
+                "Missing closing '}' in statement block or type definition.",
+                "MissingEndCurlyBrace",
+            )
             return ast.ScriptBlockExpression(token.start, body)
         if kind == "[":
             self.take(token)
@@ -444,15 +515,16 @@ class Parser:
                 return ast.Cast(token.start, name, self.unary())
             return literal
         if kind == "eof" or kind in _STATEMENT_END:
-            raise ParseError("You must provide a value expression following this operator.", token.start,
-                             "ExpectedValueExpression")
+            raise ParseError(
+                "You must provide a value expression following this operator.", token.start, "ExpectedValueExpression"
+            )
         raise ParseError(f"Unexpected token '{token.text}' in expression or statement.", token.start, "UnexpectedToken")
 
     def type_name(self) -> str:
         end = self.source.find("]", self.pos)
         if end < 0:
             raise ParseError("Missing ] at end of type token.", self.pos, "EndSquareBracketExpectedAtEndOfType")
-        name = self.source[self.pos:end].strip()
+        name = self.source[self.pos : end].strip()
         if not re.fullmatch(r"[A-Za-z_][\w.]*(\[\])?", name):
             raise ParseError(f"Unexpected token '{name}' in type name.", self.pos, "UnexpectedToken")
         self.pos = end + 1
@@ -475,14 +547,20 @@ class Parser:
                 key = self.postfix(self.primary())
             else:
                 raise ParseError("Missing key before '=' in hash literal.", token.start, "MissingEqualsInHashLiteral")
-            self.expect("=", EXPRESSION_MODE, "Missing '=' operator after key in hash literal.",
-                        "MissingEqualsInHashLiteral", newlines=False)
+            self.expect(
+                "=",
+                EXPRESSION_MODE,
+                "Missing '=' operator after key in hash literal.",
+                "MissingEqualsInHashLiteral",
+                newlines=False,
+            )
             self.skip_newlines()
             pairs.append((key, self.statement()))
             after = self.peek(EXPRESSION_MODE)
             if after.kind not in {"newline", ";", "}"}:
-                raise ParseError("Missing statement after '=' in hash literal.", after.start,
-                                 "MissingStatementInHashLiteral")
+                raise ParseError(
+                    "Missing statement after '=' in hash literal.", after.start, "MissingStatementInHashLiteral"
+                )
 
     def expandable_string(self, start: int, *, here: bool) -> ast.Node:
         """Parse a double-quoted (or @" "@) string into literal text and embedded expressions."""
@@ -491,8 +569,11 @@ class Parser:
         if here:
             header = re.compile(r"[ \t]*\r?\n").match(source, i)
             if not header:
-                raise ParseError("No characters are allowed after a here-string header but before the end of the "
-                                 "line.", start, "UnexpectedCharactersAfterHereStringHeader")
+                raise ParseError(
+                    "No characters are allowed after a here-string header but before the end of the line.",
+                    start,
+                    "UnexpectedCharactersAfterHereStringHeader",
+                )
             i = header.end()
         parts: list[object] = []
         text: list[str] = []
@@ -526,8 +607,12 @@ class Parser:
                 flush()
                 self.pos = i + 2
                 body = self.statement_list(terminators={")"})
-                self.expect(")", EXPRESSION_MODE, "Missing closing ')' in subexpression.",
-                            "MissingEndParenthesisInSubexpression")
+                self.expect(
+                    ")",
+                    EXPRESSION_MODE,
+                    "Missing closing ')' in subexpression.",
+                    "MissingEndParenthesisInSubexpression",
+                )
                 parts.append(ast.SubExpression(i, body))
                 i = self.pos
                 continue
@@ -536,7 +621,7 @@ class Parser:
                 if end < 0:
                     raise ParseError("Missing '}' in variable name.", i, "IncompleteDollarVariableReference")
                 flush()
-                parts.append(ast.Variable(i, source[i + 2:end]))
+                parts.append(ast.Variable(i, source[i + 2 : end]))
                 i = end + 1
                 continue
             if char == "$":

@@ -106,12 +106,15 @@ def scan_single_here_string(source: str, pos: int) -> tuple[str, int]:
     """Scan ``@'<newline>...<newline>'@``; the content is taken verbatim."""
     match = re.compile(r"@[" + SINGLE_QUOTES + r"][ \t]*\r?\n").match(source, pos)
     if not match:
-        raise ParseError("No characters are allowed after a here-string header but before the end of the line.",
-                         pos, "UnexpectedCharactersAfterHereStringHeader")
+        raise ParseError(
+            "No characters are allowed after a here-string header but before the end of the line.",
+            pos,
+            "UnexpectedCharactersAfterHereStringHeader",
+        )
     end = re.compile(r"\r?\n[" + SINGLE_QUOTES + r"]@").search(source, match.end())
     if not end:
         raise ParseError("The string is missing the terminator: '@.", pos, "TerminatorExpectedAtEndOfString")
-    return source[match.end():end.start()], end.end()
+    return source[match.end() : end.start()], end.end()
 
 
 def next_token(source: str, pos: int, mode: str, *, newlines: bool = False) -> Token:
@@ -132,13 +135,17 @@ def next_token(source: str, pos: int, mode: str, *, newlines: bool = False) -> T
         return tok(";", start + 1)
     if char == "|":
         if source.startswith("||", start):
-            raise ParseError("The token '||' is not a valid statement separator in this version.", start,
-                             "InvalidEndOfLine")
+            raise ParseError(
+                "The token '||' is not a valid statement separator in this version.", start, "InvalidEndOfLine"
+            )
         return tok("|", start + 1)
     if char == "&":
-        raise ParseError("The ampersand (&) character is not allowed. The & operator is reserved for future use; "
-                         "wrap an ampersand in double quotation marks (\"&\") to pass it as part of a string.",
-                         start, "AmpersandNotAllowed")
+        raise ParseError(
+            "The ampersand (&) character is not allowed. The & operator is reserved for future use; "
+            'wrap an ampersand in double quotation marks ("&") to pass it as part of a string.',
+            start,
+            "AmpersandNotAllowed",
+        )
     if char in "(){}":
         return tok(char, start + 1)
     if char == "@" and start + 1 < len(source):
@@ -157,7 +164,7 @@ def next_token(source: str, pos: int, mode: str, *, newlines: bool = False) -> T
             end = source.find("}", start)
             if end < 0:
                 raise ParseError("Missing '}' in variable name.", start, "IncompleteDollarVariableReference")
-            return tok("variable", end + 1, source[start + 2:end])
+            return tok("variable", end + 1, source[start + 2 : end])
         match = _VARIABLE_NAME.match(source, start + 1)
         if match:
             return tok("variable", match.end(), match.group(0))
@@ -192,14 +199,20 @@ def _command_word(source: str, start: int, tok) -> Token:
     end = start
     while end < len(source) and source[end] not in _WORD_TERMINATORS:
         if source[end] == "$" and end > start:
-            raise ParseError("Variables inside bare words are not supported by the simulator; quote the "
-                             "argument instead.", end, "UnsupportedBareWordExpansion")
+            raise ParseError(
+                "Variables inside bare words are not supported by the simulator; quote the argument instead.",
+                end,
+                "UnsupportedBareWordExpansion",
+            )
         if source[end] == "`":
             end += 1
         end += 1
     if end < len(source) and source[end] in SINGLE_QUOTES + DOUBLE_QUOTES and end > start:
-        raise ParseError("Quotes inside bare words are not supported by the simulator; quote the whole "
-                         "argument instead.", end, "UnsupportedBareWordQuote")
+        raise ParseError(
+            "Quotes inside bare words are not supported by the simulator; quote the whole argument instead.",
+            end,
+            "UnsupportedBareWordQuote",
+        )
     text = source[start:end]
     number = parse_number(text)
     if number is not None:
@@ -213,7 +226,7 @@ def _expression_token(source: str, start: int, tok) -> Token:
         return tok("number", range_start.end(), int(range_start.group(0)))
     number = _NUMBER.match(source, start)
     if number and number.end() > start and not _IDENTIFIER.match(source, number.end()):
-        value = parse_number(source[start:number.end()])
+        value = parse_number(source[start : number.end()])
         if value is not None:
             return tok("number", number.end(), value)
     identifier = _IDENTIFIER.match(source, start)

@@ -62,8 +62,9 @@ class PSObject:
 
     __slots__ = ("type_name", "properties", "display", "ref")
 
-    def __init__(self, type_name: str, properties: dict[str, Any] | Hashtable, *, display: str | None = None,
-                 ref: Any = None):
+    def __init__(
+        self, type_name: str, properties: dict[str, Any] | Hashtable, *, display: str | None = None, ref: Any = None
+    ):
         self.type_name = type_name
         self.properties = properties if isinstance(properties, Hashtable) else Hashtable(list(properties.items()))
         self.display = display
@@ -113,10 +114,11 @@ class DateTime:
     timestamp: float
 
     def __str__(self) -> str:
-        moment = dt.datetime.fromtimestamp(self.timestamp, dt.timezone.utc)
+        moment = dt.datetime.fromtimestamp(self.timestamp, dt.UTC)
         hour = moment.hour % 12 or 12
         return f"{moment.month}/{moment.day}/{moment.year} {hour}:{moment.minute:02}:{moment.second:02} " + (
-            "AM" if moment.hour < 12 else "PM")
+            "AM" if moment.hour < 12 else "PM"
+        )
 
 
 def timespan(seconds: float) -> PSObject:
@@ -127,23 +129,46 @@ def timespan(seconds: float) -> PSObject:
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     milliseconds = int((seconds - whole) * 1000)
-    text = (f"{days}." if days else "") + f"{hours:02}:{minutes:02}:{secs:02}" + (
-        f".{ticks % 10_000_000:07}" if ticks % 10_000_000 else "")
-    return PSObject("System.TimeSpan", {
-        "Ticks": ticks, "Days": days, "Hours": hours, "Milliseconds": milliseconds, "Minutes": minutes,
-        "Seconds": secs, "TotalDays": seconds / 86400, "TotalHours": seconds / 3600,
-        "TotalMilliseconds": seconds * 1000, "TotalMinutes": seconds / 60, "TotalSeconds": seconds,
-    }, display=text)
+    text = (
+        (f"{days}." if days else "")
+        + f"{hours:02}:{minutes:02}:{secs:02}"
+        + (f".{ticks % 10_000_000:07}" if ticks % 10_000_000 else "")
+    )
+    return PSObject(
+        "System.TimeSpan",
+        {
+            "Ticks": ticks,
+            "Days": days,
+            "Hours": hours,
+            "Milliseconds": milliseconds,
+            "Minutes": minutes,
+            "Seconds": secs,
+            "TotalDays": seconds / 86400,
+            "TotalHours": seconds / 3600,
+            "TotalMilliseconds": seconds * 1000,
+            "TotalMinutes": seconds / 60,
+            "TotalSeconds": seconds,
+        },
+        display=text,
+    )
 
 
 def version(text: str) -> PSObject:
     """A System.Version such as 9.0 (Build and Revision are -1 when not given, as in .NET)."""
     parts = [int(part) for part in text.split(".")] + [-1, -1]
     major, minor, build, revision = (parts + [-1, -1])[:4]
-    return PSObject("System.Version", {
-        "Major": major, "Minor": minor, "Build": build, "Revision": revision,
-        "MajorRevision": -1 if revision < 0 else revision >> 16, "MinorRevision": -1 if revision < 0 else revision & 0xFFFF,
-    }, display=text)
+    return PSObject(
+        "System.Version",
+        {
+            "Major": major,
+            "Minor": minor,
+            "Build": build,
+            "Revision": revision,
+            "MajorRevision": -1 if revision < 0 else revision >> 16,
+            "MinorRevision": -1 if revision < 0 else revision & 0xFFFF,
+        },
+        display=text,
+    )
 
 
 def type_name_of(value: Any) -> str:
