@@ -228,7 +228,7 @@ REST_FRAMEWORK = {
 for _scope, _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
     _number, _, _period = _rate.partition("/")
     if not _number.isdigit() or _period not in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}:
-        raise SettingError(f"NESTLAB_API_RATE_{_scope.upper()}", "must look like 100/min (per s, min, hour or day)", _rate)
+        raise SettingError(f"NESTLAB_API_RATE_{_scope.upper()}", "must look like 100/min (s, min, hour, day)", _rate)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Nestlab API",
@@ -250,4 +250,26 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))},
+}
+
+# --- Workers: hosts, networks, schedules (see README "Workers and Celery") ----------------------
+# Dotted path of a callable (Host) -> HypervisorDriver. Tests of services swap in the fake.
+NESTLAB_DRIVER_FACTORY = env_str("NESTLAB_DRIVER_FACTORY", "workers.services.hostcalls.winrm_driver")
+NESTLAB_WINRM_CALL_DEADLINE = env_int("NESTLAB_WINRM_CALL_DEADLINE", 300, minimum=5)
+NESTLAB_NAT_POOL = env_str("NESTLAB_NAT_POOL", "10.192.0.0/12")
+NESTLAB_NAT_PREFIX_LENGTH = env_int("NESTLAB_NAT_PREFIX_LENGTH", 24, minimum=16, maximum=29)
+NESTLAB_EXTERNAL_SWITCH = env_str("NESTLAB_EXTERNAL_SWITCH", "nestlab-external")
+NESTLAB_RECONCILE_INTERVAL = env_int("NESTLAB_RECONCILE_INTERVAL", 60, minimum=5)
+NESTLAB_SCHEDULE_INTERVAL = env_int("NESTLAB_SCHEDULE_INTERVAL", 60, minimum=5)
+NESTLAB_ORPHAN_GRACE = env_int("NESTLAB_ORPHAN_GRACE", 600, minimum=0)
+NESTLAB_TRANSIENT_DEADLINE = env_int("NESTLAB_TRANSIENT_DEADLINE", 1800, minimum=60)
+NESTLAB_EXPIRY_WARNING = env_int("NESTLAB_EXPIRY_WARNING", 3600, minimum=0)
+NESTLAB_COURSE_LEAD = env_int("NESTLAB_COURSE_LEAD", 900, minimum=0)
+NESTLAB_HOST_LEASE_SECONDS = env_int("NESTLAB_HOST_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=30)
+NESTLAB_STOP_GRACE = env_int("NESTLAB_STOP_GRACE", 60, minimum=0)
+
+CELERY_TASK_ROUTES = {"workers.tasks.reconcile_all": {"queue": CELERY_TASK_DEFAULT_QUEUE}}
+CELERY_BEAT_SCHEDULE = {
+    "reconcile": {"task": "workers.tasks.reconcile_all", "schedule": NESTLAB_RECONCILE_INTERVAL},
+    "schedules": {"task": "workers.tasks.run_schedules", "schedule": NESTLAB_SCHEDULE_INTERVAL},
 }

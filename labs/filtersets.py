@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 
 from labs.lifecycle import LabState
@@ -12,11 +14,19 @@ class LabFilterSet(django_filters.FilterSet):
     owner = django_filters.NumberFilter(field_name="owner_id")
     course = django_filters.NumberFilter(field_name="course_id")
     template = django_filters.NumberFilter(field_name="template_version__template_id")
-    expires_before = django_filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
+    expires_before = django_filters.IsoDateTimeFilter(method="filter_expires_before")
 
     class Meta:
         model = Lab
         fields = ["state", "tenant", "owner", "course", "template"]
+
+    def filter_expires_before(self, queryset, name, value):
+        # PostgreSQL refuses UTC offsets beyond +-15:59 that Python accepts; compare in UTC.
+        try:
+            value = value.astimezone(dt.UTC)
+        except (OverflowError, ValueError):
+            return queryset.none() if value.year < 2 else queryset
+        return queryset.filter(expires_at__lt=value)
 
 
 class LabTemplateFilterSet(django_filters.FilterSet):
