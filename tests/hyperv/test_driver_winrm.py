@@ -356,3 +356,40 @@ def test_a_message_wrapped_at_the_console_width_is_joined_back(cut_at_a_space):
     assert type(error) is InvalidState
     assert error.host_message == message
     assert error.category == "InvalidOperation: (:) [Set-VMProcessor], VirtualizationException"
+
+
+@pytest.mark.parametrize("endpoint", ["", "hv01/wsman", "user@hv01", "hv01:5985", "-hv01"])
+def test_endpoints_are_plain_host_names(endpoint):
+    from workers.hyperv.errors import InvalidValue
+
+    with pytest.raises(InvalidValue):
+        connection(endpoint=endpoint)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"transport": "plaintext", "allow_plaintext": False},
+        {"transport": "plaintext", "use_tls": True},
+        {"transport": "ssl", "use_tls": False, "allow_plaintext": False},
+        {"transport": "basic"},
+        {"port": 0},
+        {"call_deadline_s": 0},
+    ],
+)
+def test_unsafe_or_impossible_connections_are_refused(overrides):
+    from workers.hyperv.errors import InvalidValue
+
+    with pytest.raises(InvalidValue):
+        connection(**overrides)
+
+
+def test_certificate_validation_is_on_by_default_and_takes_a_ca_bundle():
+    conn = ConnectionSpec(
+        host_name="hv01", endpoint="hv01.example", port=5986, transport="ssl", username="u", password="p", use_tls=True
+    )
+    assert conn.verify_tls is True and conn.url == "https://hv01.example:5986/wsman"
+    transport = WinRMClient(conn)._protocol.transport
+    assert transport.server_cert_validation == "validate" and transport.ca_trust_path is None
+    bundled = WinRMClient(connection(transport="ssl", use_tls=True, allow_plaintext=False, ca_bundle="/etc/ca.pem"))
+    assert bundled._protocol.transport.ca_trust_path == "/etc/ca.pem"

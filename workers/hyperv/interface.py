@@ -11,6 +11,7 @@ Specs validate their values when built (InvalidValue), so a spec that exists is 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
@@ -34,6 +35,7 @@ CLEAN_CHECKPOINT = "nestlab-clean"
 NOTES_TAG = "nestlab:"
 #: Windows MAX_PATH, which the per-lab disk path must stay under.
 WINDOWS_MAX_PATH = 260
+_HOSTNAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
 def lab_notes(lab_id: UUID, tenant_slug: str) -> str:
@@ -73,6 +75,8 @@ class ConnectionSpec:
     call_deadline_s: float = 120
 
     def __post_init__(self) -> None:
+        if not isinstance(self.endpoint, str) or not _HOSTNAME_RE.fullmatch(self.endpoint):
+            raise InvalidValue(f"endpoint must be a host name or IPv4 address; got {self.endpoint!r}")
         if self.transport not in ("ntlm", "kerberos", "credssp", "ssl", "plaintext"):
             raise InvalidValue(f"unknown WinRM transport {self.transport!r}")
         if self.transport == "plaintext" and (self.use_tls or not self.allow_plaintext):

@@ -236,7 +236,8 @@ class WinRMClient:
         if self._shell_id is not None:
             yield
             return
-        self._shell_id = self._call(self._protocol.open_shell, codepage=UTF8_CODEPAGE, noprofile=True)
+        deadline = time.monotonic() + self.conn.call_deadline_s
+        self._shell_id = self._call(self._protocol.open_shell, deadline, codepage=UTF8_CODEPAGE, noprofile=True)
         try:
             yield
         finally:
@@ -257,9 +258,10 @@ class WinRMClient:
         connection's call deadline) passes, and the mapped HypervisorError on failure.
         """
         check_length(script)
-        deadline = time.monotonic() + (self.conn.call_deadline_s if deadline_s is None else deadline_s)
+        seconds = self.conn.call_deadline_s if deadline_s is None else deadline_s
+        deadline = time.monotonic() + seconds
         with self.shell():
-            stdout, stderr, exit_code = self._execute(self._shell_id, encoded_command(script), deadline)
+            stdout, stderr, exit_code = self._execute(self._shell_id, encoded_command(script), deadline, seconds)
         self.scripts_run += 1
         text = stdout.decode("utf-8", errors="replace")
         errors = stderr.decode("utf-8", errors="replace")
@@ -273,33 +275,36 @@ class WinRMClient:
             raise error_from_stderr(errors, exit_code)
         return output.payload
 
-    def _execute(self, shell_id: str, command: str, deadline: float) -> tuple[bytes, bytes, int]:
-        command_id = self._call(self._protocol.run_command, shell_id, command)
+    def _execute(self, shell_id: str, command: str, deadline: float, seconds: float) -> tuple[bytes, bytes, int]:
+        command_id = self._call(self._protocol.run_command, deadline, shell_id, command)
         stdout: list[bytes] = []
         stderr: list[bytes] = []
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if time.monotonic() >= deadline:
                 self._terminate(shell_id, command_id)
-                raise Timeout(f"the command did not finish within {self.conn.call_deadline_s:g} s; it was terminated")
-            self._set_receive_wait(min(MAX_RECEIVE_WAIT_S, max(1, math.ceil(remaining))))
+                raise Timeout(f"the command did not finish within {seconds:g} s; it was terminated")
             try:
-                out, err, exit_code, done = self._call(self._protocol.get_command_output_raw, shell_id, command_id)
+                out, err, exit_code, done = self._call(
+                    self._protocol.get_command_output_raw, deadline, shell_id, command_id
+                )
             except WinRMOperationTimeoutError:
                 continue
             stdout.append(out)
             stderr.append(err)
             if done:
-                self._call(self._protocol.cleanup_command, shell_id, command_id)
+                self._call(self._protocol.cleanup_command, deadline, shell_id, command_id)
                 return b"".join(stdout), b"".join(stderr), exit_code
 
-    def _set_receive_wait(self, seconds: int) -> None:
-        self._protocol.operation_timeout_sec = seconds
-        self._protocol.transport.read_timeout_sec = seconds + READ_TIMEOUT_SLACK_S
+    def _limit_waits(self, seconds: float) -> None:
+        """Make the next request's WS-Management wait, and its HTTP read timeout, fit in
+        ``seconds`` (pywinrm needs the read timeout above the operation timeout)."""
+        wait = min(MAX_RECEIVE_WAIT_S, max(1, math.ceil(seconds)))
+        self._protocol.operation_timeout_sec = wait
+        self._protocol.transport.read_timeout_sec = wait + READ_TIMEOUT_SLACK_S
 
     def _terminate(self, shell_id: str, command_id: str) -> None:
         """Best effort after a deadline: a host that does not answer must not extend it."""
-        self._set_receive_wait(1)
+        self._limit_waits(1)
         self._protocol.transport.read_timeout_sec = CLEANUP_TIMEOUT_S
         try:
             self._protocol.cleanup_command(shell_id, command_id)
@@ -307,14 +312,17 @@ class WinRMClient:
             pass
 
     def _close_shell(self, shell_id: str) -> None:
+        self._limit_waits(1)
         self._protocol.transport.read_timeout_sec = CLEANUP_TIMEOUT_S
         try:
             self._protocol.close_shell(shell_id, close_session=False)
         except Exception:  # noqa: BLE001 - the shell expires on the host by itself
             self._protocol.transport.close_session()
 
-    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call one pywinrm method, turning its exceptions into HypervisorErrors."""
+    def _call(self, method: Callable[..., Any], deadline: float, *args: Any, **kwargs: Any) -> Any:
+        """Call one pywinrm method within what is left of ``deadline``, turning its exceptions
+        into HypervisorErrors."""
+        self._limit_waits(deadline - time.monotonic())
         try:
             return method(*args, **kwargs)
         except WinRMOperationTimeoutError:
