@@ -286,3 +286,38 @@ def test_any_text_in_a_correctly_quoted_literal_round_trips_and_is_a_single_cons
     assert isinstance(assignment, ast.Assignment)
     value = assignment.value.elements[0].expression
     assert isinstance(value, ast.Constant) and value.value == text
+
+
+# --- parameter binding ------------------------------------------------------------------------
+
+
+def test_where_object_simplified_syntax_binds_property_operator_and_value():
+    script = (
+        "$items = @([pscustomobject]@{Name='a'}, [pscustomobject]@{Name='b'}); "
+        "($items | Where-Object Name -eq 'b').Name; ($items | Where-Object -Property Name -Like 'a*').Name"
+    )
+    assert out(script) == "b\r\na\r\n"
+
+
+def test_a_positional_value_goes_to_the_next_free_position_after_named_ones():
+    host = Host(HostConfig())
+    stdout, errors, _, _ = run(
+        "New-VM -Name a -NoVHD | Out-Null; Checkpoint-VM a c1; "
+        "(Get-VMSnapshot -VMName a c1).Name; Restore-VMSnapshot -VMName a c1 -Confirm:$false",
+        host,
+    )
+    assert (stdout, errors) == ("c1\r\n", [])
+
+
+def test_too_many_positional_arguments_fail_like_powershell():
+    _, errors, _, _ = run("Get-VMHost extra")
+    assert errors[0][0] == "Get-VMHost : A positional parameter cannot be found that accepts argument 'extra'."
+
+
+def test_a_switch_cannot_take_a_separate_value_but_a_bool_needs_one():
+    _, errors, _, _ = run("New-VM -Name a -NoVHD | Out-Null; Set-VMProcessor -VMName a -ExposeVirtualizationExtensions")
+    assert "Missing an argument for parameter 'ExposeVirtualizationExtensions'" in errors[0][0]
+
+
+def test_null_piped_into_foreach_object_runs_once():
+    assert out("$null | ForEach-Object { 'ran' }") == "ran\r\n"

@@ -294,9 +294,12 @@ def bind_arguments(
 
 
 def _positional_slot(parameters: list[Parameter], bound: dict[str, Any], value: Any) -> Parameter | None:
-    """The next free positional parameter; where two share a position (Where-Object's FilterScript and
-    Property), a script block goes to the script-block one and anything else to the other."""
-    free = [p for p in parameters if p.name not in bound]
+    """The next free position's parameter. A position is taken once any parameter declared there is
+    bound (by name or by position), as parameter sets make it in PowerShell: after ``-Property Name``
+    the next positional value of Where-Object is its Value. Where two parameters share a position
+    (FilterScript and Property), a script block goes to the script-block one, anything else to the other."""
+    taken = {p.position for p in parameters if p.name in bound}
+    free = [p for p in parameters if p.position not in taken]
     if not free:
         return None
     same_position = [p for p in free if p.position == free[0].position]

@@ -99,8 +99,6 @@ class Parser:
 
     # --- token plumbing -----------------------------------------------------------------------
     def peek(self, mode: str, *, newlines: bool = False) -> Token:
-        if mode == "string":
-            raise AssertionError
         return next_token(self.source, self.pos, mode, newlines=newlines)
 
     def take(self, token: Token) -> Token:

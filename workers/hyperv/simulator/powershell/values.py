@@ -237,11 +237,8 @@ def to_bool(value: Any) -> bool:
 
 
 def enumerate_value(value: Any) -> list[Any]:
-    """What a pipeline sees when a value is written to it: arrays unroll, $null is nothing... almost.
-
-    In PowerShell ``$null | ForEach-Object {..}`` runs once, but a statement's $null output writes
-    nothing; callers handle that difference.
-    """
+    """What a pipeline sees when a value is written to it: an array unrolls into its elements;
+    anything else, $null included, is one object (``$null | ForEach-Object {..}`` runs once)."""
     if isinstance(value, list):
         return value
     return [value]
