@@ -156,3 +156,12 @@ def test_a_hung_cmdlet_does_not_block_other_clients(sim):
     assert sim.session().run_ps("Get-VM | Out-Null").status_code == 0
     assert time.monotonic() - started < 1.0
     blocked.join()
+
+
+def test_an_outage_also_cuts_off_kept_alive_connections(sim):
+    session = sim.session()
+    assert session.run_ps("'before'").status_code == 0  # the session now holds a kept-alive connection
+    sim.outage(1.0)
+    time.sleep(0.3)
+    with pytest.raises((RequestsConnectionError, WinRMTransportError)):
+        session.run_ps("'during'")

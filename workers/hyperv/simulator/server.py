@@ -90,6 +90,7 @@ class Simulator:
         if server is not None:
             server.shutdown()
             server.server_close()
+            server.close_connections()
 
     def stop(self) -> None:
         """Stop listening, cancel running commands, and save the state."""
@@ -256,10 +257,36 @@ class _PlainError(Exception):
 
 
 class _Server(ThreadingHTTPServer):
+    """Keeps its open connections, so an outage can cut kept-alive clients off too."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
     simulator: Simulator
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class _Handler(BaseHTTPRequestHandler):

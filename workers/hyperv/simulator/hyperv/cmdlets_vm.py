@@ -81,7 +81,6 @@ def get_vmhost(invocation: Invocation, host: Host) -> list[Any]:
                 "MacAddressMinimum": "00155D000000",
                 "MacAddressMaximum": "00155DFFFFFF",
                 "EnableEnhancedSessionMode": False,
-                "SupportedVmVersions": list(supported_versions(host)),
             },
             display=f"VMHost (Name = '{config.computer_name}')",
         )
