@@ -562,6 +562,11 @@ def test_the_doctor_on_a_host_missing_a_base_image():
     assert IMAGE in failures["base_images"]
 
 
+def test_the_doctor_on_a_host_without_the_hyperv_role():
+    failures = failing(doctor_over(no_hyperv_role=True))
+    assert set(failures) == {"hyperv_role"}
+
+
 def test_the_three_problem_hosts_read_differently():
     readings = [
         frozenset(failing(doctor_over(**options)).items())

@@ -113,6 +113,9 @@ def test_plain_stderr_is_kept_as_is():
         (clixml("New-VHD : The system cannot find the file specified."), NotFound),
         (clixml("New-VHD : There is not enough space on the disk."), InsufficientResources),
         ("", HostError),
+        (clixml("Get-VMHost : The term 'Get-VMHost' is not recognized as the name of a cmdlet, function.",
+                "    + CategoryInfo          : ObjectNotFound: (Get-VMHost:String) [], CommandNotFoundException"),
+         HostError),
     ],
 )
 def test_errors_map_by_the_documented_texts(stderr, error_class):

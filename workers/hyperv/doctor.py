@@ -77,16 +77,20 @@ def check_hyperv_role(facts: HostFacts) -> Check:
     )
 
 
-def _hardware_check(name: str, present: bool | None, hypervisor_running: bool | None, what: str, fix: str) -> Check:
+def _hardware_check(
+    name: str, present: bool | None, hypervisor_running: bool | None, texts: tuple[str, str, str]
+) -> Check:
+    """``texts``: the feature's name, the sentence saying it is missing, and the fix."""
+    feature, missing, fix = texts
     # With a hypervisor running, Win32_Processor reports these features as absent; the running
     # hypervisor is itself proof that they are there.
     if hypervisor_running:
-        return Check(name, "pass", f"{what} is available (a hypervisor is running on the host).")
+        return Check(name, "pass", f"{feature}: available (a hypervisor is running on the host).")
     if present is True:
-        return Check(name, "pass", f"{what} is available.")
+        return Check(name, "pass", f"{feature}: available.")
     if present is False:
-        return Check(name, "fail", f"{what} is not available on this host.", fix)
-    return Check(name, "warn", f"The host did not report whether {what.lower()} is available.", fix)
+        return Check(name, "fail", missing, fix)
+    return Check(name, "warn", f"{feature}: the host did not say whether it is available.", fix)
 
 
 def check_firmware_virtualization(facts: HostFacts) -> Check:
@@ -94,8 +98,11 @@ def check_firmware_virtualization(facts: HostFacts) -> Check:
         "firmware_virtualization",
         facts.firmware_virtualization,
         facts.hypervisor_present,
-        "Virtualization enabled in firmware (BIOS/UEFI)",
-        "Reboot into the BIOS/UEFI setup, enable Intel VT-x / AMD-V (SVM), save, and boot again.",
+        (
+            "Virtualization in firmware",
+            "Virtualization is turned off in the firmware (BIOS/UEFI), so the hypervisor cannot start.",
+            "Reboot into the BIOS/UEFI setup, enable Intel VT-x / AMD-V (SVM), save, and boot again.",
+        ),
     )
 
 
@@ -104,8 +111,11 @@ def check_slat(facts: HostFacts) -> Check:
         "slat",
         facts.slat,
         facts.hypervisor_present,
-        "Second Level Address Translation (Intel EPT / AMD RVI)",
-        "Use a CPU with SLAT (Intel EPT or AMD RVI/NPT); Hyper-V cannot run without it.",
+        (
+            "Second Level Address Translation",
+            "The CPU lacks Second Level Address Translation (Intel EPT / AMD RVI), which Hyper-V requires.",
+            "Move the labs to a host whose CPU has SLAT (Intel EPT or AMD RVI/NPT).",
+        ),
     )
 
 
@@ -114,8 +124,11 @@ def check_vm_monitor_mode(facts: HostFacts) -> Check:
         "vm_monitor_mode",
         facts.vm_monitor_mode,
         facts.hypervisor_present,
-        "VM Monitor Mode extensions",
-        "Use a CPU with VM Monitor Mode extensions (Intel VT-x / AMD-V).",
+        (
+            "VM Monitor Mode extensions",
+            "The CPU lacks VM Monitor Mode extensions (Intel VT-x / AMD-V), which Hyper-V requires.",
+            "Move the labs to a host whose CPU has Intel VT-x or AMD-V.",
+        ),
     )
 
 

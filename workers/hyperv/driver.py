@@ -56,13 +56,16 @@ _STATE_JSON = """
 Get-VM -Name $Name | Select-Object @{Name='State';Expression={$_.State.ToString()}} | ConvertTo-Json -Compress
 """
 
+# Without the Hyper-V role its cmdlets do not exist, and a missing command is not silenced by
+# -ErrorAction: hence try/catch around them, so the doctor can still say what is missing.
 HOST_FACTS = """
-$h=Get-VMHost -ErrorAction SilentlyContinue
+$h=$null;$versions=@();$hv=$false
+try{$h=Get-VMHost;$hv=$true
+$versions=@(Get-VMHostSupportedVersion | ForEach-Object {@{Version=$_.Version.ToString();IsDefault=[bool]$_.IsDefault}})}catch{}
+try{$hv=(Get-WindowsFeature -Name Hyper-V).InstallState.ToString() -eq 'Installed'}catch{}
 $os=Get-CimInstance -ClassName Win32_OperatingSystem
 $cs=Get-CimInstance -ClassName Win32_ComputerSystem
 $processor=@(Get-CimInstance -ClassName Win32_Processor)[0]
-$f=Get-WindowsFeature -Name Hyper-V -ErrorAction SilentlyContinue
-$versions=@(Get-VMHostSupportedVersion -ErrorAction SilentlyContinue | ForEach-Object {@{Version=$_.Version.ToString();IsDefault=[bool]$_.IsDefault}})
 $disks=@(Get-CimInstance -ClassName Win32_LogicalDisk | Where-Object {$_.DriveType -eq 3} | Select-Object DeviceID,FreeSpace,Size)
 $img=@(foreach($i in $Images){@{Path=$i;Present=[bool](Test-Path -LiteralPath $i)}})
 @{
@@ -70,8 +73,7 @@ ComputerName=$os.CSName;Caption=$os.Caption;Build=$os.BuildNumber
 FreeKB=$os.FreePhysicalMemory;TotalKB=$os.TotalVisibleMemorySize
 HypervisorPresent=$cs.HypervisorPresent;Manufacturer=$processor.Manufacturer;CpuName=$processor.Name
 FirmwareVirt=$processor.VirtualizationFirmwareEnabled;Slat=$processor.SecondLevelAddressTranslationExtensions
-VmMonitor=$processor.VMMonitorModeExtensions
-HyperV=($f -ne $null -and $f.InstallState.ToString() -eq 'Installed')
+VmMonitor=$processor.VMMonitorModeExtensions;HyperV=$hv
 Lp=$h.LogicalProcessorCount;Memory=$h.MemoryCapacity
 VmPath=$h.VirtualMachinePath;VhdPath=$h.VirtualHardDiskPath
 Versions=$versions;Disks=$disks;Images=$img

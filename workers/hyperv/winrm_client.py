@@ -143,6 +143,8 @@ def error_record(stderr: str) -> HostErrorRecord | None:
 #: Host texts (docs/hyperv.md "Errors a host returns") and our scripts' own refusals, by error.
 _MESSAGE_RULES: tuple[tuple[re.Pattern[str], type[HypervisorError]], ...] = (
     (re.compile(r"command line is too long", re.I), CommandTooLong),
+    # A missing cmdlet (role or module not installed) is a broken host, not a missing object.
+    (re.compile(r"is not recognized as the name of a cmdlet", re.I), HostError),
     (re.compile(r"unable to find|cannot find (the )?(file|path|any)|does not exist|was not found", re.I), NotFound),
     (re.compile(r"while the virtual machine is in its current state|invalid state|still has \d+ connected", re.I),
      InvalidState),
