@@ -21,9 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import wsman
+from .control import handle_control
 from .execution import HostRuntime
-from .faults import FaultBook, FaultRule
-from .hyperv.cmdlets_vm import guest_shutdown
+from .faults import FaultBook
 from .hyperv.model import Host
 from .latency import Latency
 from .options import SimulatorOptions
@@ -31,7 +31,7 @@ from .shells import Command, ShellTable
 from .tls import server_context
 
 SAVE_INTERVAL_SECONDS = 0.25
-CONTROL_PREFIX = "/_hvsim/"
+CONTROL_PREFIX = "/_hvsim/"  # the control API (control.py); everything else but /wsman is 404
 
 
 class DropConnection(Exception):
@@ -206,51 +206,6 @@ class Simulator:
             raise _PlainError()
         return wsman.receive_response(request, command.id, outcome.stdout, outcome.stderr, outcome.exit_code)
 
-    # --- control API --------------------------------------------------------------------------
-    def handle_control(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
-        try:
-            payload = json.loads(body) if body.strip() else {}
-        except ValueError:
-            return HTTPStatus.BAD_REQUEST, {"error": "the body is not JSON"}
-        route = path[len(CONTROL_PREFIX) :].strip("/")
-        if route == "state" and method == "GET":
-            return HTTPStatus.OK, self.host.to_dict()
-        if route == "faults":
-            if method == "GET":
-                return HTTPStatus.OK, {"faults": self.runtime.faults.describe()}
-            if method == "DELETE":
-                self.runtime.faults.clear()
-                return HTTPStatus.OK, {"faults": []}
-            if method == "POST":
-                try:
-                    rule = self.runtime.faults.add(FaultRule.from_dict(payload))
-                except (ValueError, TypeError) as error:
-                    return HTTPStatus.BAD_REQUEST, {"error": str(error)}
-                return HTTPStatus.CREATED, {"id": rule.id}
-        if route == "outage" and method == "POST":
-            seconds = payload.get("seconds")
-            if not isinstance(seconds, (int, float)) or seconds <= 0:
-                return HTTPStatus.BAD_REQUEST, {"error": "seconds must be a positive number"}
-            self.outage(float(seconds))
-            return HTTPStatus.ACCEPTED, {"outage_seconds": seconds}
-        if route == "restart" and method == "POST":
-            self.restart(float(payload.get("downtime_seconds", 0) or 0))
-            return HTTPStatus.OK, {"restarted": True}
-        parts = route.split("/")
-        if len(parts) == 3 and parts[0] == "vms" and parts[2] == "guest-shutdown" and method == "POST":
-            return self._guest_shutdown(urllib.parse.unquote(parts[1]))
-        return HTTPStatus.NOT_FOUND, {"error": f"no such control endpoint: {method} {path}"}
-
-    def _guest_shutdown(self, name_or_id: str) -> tuple[int, Any]:
-        host = self.host
-        with host.lock:
-            vms = [vm for vm in host.state.vms if vm.id == name_or_id.lower() or vm.name == name_or_id]
-            if not vms:
-                return HTTPStatus.NOT_FOUND, {"error": f"no VM named or with id {name_or_id!r}"}
-            for vm in vms:
-                guest_shutdown(host, vm)
-        return HTTPStatus.OK, {"shut_down": [vm.id for vm in vms]}
-
 
 class _PlainError(Exception):
     """Answer HTTP 500 with an empty body (an injected fault)."""
@@ -335,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         simulator = self.server.simulator
         if path.startswith(CONTROL_PREFIX):
-            status, payload = simulator.handle_control(method, path, body)
+            status, payload = handle_control(simulator, method, path[len(CONTROL_PREFIX) :], body)
             self._send(status, json.dumps(payload).encode("utf-8"), "application/json")
             return
         if path.rstrip("/").lower() != "/wsman":
