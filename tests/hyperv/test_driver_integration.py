@@ -270,6 +270,28 @@ def test_two_vms_with_one_name_are_refused_not_guessed(sim, driver, unique):
     assert len(vms_named(sim, unique)) == 2
 
 
+def test_an_amd_host_on_server_2019_refuses_to_nest_and_the_fake_agrees():
+    from dataclasses import replace
+
+    from workers.hyperv.fake import FakeDriver, default_facts
+
+    spec = vm_spec("amd-lab", switch="sw", config_version="9.0")
+    with run_simulator(cpu_vendor="amd", os_build=17763) as amd_host:
+        driver = connect(amd_host)
+        driver.ensure_switch(SwitchSpec("sw", "private"))
+        with pytest.raises(InvalidState, match="virtualization extensions"):
+            driver.ensure_vm(spec)
+    fake = FakeDriver(
+        base_images={IMAGE},
+        facts=replace(
+            default_facts(), cpu_manufacturer="AuthenticAMD", os_build=17763, supported_config_versions=("9.0",)
+        ),
+    )
+    fake.ensure_switch(SwitchSpec("sw", "private"))
+    with pytest.raises(InvalidState, match="virtualization extensions"):
+        fake.ensure_vm(spec)
+
+
 def test_starting_beyond_memory_is_insufficient_resources(unique):
     with run_simulator(memory_mb=8192) as small:
         driver = connect(small)

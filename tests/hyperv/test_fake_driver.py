@@ -227,3 +227,17 @@ def test_names_are_validated_like_the_real_driver(fake):
         fake.start_vm("lab'1")
     with pytest.raises(InvalidValue):
         fake.checkpoint_vm("lab-1", "a b")
+
+
+def test_nesting_needs_a_new_enough_host_and_version():
+    amd_2019 = replace(default_facts(), cpu_manufacturer="AuthenticAMD", os_build=17763,
+                       supported_config_versions=("8.0", "9.0"))
+    fake = FakeDriver(base_images={IMAGE}, facts=amd_2019)
+    fake.ensure_switch(SwitchSpec("nl-acme", "private"))
+    with pytest.raises(InvalidState, match="virtualization extensions"):
+        fake.ensure_vm(spec())
+    intel = FakeDriver(base_images={IMAGE}, facts=replace(default_facts(), supported_config_versions=("7.0", "9.0")))
+    intel.ensure_switch(SwitchSpec("nl-acme", "private"))
+    with pytest.raises(InvalidState, match="virtualization extensions"):
+        intel.ensure_vm(spec(config_version="7.0"))
+    intel.ensure_vm(spec(name="lab-2"))

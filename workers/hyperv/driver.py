@@ -138,7 +138,7 @@ ConvertTo-Json -InputObject $vm.VMId.ToString() -Compress
 """
 
 START_VM = _ONE_VM + """
-if($vm.State.ToString() -ne 'Running'){Start-VM -Name $Name}
+if(@('Running','Starting') -notcontains $vm.State.ToString()){Start-VM -Name $Name}
 """ + _STATE_JSON
 STOP_VM_GRACEFULLY = _ONE_VM + """
 if($vm.State.ToString() -ne 'Off'){Stop-VM -Name $Name -Force}

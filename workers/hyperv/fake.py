@@ -231,6 +231,7 @@ class FakeDriver:
         if vm.vcpus != spec.vcpus or not vm.expose_virtualization:
             self._enter("ensure_vm.processor")
             self._require_off(vm)
+            self._require_nesting(spec)
             vm.vcpus, vm.expose_virtualization = spec.vcpus, True
             report("processor")
         if vm.switch_name != spec.switch_name or not vm.guards_on:
@@ -349,6 +350,17 @@ class FakeDriver:
     def _require_off(vm: FakeVm) -> None:
         if vm.state != "Off":
             raise InvalidState("The operation cannot be performed while the virtual machine is in its current state.")
+
+    def _require_nesting(self, spec: VmSpec) -> None:
+        """Nested virtualization needs, per CPU vendor, a minimum OS build and VM version."""
+        amd = self.facts.cpu_vendor == "amd"
+        minimum_build, minimum_version = (20348, (9, 3)) if amd else (14393, (8, 0))
+        version = tuple(int(part) for part in spec.config_version.split("."))
+        if self.facts.os_build < minimum_build or version < minimum_version:
+            raise InvalidState(
+                f"Cannot enable virtualization extensions for '{spec.name}': this host or configuration version "
+                f"{spec.config_version} does not support nested virtualization on {'AMD' if amd else 'Intel'}."
+            )
 
     def _start(self, vm: FakeVm) -> None:
         in_use_mb = sum(other.memory_mb for other in self.vms if other.state == "Running")
