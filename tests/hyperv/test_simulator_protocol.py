@@ -197,3 +197,18 @@ def test_faults_are_sent_with_http_500(simulator):
     response = requests.post(simulator.url, data="<not-xml", auth=(simulator.user, simulator.password), timeout=5)
     assert response.status_code == 500
     assert "WSManFault" in response.text
+
+
+def test_tls_with_a_given_certificate_and_key_presents_that_certificate(tmp_path):
+    import ssl
+
+    from cryptography import x509
+
+    from workers.hyperv.simulator.tls import self_signed_files
+
+    cert, key = self_signed_files("hvsim.example", str(tmp_path))
+    with run_simulator(cert=cert, key=key) as sim:
+        assert sim.url.startswith("https://")
+        presented = x509.load_pem_x509_certificate(ssl.get_server_certificate((sim.host, sim.port)).encode())
+        assert presented == x509.load_pem_x509_certificate(open(cert, "rb").read())
+        assert sim.session().run_ps("'ok'").std_out == b"ok\r\n"
