@@ -1,0 +1,101 @@
+"""Host rules checked in-process (fast): storage, names as wildcards, addresses, persistence format."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from workers.hyperv.simulator.hyperv.commands import command_table
+from workers.hyperv.simulator.hyperv.model import Host, HostConfig
+from workers.hyperv.simulator.powershell.errors import format_error
+from workers.hyperv.simulator.powershell.evaluator import Interpreter
+
+
+def run(host: Host, script: str) -> tuple[str, str]:
+    interpreter = Interpreter(commands=command_table(host.config), context=host)
+    result = interpreter.run("$ErrorActionPreference = 'Stop'\n" + script)
+    errors = "\n".join(line for stream, record in result.stderr if stream == "Error" for line in format_error(record))
+    return result.stdout, errors.replace(" \n   ", "")
+
+
+def test_new_vhd_is_refused_when_the_disk_is_full():
+    host = Host(HostConfig(storage_gb=60))  # 40 GB of Windows and 19 GB of base images leave 1 GB
+    _, errors = run(host, r"New-VHD -Path C:\Users\Public\Documents\big.vhdx -SizeBytes 2GB -Fixed")
+    assert "There is not enough space on the disk." in errors
+    assert host.disk(r"C:\Users\Public\Documents\big.vhdx") is None
+
+
+def test_new_vhd_needs_its_folder_to_exist():
+    _, errors = run(Host(HostConfig()), r"New-VHD -Path C:\NoSuchFolder\d.vhdx -SizeBytes 1GB")
+    assert "The system cannot find the path specified." in errors
+
+
+def test_vm_names_are_wildcard_patterns_and_a_backtick_escapes_them():
+    host = Host(HostConfig())
+    stdout, _ = run(
+        host,
+        "New-VM -Name 'a[1]' -NoVHD | Out-Null; New-VM -Name a1 -NoVHD | Out-Null\n"
+        "(Get-VM -Name 'a[1]').Name; (Get-VM -Name 'a`[1`]').Name; @(Get-VM -Name 'a*').Count",
+    )
+    assert stdout == "a1\r\na[1]\r\n2\r\n"
+
+
+def test_a_wildcard_that_matches_nothing_is_not_an_error():
+    stdout, errors = run(Host(HostConfig()), "@(Get-VM -Name 'zz*').Count")
+    assert (stdout, errors) == ("0\r\n", "")
+
+
+def test_every_adapter_gets_its_own_mac_address_in_the_hyper_v_range():
+    host = Host(HostConfig())
+    run(host, '1..5 | ForEach-Object { New-VM -Name "m$_" -NoVHD | Out-Null }')
+    macs = [vm.adapters[0].mac_address for vm in host.state.vms]
+    assert len(set(macs)) == 5 and all(mac.startswith("00155D") and len(mac) == 12 for mac in macs)
+
+
+def test_guests_on_private_and_external_switches_get_link_local_and_switch_network_addresses():
+    host = Host(HostConfig(boot_seconds=0, address_seconds=0))
+    run(
+        host,
+        "New-VMSwitch -Name p -SwitchType Private | Out-Null; New-VMSwitch -Name e -NetAdapterName Ethernet "
+        "| Out-Null; New-VM -Name vp -NoVHD -SwitchName p | Start-VM; New-VM -Name ve -NoVHD -SwitchName e | "
+        "Start-VM",
+    )
+    time.sleep(0.01)
+    stdout, _ = run(
+        host, "(Get-VMNetworkAdapter -VMName vp).IPAddresses[0]; (Get-VMNetworkAdapter -VMName ve).IPAddresses[0]"
+    )
+    private, external = stdout.split()
+    assert private.startswith("169.254.") and external.startswith("10.")
+
+
+def test_a_disconnected_adapter_has_no_addresses():
+    host = Host(HostConfig(boot_seconds=0, address_seconds=0))
+    stdout, _ = run(host, "New-VM -Name v -NoVHD | Start-VM; @((Get-VMNetworkAdapter -VMName v).IPAddresses).Count")
+    assert stdout == "0\r\n"
+
+
+def test_the_state_file_round_trips_every_object(tmp_path):
+    host = Host(HostConfig())
+    run(
+        host,
+        "New-VMSwitch -Name s -SwitchType Internal | Out-Null; New-NetNat -Name s "
+        "-InternalIPInterfaceAddressPrefix 10.9.0.0/24 | Out-Null; New-VM -Name v -NoVHD -SwitchName s | "
+        "Out-Null; Checkpoint-VM v c; Grant-VMConnectAccess -VMName v -UserName u; "
+        "Set-VMNetworkAdapterVlan -VMName v -Access -VlanId 7",
+    )
+    path = tmp_path / "state.json"
+    host.save(str(path))
+    again = Host.load(HostConfig(), str(path))
+    first, second = host.to_dict(), again.to_dict()
+    for dump in (first, second):
+        for vm in dump["vms"]:
+            vm.pop("uptime_seconds")
+    assert first == second
+    assert json.loads(path.read_text())["vms"][0]["adapters"][0]["access_vlan_id"] == 7
+
+
+def test_removing_a_folder_with_children_needs_recurse():
+    host = Host(HostConfig())
+    _, errors = run(host, r"New-Item -ItemType Directory -Path C:\L\a | Out-Null; Remove-Item -LiteralPath C:\L")
+    assert "has children and the Recurse parameter was not specified" in errors
+    assert host.is_directory(r"C:\L\a")
