@@ -51,7 +51,8 @@ class LabEventName(models.TextChoices):
     DELETE = "delete", "delete"  # lab_delete
     EXPIRE = "expire", "expire"  # the expiry schedule
     DELETED = "deleted", "deleted"  # the worker removed everything from the host
-    FAIL = "fail", "fail"  # a permanent error, a vanished VM, or a stuck transient state
+    FAIL = "fail", "fail"  # a permanent error or a stuck transient state
+    VM_LOST = "vm_lost", "vm_lost"  # reconciler: a settled lab's VM is gone from its host
 
 
 S = LabState
@@ -100,6 +101,7 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     **{(state, E.EXPIRE): S.DELETING for state in _ENDABLE if state != S.DELETING},
     (S.DELETING, E.DELETED): S.DELETED,
     **{(state, E.FAIL): S.FAILED for state in TRANSIENT},
+    **{(state, E.VM_LOST): S.FAILED for state in (S.RUNNING, S.STOPPED, S.DEGRADED)},
 }
 
 

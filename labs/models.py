@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
-
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from labs.lifecycle import LabState
@@ -126,6 +125,9 @@ class Course(models.Model):
     ends_at = models.DateTimeField()
     hours_per_student = models.PositiveIntegerField(default=20, validators=[MinValueValidator(1)])
     lab_lifetime = models.DurationField(default=timedelta(days=14))
+    labs_started_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the schedule powered the labs on for class."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -164,7 +166,16 @@ class Lab(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     state_changed_at = models.DateTimeField(auto_now_add=True)
-    running_since = models.DateTimeField(null=True, blank=True, editable=False)
+    running_since = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the VM last came up; empty while it is off."
+    )
+    metered_until = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Running time up to here is in LabUsageMonth."
+    )
+    expiry_warned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # One worker at a time does host work for a lab (see workers.services.hostcalls.lab_lease).
+    worker_lease = models.CharField(max_length=100, blank=True, editable=False)
+    worker_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True)
 
     class Meta:

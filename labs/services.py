@@ -6,19 +6,21 @@ changes these rows. Lab state changes go through ``labs.lifecycle.transition``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import DomainError, InvalidTransition, NotAllowed, QuotaExceeded
+from config.errors import DomainError, InvalidTransition, NoCapacity, NotAllowed, QuotaExceeded
 from labs.lifecycle import INITIAL, LabEventName, transition
 from labs.models import Course, Enrollment, EnrollmentStatus, Lab, LabEvent, LabTemplate, LabTemplateVersion
+from tenants import permissions as tenant_permissions
 from tenants.models import Membership, Quota, Role, Tenant
 from tenants.selectors import running_seconds_this_month, tenant_live_usage
-from tenants import permissions as tenant_permissions
 
 VERSIONED_FIELDS = (
     "vcpus",
@@ -234,6 +236,7 @@ def lab_request(
             enrollment.lab = lab
             enrollment.save(update_fields=["lab"])
         tenant_permissions.permissions_grant_for_lab(lab)
+        _enqueue_after_commit("lab_place", str(lab.pk))
     return lab
 
 
@@ -280,6 +283,14 @@ def _check_tenant_limits(quota: Quota, usage: dict, version: LabTemplateVersion)
 
 
 
+def lab_note(*, lab: Lab, event: str, message: str = "", actor=None) -> LabEvent:
+    """Append an event that records something without changing the state (a build step, a warning)."""
+    return LabEvent.objects.create(
+        lab_id=lab.pk, at=timezone.now(), actor=actor, event=event, from_state=lab.state, to_state=lab.state,
+        message=message,
+    )
+
+
 # --- Lifecycle operations -------------------------------------------------------------------
 # Each validates the transition through the lifecycle table (compare-and-set, event written) and
 # enqueues the worker task once the transaction commits. The host work happens in the task.
@@ -288,11 +299,10 @@ MAX_CHECKPOINTS_PER_LAB = 5
 MAX_EXTENSION_HOURS = 24 * 30
 
 
-def _enqueue_after_commit(task_name: str, *args) -> None:
-    from workers import tasks
+def _enqueue_after_commit(task_name: str, lab_id: str, *args) -> None:
+    from workers.tasks import send_lab_task_on_commit
 
-    task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.delay(*args))
+    send_lab_task_on_commit(task_name, lab_id, *args)
 
 
 def lab_start(*, actor, lab: Lab) -> Lab:
@@ -374,11 +384,10 @@ def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
             raise InvalidTransition(f"A lab that is {locked.state} cannot be extended.", state=locked.state)
         base = max(locked.expires_at, timezone.now())
         locked.expires_at = base + timedelta(hours=hours)
-        locked.save(update_fields=["expires_at", "updated_at"])
-        LabEvent.objects.create(
-            lab=locked, at=timezone.now(), actor=actor, event="extend", from_state=locked.state,
-            to_state=locked.state, message=f"+{hours} h, now expires {locked.expires_at:%Y-%m-%d %H:%M} UTC",
-        )
+        locked.expiry_warned_at = None
+        locked.save(update_fields=["expires_at", "expiry_warned_at", "updated_at"])
+        lab_note(lab=locked, event="extend", actor=actor,
+                 message=f"+{hours} h, now expires {locked.expires_at:%Y-%m-%d %H:%M} UTC")
     lab.expires_at = locked.expires_at
     return lab
 
@@ -389,3 +398,112 @@ def lab_delete(*, actor, lab: Lab, reason: str = "") -> Lab:
         transition(lab, LabEventName.DELETE, actor=actor, message=reason)
         _enqueue_after_commit("lab_teardown", str(lab.pk))
     return lab
+
+
+def lab_expire(*, lab: Lab) -> Lab:
+    """The lab's lifetime is over: delete it (the expiry schedule calls this)."""
+    with transaction.atomic():
+        transition(lab, LabEventName.EXPIRE, message=f"expired at {lab.expires_at:%Y-%m-%d %H:%M} UTC")
+        _enqueue_after_commit("lab_teardown", str(lab.pk))
+    return lab
+
+
+# --- Course issue ----------------------------------------------------------------------------
+
+
+@dataclass
+class IssuePlan:
+    """What issuing a course's labs does (or, on a dry run, would do)."""
+
+    course: str
+    dry_run: bool
+    enrolled: int
+    already_issued: int
+    to_issue: int
+    labs: list[dict] = field(default_factory=list)  # {"student": ..., "host": ...} per new lab
+    capacity_left: list[dict] = field(default_factory=list)  # per enabled host, after the plan
+    issued: int = 0
+    refused: list[dict] = field(default_factory=list)  # {"student": ..., "code": ..., "message": ...}
+
+
+def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
+    """Request one lab per enrolled student who has no live lab for the course. Idempotent.
+
+    Before anything is created it checks that the tenant's quota and the fleet's free capacity
+    can take the whole class, and refuses up front naming the shortfall (QuotaExceeded,
+    NoCapacity). A dry run returns the plan: which student's lab would land on which host and
+    what capacity is left. Issuing twice never gives a student two labs: lab_request itself
+    refuses a second live lab per student and course.
+    """
+    from labs.lifecycle import LIVE
+    from workers.models import Host, HostState
+    from workers.services.placement import choose_host, host_rooms
+
+    _check_may_issue(actor=actor, course=course)
+    enrollments = list(
+        Enrollment.objects.filter(course=course, status=EnrollmentStatus.ENROLLED)
+        .select_related("student", "lab").order_by("student__username")
+    )
+    pending = [e for e in enrollments if e.lab is None or e.lab.state not in LIVE]
+    plan = IssuePlan(course=course.name, dry_run=dry_run, enrolled=len(enrollments),
+                     already_issued=len(enrollments) - len(pending), to_issue=len(pending))
+    if not pending:
+        return plan
+    version = template_latest_version(course.template)
+    quota = Quota.objects.get(tenant_id=course.tenant_id)
+    usage = tenant_live_usage(course.tenant_id)
+    count = len(pending)
+    for name, used, each, limit, unit in (
+        ("max_labs", usage["labs"], 1, quota.max_labs, "labs"),
+        ("max_running_labs", usage["running"], 1, quota.max_running_labs, "labs"),
+        ("max_vcpus", usage["vcpus"], version.vcpus, quota.max_vcpus, "vCPUs"),
+        ("max_memory_mb", usage["memory_mb"], version.memory_mb, quota.max_memory_mb, "MB"),
+        ("max_storage_gb", usage["storage_gb"], version.disk_gb, quota.max_storage_gb, "GB"),
+    ):
+        if used + each * count > limit:
+            raise QuotaExceeded(quota=name, used=used, requested=each * count, limit=limit, unit=unit)
+
+    rooms = host_rooms(list(Host.objects.filter(state=HostState.ENABLED).order_by("pk")))
+    need = {"vcpus": version.vcpus, "memory_mb": version.memory_mb, "storage_gb": version.disk_gb}
+    for placed, enrollment in enumerate(pending):
+        room = choose_host(rooms, policy=settings.NESTLAB_PLACEMENT_POLICY, **need)
+        if room is None:
+            raise NoCapacity(
+                f"The fleet has free capacity for {placed} of the {count} labs this course needs "
+                f"({version.vcpus} vCPUs, {version.memory_mb} MB, {version.disk_gb} GB each); "
+                f"{count - placed} short.",
+                fits=placed, needed=count,
+            )
+        rooms = [_reserve(r, need) if r is room else r for r in rooms]
+        plan.labs.append({"student": enrollment.student.username, "host": room.host.name})
+    plan.capacity_left = [
+        {"host": r.host.name, "vcpus": r.vcpus_free, "memory_mb": r.memory_free_mb, "storage_gb": r.storage_free_gb}
+        for r in rooms
+    ]
+    if dry_run:
+        return plan
+    for enrollment in pending:
+        try:
+            lab_request(actor=actor, template=course.template, owner=enrollment.student, course=course)
+            plan.issued += 1
+        except (DomainError, ValidationError) as exc:
+            message = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [str(exc)]))
+            plan.refused.append({"student": enrollment.student.username,
+                                 "code": getattr(exc, "code", "invalid"), "message": message})
+    return plan
+
+
+def _reserve(room, need):
+    from workers.services.placement import HostRoom
+
+    return HostRoom(room.host, room.vcpus_used + need["vcpus"], room.memory_used_mb + need["memory_mb"],
+                    room.storage_used_gb + need["storage_gb"])
+
+
+def _check_may_issue(*, actor, course: Course) -> None:
+    if actor.is_staff:
+        return
+    role = Membership.objects.filter(tenant_id=course.tenant_id, user=actor).values_list("role", flat=True).first()
+    if role in (Role.OWNER, Role.ADMIN) or course.instructors.filter(pk=actor.pk).exists():
+        return
+    raise NotAllowed("Only the course's instructors and the tenant's admins can issue its labs.")

@@ -54,9 +54,14 @@ class Host(models.Model):
         max_length=100, blank=True, help_text="Physical NIC for VLAN-mode external switches."
     )
     state = models.CharField(max_length=10, choices=HostState.choices, default=HostState.ENABLED)
+    resume_state = models.CharField(
+        max_length=10, choices=HostState.choices, blank=True, editable=False,
+        help_text="The state to return to when an offline host answers again.",
+    )
     facts = models.JSONField(default=dict, blank=True, editable=False)
     doctor_report = models.JSONField(default=list, blank=True, editable=False)
     last_seen = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False, help_text="Why the host last failed to answer.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -158,3 +163,33 @@ class TenantSwitch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} on {self.host}"
+
+
+class HostLease(models.Model):
+    """One of a host's operation slots, leased by a worker while it talks to the host.
+
+    The per-host concurrency limit (Host.max_parallel_operations) must hold across every worker
+    process on every machine, so it lives in the shared database: a worker claims a free or
+    expired slot with a compare-and-set UPDATE and frees it when done. A crashed worker's lease
+    simply expires.
+    """
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="leases")
+    slot = models.PositiveSmallIntegerField()
+    holder = models.CharField(max_length=100, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host", "slot"], name="lease_one_row_per_slot")]
+
+
+class OrphanSighting(models.Model):
+    """A tagged VM the reconciler found without a live lab; deleted once seen past the grace period."""
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="orphans")
+    vm_name = models.CharField(max_length=100)
+    vm_id = models.CharField(max_length=64)
+    first_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host", "vm_id"], name="orphan_one_row_per_vm")]

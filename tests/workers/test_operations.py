@@ -1,0 +1,191 @@
+"""Worker services against in-process fake hosts: build, power, checkpoints, teardown, failure."""
+
+import pytest
+
+from labs.lifecycle import LabState
+from labs.models import LabCheckpoint
+from labs.services import lab_checkpoint, lab_delete, lab_reset, lab_restore, lab_start, lab_stop
+from workers.hyperv.errors import HostUnreachable, NotFound
+from workers.models import Allocation, HostLease, TenantSegment, TenantSwitch
+from workers.services import operations
+from workers.services.hostcalls import HostBusy, LabBusy, host_slot, lab_lease
+
+
+def provision(lab):
+    host = operations.lab_place_for_build(lab_id=lab.pk)
+    operations.lab_build(lab_id=lab.pk)
+    lab.refresh_from_db()
+    return host
+
+
+def test_a_built_lab_runs_as_a_nested_hypervisor_on_its_tenants_switch(fake_fleet, new_lab, driver_of):
+    lab = new_lab()
+    host = provision(lab)
+    assert lab.state == LabState.RUNNING and lab.running_since is not None
+    [vm] = driver_of(host).vms
+    assert vm.name == lab.vm_name and vm.state == "Running"
+    assert vm.expose_virtualization and not vm.dynamic_memory and vm.vcpus == 2 and vm.memory_mb == 4096
+    assert vm.guards_on and vm.switch_name == "nestlab-roomy-private"
+    assert vm.notes == f"nestlab:{lab.pk} tenant:roomy"
+    assert "nestlab-clean" in vm.checkpoints
+    steps = list(lab.events.filter(event__startswith="build.").values_list("event", flat=True))
+    assert steps[0] == "build.switch" and "build.checkpoint" in steps
+    assert TenantSwitch.objects.filter(host=host, name="nestlab-roomy-private").count() == 1
+
+
+def test_building_twice_leaves_one_vm(fake_fleet, new_lab, driver_of):
+    lab = new_lab()
+    host = provision(lab)
+    Allocation.objects.get(lab=lab)
+    operations.lab_build(lab_id=lab.pk)  # a duplicate delivery finds the lab running and does nothing
+    assert len(driver_of(host).vms) == 1
+
+
+@pytest.mark.parametrize("step", ["disk", "vm", "notes", "memory", "processor", "network", "checkpoint"])
+def test_a_fault_at_any_build_step_is_completed_by_the_next_run(fake_fleet, new_lab, driver_of, step):
+    lab = new_lab()
+    host = operations.lab_place_for_build(lab_id=lab.pk)
+    driver_of(host).inject_fault(f"ensure_vm.{step}")
+    with pytest.raises(HostUnreachable):
+        operations.lab_build(lab_id=lab.pk)
+    lab.refresh_from_db()
+    assert lab.state == LabState.PROVISIONING
+    operations.lab_build(lab_id=lab.pk)
+    lab.refresh_from_db()
+    assert lab.state == LabState.RUNNING
+    assert len(driver_of(host).vms) == 1 and driver_of(host).vms[0].expose_virtualization
+
+
+def test_a_permanent_failure_fails_the_lab_and_cleanup_removes_everything(fake_fleet, new_lab, driver_of):
+    lab = new_lab()
+    host = operations.lab_place_for_build(lab_id=lab.pk)
+    driver_of(host).inject_fault("start_vm", error=NotFound("VM went away"))
+    with pytest.raises(NotFound):
+        operations.lab_build(lab_id=lab.pk)
+    assert operations.lab_fail(lab_id=lab.pk, reason="NotFound: VM went away")
+    operations.lab_cleanup(lab_id=lab.pk)
+    lab.refresh_from_db()
+    assert (lab.state, lab.last_error) == (LabState.FAILED, "NotFound: VM went away")
+    assert driver_of(host).vms == [] and not driver_of(host).files
+    assert not Allocation.objects.filter(lab=lab).exists()
+    assert "nestlab-roomy-private" not in driver_of(host).switches
+
+
+def test_stop_start_reset_checkpoint_and_restore(fake_fleet, new_lab, driver_of, roomy):
+    _, admin = roomy
+    lab = new_lab()
+    host = provision(lab)
+    vm = driver_of(host).vms[0]
+    lab_stop(actor=admin, lab=lab)
+    operations.lab_power_off(lab_id=lab.pk)
+    lab.refresh_from_db()
+    assert (lab.state, vm.state, lab.running_since) == (LabState.STOPPED, "Off", None)
+    lab_start(actor=admin, lab=lab)
+    operations.lab_power_on(lab_id=lab.pk)
+    lab.refresh_from_db()
+    assert (lab.state, vm.state) == (LabState.RUNNING, "Running")
+    lab_checkpoint(actor=admin, lab=lab, name="before-exercise")
+    operations.lab_checkpoint_run(lab_id=lab.pk, name="before-exercise", was=LabState.RUNNING)
+    assert "before-exercise" in vm.checkpoints
+    lab.refresh_from_db()
+    lab_restore(actor=admin, lab=lab, name="before-exercise")
+    operations.lab_restore_run(lab_id=lab.pk, name="before-exercise", was=LabState.RUNNING)
+    lab.refresh_from_db()
+    assert lab.state == LabState.RUNNING
+    lab_reset(actor=admin, lab=lab)
+    operations.lab_reset_run(lab_id=lab.pk, was=LabState.RUNNING)
+    lab.refresh_from_db()
+    assert lab.state == LabState.RUNNING
+    assert LabCheckpoint.objects.filter(lab=lab).count() == 1
+
+
+def test_delete_removes_the_vm_then_releases_capacity(fake_fleet, new_lab, driver_of, roomy):
+    _, admin = roomy
+    first, second = new_lab(), new_lab()
+    with_host = [provision(first), provision(second)]
+    host = with_host[0]
+    assert with_host[1] != host  # spread policy: one per host
+    lab_delete(actor=admin, lab=first)
+    operations.lab_teardown(lab_id=first.pk)
+    first.refresh_from_db()
+    assert first.state == LabState.DELETED
+    assert driver_of(host).vms == []
+    assert not Allocation.objects.filter(lab=first).exists()
+    assert "nestlab-roomy-private" not in driver_of(host).switches  # the tenant's last lab there left
+
+
+def test_the_tenant_switch_stays_while_another_lab_uses_it(fake_fleet, new_lab, driver_of, roomy, settings):
+    settings.NESTLAB_PLACEMENT_POLICY = "pack"
+    _, admin = roomy
+    first, second = new_lab(), new_lab()
+    assert provision(first) == provision(second)
+    host = first.host
+    lab_delete(actor=admin, lab=first)
+    operations.lab_teardown(lab_id=first.pk)
+    assert "nestlab-roomy-private" in driver_of(host).switches
+    assert driver_of(host).vms[0].switch_name == "nestlab-roomy-private"
+
+
+def test_lab_scope_gives_each_lab_its_own_switch(fake_fleet, new_lab, driver_of, settings):
+    settings.NESTLAB_PLACEMENT_POLICY = "pack"
+    first, second = new_lab(network_scope="lab"), new_lab(network_scope="lab")
+    host = provision(first)
+    provision(second)
+    names = {vm.switch_name for vm in driver_of(host).vms}
+    assert names == {f"nestlab-lab-{first.pk.hex}", f"nestlab-lab-{second.pk.hex}"}
+
+
+def test_nat_prefixes_and_vlans_are_unique_per_tenant_and_released(fake_fleet, roomy, driver_of, db):
+    from labs.services import lab_request
+    from tests import factories
+
+    labs = {}
+    for slug in ("nat-a", "nat-b"):
+        tenant = factories.tenant(slug)
+        admin = factories.member(tenant, f"{slug}-admin", "admin")
+        labs[slug] = (lab_request(actor=admin, template=factories.template(tenant, "n", network_mode="nat")), admin)
+    for lab, _ in labs.values():
+        provision(lab)
+    prefixes = dict(TenantSegment.objects.values_list("tenant__slug", "nat_prefix"))
+    assert prefixes["nat-a"] != prefixes["nat-b"] and all(prefixes.values())
+    lab, admin = labs["nat-a"]
+    lab_delete(actor=admin, lab=lab)
+    operations.lab_teardown(lab_id=lab.pk)
+    assert not TenantSegment.objects.filter(tenant__slug="nat-a").exists()
+
+
+def test_vlan_mode_puts_each_tenant_on_its_own_vlan(fake_fleet, driver_of, db):
+    from labs.services import lab_request
+    from tests import factories
+
+    for host in fake_fleet:
+        host.external_adapter = "Ethernet 2"
+        host.save()
+    vlans = []
+    for slug in ("vl-a", "vl-b"):
+        tenant = factories.tenant(slug)
+        admin = factories.member(tenant, f"{slug}-admin", "admin")
+        lab = lab_request(actor=admin, template=factories.template(tenant, "v", network_mode="vlan"))
+        host = provision(lab)
+        vlans.append(next(vm.vlan_id for vm in driver_of(host).vms if vm.name == lab.vm_name))
+    assert len(set(vlans)) == 2 and all(100 <= v <= 3999 for v in vlans)
+
+
+def test_host_slots_cap_parallel_operations(fake_fleet):
+    host = fake_fleet[0]
+    with host_slot(host), host_slot(host):
+        with pytest.raises(HostBusy, match="already running 2 operations"):
+            with host_slot(host):
+                pass
+    assert HostLease.objects.filter(host=host, holder="").count() == 2
+
+
+def test_one_worker_at_a_time_per_lab(fake_fleet, new_lab, driver_of):
+    lab = new_lab()
+    host = operations.lab_place_for_build(lab_id=lab.pk)
+    with lab_lease(lab.pk):
+        with pytest.raises(LabBusy):
+            operations.lab_build(lab_id=lab.pk)
+    assert driver_of(host).vms == []
+    operations.lab_build(lab_id=lab.pk)
+    assert len(driver_of(host).vms) == 1

@@ -1,0 +1,117 @@
+"""How workers reach a host: the driver for a Host row, and the per-host operation slots.
+
+Calls to a host never run inside a database transaction: they can take minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from config.errors import DomainError
+from workers.hyperv.interface import ConnectionSpec, HypervisorDriver
+from workers.models import Host, HostLease
+
+
+class HostBusy(DomainError):
+    """Every operation slot of the host is taken; the task polls again shortly."""
+
+    code = "host_busy"
+    http_status = 503
+    transient = True
+
+
+def winrm_driver(host: Host) -> HypervisorDriver:
+    """The production driver: pywinrm to the host's WinRM endpoint."""
+    from workers.hyperv.driver import HyperVDriver
+
+    return HyperVDriver(connection_spec(host))
+
+
+def connection_spec(host: Host) -> ConnectionSpec:
+    return ConnectionSpec(
+        host_name=host.name,
+        endpoint=host.endpoint,
+        port=host.port,
+        transport=host.transport,
+        username=host.username,
+        password=host.get_password(),
+        use_tls=host.use_tls,
+        verify_tls=True,
+        ca_bundle=settings.NESTLAB_WINRM_CA_BUNDLE,
+        allow_plaintext=settings.NESTLAB_ALLOW_PLAINTEXT_WINRM,
+        call_deadline_s=settings.NESTLAB_WINRM_CALL_DEADLINE,
+    )
+
+
+def driver_for(host: Host) -> HypervisorDriver:
+    return import_string(settings.NESTLAB_DRIVER_FACTORY)(host)
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def host_slot(host: Host) -> Iterator[None]:
+    """Hold one of the host's ``max_parallel_operations`` slots, or raise HostBusy.
+
+    Claimed by compare-and-set on HostLease rows in the shared database, so the limit holds
+    across every worker process and machine. The lease expires on its own if the worker dies.
+    """
+    for slot in range(host.max_parallel_operations):
+        HostLease.objects.get_or_create(host=host, slot=slot)
+    holder = _holder()
+    now = timezone.now()
+    lease_until = now + timedelta(seconds=settings.NESTLAB_HOST_LEASE_SECONDS)
+    free = Q(holder="") | Q(expires_at__lt=now)
+    claimed = None
+    for slot in range(host.max_parallel_operations):
+        if HostLease.objects.filter(free, host=host, slot=slot).update(holder=holder, expires_at=lease_until):
+            claimed = slot
+            break
+    if claimed is None:
+        raise HostBusy(f"Host {host.name} is already running {host.max_parallel_operations} operations.")
+    try:
+        yield
+    finally:
+        HostLease.objects.filter(host=host, slot=claimed, holder=holder).update(holder="", expires_at=None)
+
+
+class LabBusy(DomainError):
+    """Another worker is doing host work for this lab; the task polls again shortly."""
+
+    code = "lab_busy"
+    http_status = 409
+    transient = True
+
+
+@contextmanager
+def lab_lease(lab_id) -> Iterator[None]:
+    """Be the only worker doing host work for this lab, or raise LabBusy.
+
+    Two deliveries of one task running at once would both find no VM and both call New-VM
+    (Hyper-V allows duplicate names); the lease makes the second wait and then find the lab
+    moved on. Like host slots, it is a compare-and-set in the shared database and expires by itself.
+    """
+    from labs.models import Lab
+
+    holder = _holder()
+    now = timezone.now()
+    until = now + timedelta(seconds=settings.NESTLAB_HOST_LEASE_SECONDS)
+    free = Q(worker_lease="") | Q(worker_lease_until__lt=now)
+    if not Lab.objects.filter(free, pk=lab_id).update(worker_lease=holder, worker_lease_until=until):
+        raise LabBusy(f"Lab {lab_id} is being worked on by another worker.")
+    try:
+        yield
+    finally:
+        Lab.objects.filter(pk=lab_id, worker_lease=holder).update(worker_lease="", worker_lease_until=None)

@@ -1,0 +1,116 @@
+"""Host administration: add and edit hosts, drain and enable them, and run the host doctor."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from labs.models import LabTemplateVersion
+from workers.hyperv.doctor import Check, doctor_checks
+from workers.hyperv.errors import HypervisorError
+from workers.models import Host, HostState
+from workers.services.hostcalls import driver_for
+
+
+@transaction.atomic
+def host_create(*, actor, password: str, **fields) -> Host:
+    """Add a host (enabled). The password is encrypted before it reaches the row. Raises ValidationError."""
+    host = Host(**fields)
+    host.set_password(password)
+    host.full_clean()
+    host.save()
+    return host
+
+
+@transaction.atomic
+def host_update(*, actor, host: Host, password: str | None = None, **fields) -> Host:
+    """Change a host's connection or capacity settings; a blank password keeps the stored one."""
+    host = Host.objects.select_for_update().get(pk=host.pk)
+    for name, value in fields.items():
+        setattr(host, name, value)
+    if password:
+        host.set_password(password)
+    host.full_clean()
+    host.save()
+    return host
+
+
+@transaction.atomic
+def host_drain(*, actor, host: Host) -> Host:
+    """Take no new labs on this host; the labs it has keep running. Idempotent."""
+    host = Host.objects.select_for_update().get(pk=host.pk)
+    if host.state == HostState.OFFLINE:
+        host.resume_state = HostState.DRAINING  # when it answers again it stays drained
+        host.save(update_fields=["resume_state"])
+    elif host.state != HostState.DRAINING:
+        host.state = HostState.DRAINING
+        host.save(update_fields=["state"])
+    return host
+
+
+@transaction.atomic
+def host_enable(*, actor, host: Host) -> Host:
+    """Take new labs again. An offline host is enabled once the reconciler hears from it."""
+    host = Host.objects.select_for_update().get(pk=host.pk)
+    if host.state == HostState.OFFLINE:
+        host.resume_state = HostState.ENABLED
+        host.save(update_fields=["resume_state"])
+    elif host.state != HostState.ENABLED:
+        host.state = HostState.ENABLED
+        host.save(update_fields=["state"])
+    return host
+
+
+def host_doctor_request(*, actor, host: Host) -> None:
+    """Run the doctor on a worker (it talks to the host); the report lands on the Host row."""
+    from workers.tasks import host_doctor, host_queue
+
+    transaction.on_commit(lambda: host_doctor.apply_async(args=[host.pk], queue=host_queue(host.site)))
+
+
+def base_images_in_use() -> list[str]:
+    """Every base image a current template version needs, so the doctor checks each."""
+    return sorted(set(LabTemplateVersion.objects.filter(template__active=True).values_list("base_image_path", flat=True)))
+
+
+def host_doctor_run(*, host_id: int) -> list[Check]:
+    """Connect, gather facts, and judge every requirement for nested labs. Stores both on the Host.
+
+    Never raises for host trouble: a host that cannot be reached gets a failed 'connect' check
+    that says why.
+    """
+    host = Host.objects.get(pk=host_id)
+    images = base_images_in_use()
+    try:
+        facts = driver_for(host).host_facts(images)
+    except HypervisorError as exc:
+        checks = [Check("connect", "fail", f"{type(exc).__name__}: {exc.host_message}",
+                        "Check the endpoint, port, transport and credentials, and that WinRM listens.")]
+        Host.objects.filter(pk=host_id).update(doctor_report=[asdict(check) for check in checks])
+        return checks
+    checks = doctor_checks(
+        facts,
+        transport=host.transport,
+        use_tls=host.use_tls,
+        is_simulator=host.transport == "plaintext" and settings.NESTLAB_ALLOW_PLAINTEXT_WINRM,
+        base_images=images,
+    )
+    Host.objects.filter(pk=host_id).update(
+        facts=_jsonable(asdict(facts)),
+        doctor_report=[asdict(check) for check in checks],
+        last_seen=timezone.now(),
+    )
+    return checks
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    return value
+
+

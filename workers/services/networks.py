@@ -1,0 +1,135 @@
+"""Tenant networks: switch names, VLAN ids and NAT prefixes, and when switches come and go.
+
+- A tenant-scope switch is made on a host when the tenant's first lab of that mode lands there,
+  and removed when its last one leaves. A lab-scope switch lives and dies with its lab.
+- VLAN mode uses one shared external switch per host (infrastructure, never removed here); the
+  isolation is the tenant's access VLAN.
+- VLAN ids and NAT prefixes come from pools (NESTLAB_VLAN_POOL, NESTLAB_NAT_POOL), are unique
+  per tenant (database unique constraints), and go back to the pool when the tenant has no
+  live labs left.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from functools import lru_cache
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from config.errors import HostError
+from labs.lifecycle import LIVE
+from labs.models import Lab, NetworkMode, NetworkScope
+from workers.hyperv.errors import InvalidState
+from workers.hyperv.interface import HypervisorDriver, SwitchSpec
+from workers.models import TenantSegment, TenantSwitch
+
+log = logging.getLogger(__name__)
+
+
+class PoolExhausted(HostError):
+    code = "network_pool_exhausted"
+
+
+@lru_cache(maxsize=4)
+def vlan_pool(spec: str) -> range:
+    """Parse NESTLAB_VLAN_POOL ('100-3999')."""
+    try:
+        low, high = (int(part) for part in spec.split("-", 1))
+    except ValueError:
+        raise HostError(f"NESTLAB_VLAN_POOL must look like 100-3999; got {spec!r}") from None
+    if not 1 <= low <= high <= 4094:
+        raise HostError(f"NESTLAB_VLAN_POOL must lie within 1..4094; got {spec!r}")
+    return range(low, high + 1)
+
+
+def nat_prefixes() -> list[str]:
+    pool = ipaddress.ip_network(settings.NESTLAB_NAT_POOL)
+    return [str(net) for net in pool.subnets(new_prefix=settings.NESTLAB_NAT_PREFIX_LENGTH)]
+
+
+def switch_name(lab: Lab) -> str:
+    """Deterministic: the same lab always lands on the same switch name."""
+    version = lab.template_version
+    if version.network_mode == NetworkMode.VLAN:
+        return settings.NESTLAB_EXTERNAL_SWITCH
+    if version.network_scope == NetworkScope.LAB:
+        return f"nestlab-lab-{lab.pk.hex}"
+    return f"nestlab-{lab.tenant.slug}-{version.network_mode}"
+
+
+def _allocate(tenant, field: str, candidates) -> TenantSegment:
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                segment, _ = TenantSegment.objects.select_for_update().get_or_create(tenant=tenant)
+                if getattr(segment, field) is not None:
+                    return segment
+                taken = set(TenantSegment.objects.exclude(**{f"{field}__isnull": True}).values_list(field, flat=True))
+                free = next((value for value in candidates if value not in taken), None)
+                if free is None:
+                    raise PoolExhausted(f"No free {field.replace('_', ' ')} is left in the pool for tenant {tenant}.")
+                setattr(segment, field, free)
+                segment.save(update_fields=[field])
+                return segment
+        except IntegrityError:
+            continue  # another tenant took the same value at the same moment; pick again
+    raise HostError(f"Could not reserve a {field} for tenant {tenant}; try again.")
+
+
+def network_prepare(lab: Lab, *, external_adapter: str) -> tuple[SwitchSpec, int | None]:
+    """The switch the lab's VM joins, and its access VLAN. Records the switch and reserves pool values."""
+    version = lab.template_version
+    mode = version.network_mode
+    name = switch_name(lab)
+    vlan_id = None
+    if mode == NetworkMode.VLAN:
+        if not external_adapter:
+            raise HostError(f"Host {lab.host.name} has no external adapter set, which VLAN-mode templates need.")
+        vlan_id = _allocate(lab.tenant, "vlan_id", vlan_pool(settings.NESTLAB_VLAN_POOL)).vlan_id
+        spec = SwitchSpec(name=name, mode="vlan", external_adapter=external_adapter)
+    elif mode == NetworkMode.NAT:
+        prefix = _allocate(lab.tenant, "nat_prefix", nat_prefixes()).nat_prefix
+        spec = SwitchSpec(name=name, mode="nat", nat_prefix=prefix)
+    else:
+        spec = SwitchSpec(name=name, mode="private")
+    if mode != NetworkMode.VLAN:
+        per_lab = version.network_scope == NetworkScope.LAB
+        TenantSwitch.objects.get_or_create(
+            host=lab.host, name=name,
+            defaults={"tenant": lab.tenant, "mode": mode, "lab": lab if per_lab else None},
+        )
+    return spec, vlan_id
+
+
+def switch_release(lab: Lab, driver: HypervisorDriver) -> None:
+    """After the lab's VM is gone: remove its switch if no other live lab on the host uses it.
+
+    Idempotent. The driver refuses to remove a switch that still has adapters connected, so a lab
+    that lands on the switch at this very moment keeps it.
+    """
+    if lab.template_version.network_mode == NetworkMode.VLAN or lab.host_id is None:
+        return
+    name = switch_name(lab)
+    users = Lab.objects.filter(host_id=lab.host_id, tenant_id=lab.tenant_id, state__in=LIVE).exclude(pk=lab.pk)
+    if lab.template_version.network_scope == NetworkScope.TENANT and users.filter(
+        template_version__network_mode=lab.template_version.network_mode,
+        template_version__network_scope=NetworkScope.TENANT,
+    ).exists():
+        return
+    try:
+        driver.remove_switch(name)
+    except InvalidState as exc:
+        log.info("switch %s on %s kept: %s", name, lab.host_id, exc.host_message)
+        return
+    TenantSwitch.objects.filter(host_id=lab.host_id, name=name).delete()
+
+
+def segment_release_if_unused(tenant) -> None:
+    """Give the tenant's VLAN id and NAT prefix back once it has no live labs."""
+    with transaction.atomic():
+        segment = TenantSegment.objects.select_for_update().filter(tenant=tenant).first()
+        if segment is None or Lab.objects.filter(tenant=tenant, state__in=LIVE).exists():
+            return
+        segment.delete()

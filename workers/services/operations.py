@@ -1,0 +1,205 @@
+"""What workers do to hosts for a lab: build, power, reset, checkpoints, teardown, failure.
+
+Each function takes ids, loads rows, checks that the lab is in the state the operation belongs
+to (a duplicate or late delivery finds it moved on and does nothing), talks to the host through
+the driver outside any database transaction, holding one of the host's operation slots, and
+then moves the lab on through ``labs.lifecycle.transition``. Driver errors propagate: the task
+retries the transient ones and calls ``lab_fail`` for the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from config.errors import InvalidTransition
+from labs.lifecycle import TRANSIENT, LabEventName, LabState, transition
+from labs.models import Lab, LabCheckpoint
+from labs.services import lab_note
+from workers.hyperv.interface import VmSpec
+from workers.models import Allocation, Host
+from workers.services.hostcalls import driver_for, host_slot, lab_lease
+from workers.services.metering import meter_lab
+from workers.services.networks import network_prepare, segment_release_if_unused, switch_release
+from workers.services.placement import allocation_release, lab_place
+
+log = logging.getLogger(__name__)
+E = LabEventName
+
+
+def _load(lab_id) -> Lab:
+    return Lab.objects.select_related("tenant", "template_version", "host", "owner").get(pk=lab_id)
+
+
+@contextmanager
+def _claim(lab_id, state: str) -> Iterator[Lab | None]:
+    """Hold the lab's worker lease and yield the lab if it is in ``state``, else None.
+
+    A duplicate or late delivery finds the lab moved on and does nothing."""
+    with lab_lease(lab_id):
+        lab = _load(lab_id)
+        if lab.state != state:
+            log.info("lab %s is %s, not %s: nothing to do", lab_id, lab.state, state)
+            yield None
+        else:
+            yield lab
+
+
+def _settle(lab: Lab, was: str, **changes) -> None:
+    event = E.SETTLED_RUNNING if was == LabState.RUNNING else E.SETTLED_STOPPED
+    transition(lab, event, **changes)
+
+
+def vm_spec(lab: Lab, switch_name: str, vlan_id: int | None) -> VmSpec:
+    shape = lab.template_version
+    return VmSpec(
+        name=lab.vm_name,
+        lab_id=lab.pk if isinstance(lab.pk, UUID) else UUID(str(lab.pk)),
+        tenant_slug=lab.tenant.slug,
+        vcpus=shape.vcpus,
+        memory_mb=shape.memory_mb,
+        disk_gb=shape.disk_gb,
+        base_image_path=shape.base_image_path,
+        vm_root=lab.host.vm_root,
+        generation=shape.generation,
+        config_version=shape.config_version,
+        switch_name=switch_name,
+        vlan_id=vlan_id,
+    )
+
+
+def lab_place_for_build(*, lab_id) -> Host | None:
+    """Reserve capacity (idempotent). Returns the host, or None if the lab no longer needs one."""
+    lab = Lab.objects.get(pk=lab_id)
+    if lab.state not in (LabState.REQUESTED, LabState.PROVISIONING):
+        return None
+    return lab_place(lab_id=lab_id).host
+
+
+def lab_build(*, lab_id) -> None:
+    """Build and start the lab's VM on its host: switch, disk, VM, nesting, guards, tag, checkpoint.
+
+    Every step is an idempotent ensure keyed by the lab's VM name, so a second delivery, or a run
+    after a crash at any step, completes the lab instead of making a second VM.
+    """
+    with _claim(lab_id, LabState.PROVISIONING) as lab:
+        if lab is None:
+            return
+        driver = driver_for(lab.host)
+        with host_slot(lab.host):
+            switch, vlan_id = network_prepare(lab, external_adapter=lab.host.external_adapter)
+            driver.ensure_switch(switch)
+            lab_note(lab=lab, event="build.switch", message=switch.name)
+            spec = vm_spec(lab, switch.name, vlan_id)
+            driver.ensure_vm(spec, on_step=lambda step: lab_note(lab=lab, event=f"build.{step}"))
+            driver.start_vm(lab.vm_name)
+        now = timezone.now()
+        transition(lab, E.BUILT, running_since=now, metered_until=now, message=f"running on {lab.host.name}")
+
+
+def lab_power_on(*, lab_id) -> None:
+    with _claim(lab_id, LabState.STARTING) as lab:
+        if lab is None:
+            return
+        with host_slot(lab.host):
+            driver_for(lab.host).start_vm(lab.vm_name)
+        now = timezone.now()
+        transition(lab, E.STARTED, running_since=now, metered_until=now)
+
+
+def lab_power_off(*, lab_id) -> None:
+    with _claim(lab_id, LabState.STOPPING) as lab:
+        if lab is None:
+            return
+        with host_slot(lab.host):
+            driver_for(lab.host).stop_vm(lab.vm_name, graceful_timeout_s=settings.NESTLAB_STOP_GRACE)
+        meter_lab(lab_id=lab.pk)
+        transition(lab, E.STOPPED, running_since=None)
+
+
+def lab_reset_run(*, lab_id, was: str) -> None:
+    with _claim(lab_id, LabState.RESETTING) as lab:
+        if lab is None:
+            return
+        with host_slot(lab.host):
+            driver_for(lab.host).reset_vm(lab.vm_name)
+        _settle(lab, was)
+
+
+def lab_checkpoint_run(*, lab_id, name: str, was: str) -> None:
+    with _claim(lab_id, LabState.CHECKPOINTING) as lab:
+        if lab is None:
+            return
+        with host_slot(lab.host):
+            driver_for(lab.host).checkpoint_vm(lab.vm_name, name)
+        _settle(lab, was, message=f"checkpoint {name} taken")
+
+
+def lab_restore_run(*, lab_id, name: str, was: str) -> None:
+    with _claim(lab_id, LabState.RESTORING) as lab:
+        if lab is None:
+            return
+        with host_slot(lab.host):
+            driver_for(lab.host).restore_vm(lab.vm_name, name)
+        _settle(lab, was, message=f"checkpoint {name} applied")
+
+
+def _remove_from_host(lab: Lab) -> None:
+    """Delete the VM, its disk and folder, and its switch if nothing else uses it. Idempotent."""
+    if lab.host_id is None:
+        return
+    driver = driver_for(lab.host)
+    with host_slot(lab.host):
+        driver.delete_vm(lab.vm_name, vm_root=lab.host.vm_root)
+        switch_release(lab, driver)
+
+
+def lab_teardown(*, lab_id) -> None:
+    """Remove a deleting lab from its host, then release its capacity and mark it deleted."""
+    with _claim(lab_id, LabState.DELETING) as lab:
+        if lab is None:
+            return
+        meter_lab(lab_id=lab.pk)
+        _remove_from_host(lab)
+        with transaction.atomic():
+            allocation_release(lab=lab)
+            transition(lab, E.DELETED, running_since=None)
+    segment_release_if_unused(lab.tenant)
+
+
+def lab_fail(*, lab_id, reason: str) -> bool:
+    """Fail a lab stuck in a transient state, keeping the reason. Returns False if it had moved on."""
+    lab = Lab.objects.get(pk=lab_id)
+    if lab.state not in TRANSIENT:
+        return False
+    try:
+        transition(lab, E.FAIL, message=reason, last_error=reason[:2000], running_since=None)
+    except InvalidTransition:
+        return False
+    return True
+
+
+def lab_cleanup(*, lab_id) -> None:
+    """Remove what a failed lab left on its host, then release its capacity. Idempotent.
+
+    Capacity is released only after the host confirms the VM is gone; if the host cannot be
+    reached the error propagates, the task retries, and the reconciler tries again later.
+    """
+    with _claim(lab_id, LabState.FAILED) as lab:
+        if lab is None or not Allocation.objects.filter(lab=lab).exists():
+            return
+        _remove_from_host(lab)
+        allocation_release(lab=lab)
+        lab_note(lab=lab, event="cleanup", message="removed from host; capacity released")
+    segment_release_if_unused(lab.tenant)
+
+
+def checkpoint_forget(*, lab_id, name: str) -> None:
+    """Drop the record of a checkpoint the host never took (the operation failed)."""
+    LabCheckpoint.objects.filter(lab_id=lab_id, name=name).delete()

@@ -1,0 +1,143 @@
+"""The beat's periodic rules: metering, hour quotas, continuous-run limits, expiry, course windows.
+
+Each rule moves labs only through the lab services (so every change is a transition with an
+event saying why), and each is safe to run twice: it selects by state and time, and the
+transitions compare-and-set.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from config.errors import InvalidTransition
+from labs.lifecycle import LIVE, LabState
+from labs.models import Course, Lab, LabUsageMonth
+from labs.services import lab_note, lab_start, lab_stop
+from tenants.models import Quota, Role
+from tenants.selectors import month_start
+from workers.services.metering import meter_running_labs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScheduleReport:
+    metered: int = 0
+    stopped: dict[str, int] = field(default_factory=dict)
+    started: int = 0
+    warned: int = 0
+    expired: int = 0
+
+    def count_stop(self, why: str) -> None:
+        self.stopped[why] = self.stopped.get(why, 0) + 1
+
+
+def _stop(lab: Lab, reason: str, why: str, report: ScheduleReport) -> None:
+    try:
+        lab_stop(actor=None, lab=lab, reason=reason)
+        report.count_stop(why)
+    except InvalidTransition:
+        pass  # it moved on meanwhile
+
+
+def run_schedules(*, now=None) -> ScheduleReport:
+    now = now or timezone.now()
+    report = ScheduleReport(metered=meter_running_labs(now=now))
+    enforce_monthly_hours(now, report)
+    enforce_student_hours(now, report)
+    enforce_continuous_running(now, report)
+    expire_labs(now, report)
+    run_course_windows(now, report)
+    return report
+
+
+def _running(queryset):
+    return queryset.filter(state=LabState.RUNNING).select_related("tenant", "owner")
+
+
+def enforce_monthly_hours(now, report: ScheduleReport) -> None:
+    """Stop every running lab of a tenant whose lab hours for this month are used up."""
+    month = month_start(now)
+    used = dict(
+        LabUsageMonth.objects.filter(month=month).values("tenant_id").annotate(s=Sum("running_seconds"))
+        .values_list("tenant_id", "s")
+    )
+    for quota in Quota.objects.filter(tenant_id__in=used):
+        hours = used[quota.tenant_id] / 3600
+        if hours < quota.monthly_lab_hours:
+            continue
+        reason = f"Monthly lab hours used up: {hours:.1f} of {quota.monthly_lab_hours} h."
+        for lab in _running(Lab.objects.filter(tenant_id=quota.tenant_id)):
+            _stop(lab, reason, "monthly_lab_hours", report)
+
+
+def enforce_student_hours(now, report: ScheduleReport) -> None:
+    """Stop students' labs past their hours: course labs by the course's hours, others monthly."""
+    month = month_start(now)
+    running = _running(Lab.objects.filter(owner__memberships__role=Role.STUDENT,
+                                          owner__memberships__tenant_id=F("tenant_id"))).select_related("course")
+    for lab in running.distinct():
+        if lab.course_id:
+            limit = lab.course.hours_per_student
+            used = LabUsageMonth.objects.filter(lab_id=lab.pk).aggregate(s=Sum("running_seconds"))["s"] or 0
+            what = f"Course hours used up: {used / 3600:.1f} of {limit} h for {lab.course.name}."
+        else:
+            limit = Quota.objects.get(tenant_id=lab.tenant_id).student_hours
+            used = LabUsageMonth.objects.filter(
+                owner_id=lab.owner_id, tenant_id=lab.tenant_id, month=month, lab__course__isnull=True
+            ).aggregate(s=Sum("running_seconds"))["s"] or 0
+            what = f"Student hours for this month used up: {used / 3600:.1f} of {limit} h."
+        if used >= limit * 3600:
+            _stop(lab, what, "student_hours", report)
+
+
+def enforce_continuous_running(now, report: ScheduleReport) -> None:
+    """Stop labs that have run longer without a break than their template allows."""
+    candidates = _running(Lab.objects.filter(template_version__max_continuous_running__isnull=False))
+    for lab in candidates.select_related("template_version"):
+        limit = lab.template_version.max_continuous_running
+        if lab.running_since and now - lab.running_since >= limit:
+            hours = limit.total_seconds() / 3600
+            _stop(lab, f"Ran {hours:g} h without a break, the template's limit.", "max_continuous_running", report)
+
+
+def expire_labs(now, report: ScheduleReport) -> None:
+    """Warn before a lab expires, then delete it when it does."""
+    from labs.services import lab_expire
+
+    warn_from = now + timedelta(seconds=settings.NESTLAB_EXPIRY_WARNING)
+    live = Lab.objects.filter(state__in=LIVE).exclude(state=LabState.DELETING)
+    for lab in live.filter(expires_at__lte=warn_from, expires_at__gt=now, expiry_warned_at__isnull=True):
+        if Lab.objects.filter(pk=lab.pk, expiry_warned_at__isnull=True).update(expiry_warned_at=now):
+            lab_note(lab=lab, event="expiry_warning", message=f"Expires at {lab.expires_at:%Y-%m-%d %H:%M} UTC.")
+            report.warned += 1
+    for lab in live.filter(expires_at__lte=now):
+        try:
+            lab_expire(lab=lab)
+            report.expired += 1
+        except InvalidTransition:
+            pass
+
+
+def run_course_windows(now, report: ScheduleReport) -> None:
+    """Power a course's labs on shortly before class, once; power them off after it ends."""
+    lead = timedelta(seconds=settings.NESTLAB_COURSE_LEAD)
+    opening = Course.objects.filter(starts_at__lte=now + lead, ends_at__gt=now, labs_started_at__isnull=True)
+    for course in opening:
+        if not Course.objects.filter(pk=course.pk, labs_started_at__isnull=True).update(labs_started_at=now):
+            continue
+        for lab in Lab.objects.filter(course=course, state=LabState.STOPPED):
+            try:
+                lab_start(actor=None, lab=lab)
+                report.started += 1
+            except InvalidTransition:
+                pass
+    ended = Lab.objects.filter(course__ends_at__lte=now)
+    for lab in _running(ended).select_related("course"):
+        _stop(lab, f"Course {lab.course.name} ended at {lab.course.ends_at:%Y-%m-%d %H:%M} UTC.", "course_end", report)

@@ -1,0 +1,156 @@
+"""Celery tasks: ids in, one service call, the retry policy. Nothing else lives here.
+
+- Every task is idempotent (the services check state first and every host step is an ensure),
+  which is what makes late acknowledgement (CELERY_TASK_ACKS_LATE) and redelivery safe.
+- Transient errors (host unreachable, timeouts, a busy host or lab, no capacity yet) are retried
+  with exponential backoff and jitter, capped at MAX_BACKOFF seconds, so waits are short
+  re-enqueued polls rather than long ETAs. Permanent errors, or transient ones that outlast
+  MAX_RETRIES, fail the lab with the reason, and its leftovers are cleaned up.
+- Host work is routed to the queue ``hosts.<site>`` of the lab's host, so an operator can run one
+  worker pool per site, next to its hosts. Placement and schedules use the default queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+from labs.models import Lab
+from workers.services import operations
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 12
+MAX_BACKOFF = 60
+
+
+def host_queue(site: str) -> str:
+    return f"hosts.{site}"
+
+
+def send_lab_task(name: str, lab: Lab, *args) -> None:
+    """Send a lab task to its host's site queue (the default queue while it has no host)."""
+    host = lab.host if lab.host_id else None
+    queue = host_queue(host.site) if host else settings.CELERY_TASK_DEFAULT_QUEUE
+    globals()[name].apply_async(args=[str(lab.pk), *args], queue=queue)
+
+
+def send_lab_task_on_commit(name: str, lab_id, *args) -> None:
+    def send():
+        lab = Lab.objects.select_related("host").filter(pk=lab_id).first()
+        if lab is not None:
+            send_lab_task(name, lab, *args)
+
+    transaction.on_commit(send)
+
+
+def _backoff(retries: int) -> float:
+    return min(MAX_BACKOFF, 2**retries) * random.uniform(0.5, 1.0)
+
+
+def _run(task, lab_id, operation, *, on_give_up=None):
+    """Run ``operation()``; retry transient errors; on a permanent one, fail the lab."""
+    try:
+        return operation()
+    except Exception as exc:
+        transient = getattr(exc, "transient", False)
+        if transient and task.request.retries < MAX_RETRIES:
+            raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from None
+        reason = getattr(exc, "host_message", None) or getattr(exc, "message", None) or str(exc)
+        log.warning("lab %s: %s failed for good: %s", lab_id, task.name, reason)
+        if on_give_up is not None:
+            on_give_up()
+        if operations.lab_fail(lab_id=lab_id, reason=f"{type(exc).__name__}: {reason}"):
+            send_lab_task_on_commit("lab_cleanup", lab_id)
+        return None
+
+
+lab_task = shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+
+
+@lab_task
+def lab_place(self, lab_id: str) -> None:
+    host = _run(self, lab_id, lambda: operations.lab_place_for_build(lab_id=lab_id))
+    if host is not None:
+        lab_build.apply_async(args=[lab_id], queue=host_queue(host.site))
+
+
+@lab_task
+def lab_build(self, lab_id: str) -> None:
+    _run(self, lab_id, lambda: operations.lab_build(lab_id=lab_id))
+
+
+@lab_task
+def lab_power_on(self, lab_id: str) -> None:
+    _run(self, lab_id, lambda: operations.lab_power_on(lab_id=lab_id))
+
+
+@lab_task
+def lab_power_off(self, lab_id: str) -> None:
+    _run(self, lab_id, lambda: operations.lab_power_off(lab_id=lab_id))
+
+
+@lab_task
+def lab_reset(self, lab_id: str, was: str) -> None:
+    _run(self, lab_id, lambda: operations.lab_reset_run(lab_id=lab_id, was=was))
+
+
+@lab_task
+def lab_checkpoint(self, lab_id: str, name: str, was: str) -> None:
+    _run(self, lab_id, lambda: operations.lab_checkpoint_run(lab_id=lab_id, name=name, was=was),
+         on_give_up=lambda: operations.checkpoint_forget(lab_id=lab_id, name=name))
+
+
+@lab_task
+def lab_restore(self, lab_id: str, name: str, was: str) -> None:
+    _run(self, lab_id, lambda: operations.lab_restore_run(lab_id=lab_id, name=name, was=was))
+
+
+@lab_task
+def lab_teardown(self, lab_id: str) -> None:
+    _run(self, lab_id, lambda: operations.lab_teardown(lab_id=lab_id))
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+def lab_cleanup(self, lab_id: str) -> None:
+    """Leftovers of a failed lab. Transient errors retry; the reconciler tries again after that."""
+    try:
+        operations.lab_cleanup(lab_id=lab_id)
+    except Exception as exc:
+        if getattr(exc, "transient", False) and self.request.retries < MAX_RETRIES:
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from None
+        log.warning("cleanup of lab %s left for the reconciler: %s", lab_id, exc)
+
+
+@shared_task(acks_late=True)
+def reconcile_all() -> None:
+    """Fan out one reconcile per host, each on its site's queue."""
+    from workers.models import Host
+
+    for host_id, site in Host.objects.values_list("pk", "site"):
+        reconcile_host.apply_async(args=[host_id], queue=host_queue(site))
+
+
+@shared_task(acks_late=True)
+def reconcile_host(host_id: int) -> dict:
+    from workers.services.reconciler import reconcile_host as reconcile
+
+    return vars(reconcile(host_id=host_id))
+
+
+@shared_task(acks_late=True)
+def run_schedules() -> dict:
+    from workers.services.schedules import run_schedules as run
+
+    return vars(run())
+
+
+@shared_task(acks_late=True)
+def host_doctor(host_id: int) -> None:
+    from workers.services.hosts import host_doctor_run
+
+    host_doctor_run(host_id=host_id)
