@@ -46,9 +46,11 @@ $v=@(Get-VM -Name $Name)
 if($v.Count -gt 1){throw ('nestlab: '+$v.Count+' virtual machines are named '+$Name+'; refusing to guess')}
 $vm=$v[0]
 """
-# Same guard for scripts where an absent VM is fine ($vm is then $null).
+# Same guard for scripts where an absent VM is fine ($vm is then $null). Reads that may find
+# nothing filter a full listing rather than silence errors, so a failing host is never taken
+# for an empty one.
 _AT_MOST_ONE_VM = """
-$v=@(Get-VM -Name $Name -ErrorAction SilentlyContinue)
+$v=@(Get-VM | Where-Object {$_.Name -eq $Name})
 if($v.Count -gt 1){throw ('nestlab: '+$v.Count+' virtual machines are named '+$Name+'; refusing to guess')}
 $vm=$v[0]
 """
@@ -81,7 +83,7 @@ Versions=$versions;Disks=$disks;Images=$img
 """
 
 _ENSURE_SWITCH_HEAD = """
-$s=@(Get-VMSwitch -Name $Name -ErrorAction SilentlyContinue)
+$s=@(Get-VMSwitch | Where-Object {$_.Name -eq $Name})
 if($s.Count -gt 1){throw ('nestlab: '+$s.Count+' switches are named '+$Name+'; refusing to guess')}
 if($s.Count -eq 1 -and $s[0].SwitchType.ToString() -ne $Type){throw ('nestlab: switch '+$Name+' belongs to something else: it is '+$s[0].SwitchType.ToString()+', not '+$Type)}
 """
@@ -92,8 +94,8 @@ ConvertTo-Json -InputObject $Name -Compress
 ENSURE_NAT_SWITCH = _ENSURE_SWITCH_HEAD + """
 if($s.Count -eq 0){New-VMSwitch -Name $Name -SwitchType Internal | Out-Null}
 $if='vEthernet ('+$Name+')'
-if(-not (Get-NetIPAddress -InterfaceAlias $if -IPAddress $Gateway -ErrorAction SilentlyContinue)){New-NetIPAddress -InterfaceAlias $if -IPAddress $Gateway -PrefixLength $Length | Out-Null}
-if(-not (Get-NetNat -Name $Name -ErrorAction SilentlyContinue)){New-NetNat -Name $Name -InternalIPInterfaceAddressPrefix $Prefix | Out-Null}
+if(-not (Get-NetIPAddress | Where-Object {$_.InterfaceAlias -eq $if -and $_.IPAddress -eq $Gateway})){New-NetIPAddress -InterfaceAlias $if -IPAddress $Gateway -PrefixLength $Length | Out-Null}
+if(-not (Get-NetNat | Where-Object {$_.Name -eq $Name})){New-NetNat -Name $Name -InternalIPInterfaceAddressPrefix $Prefix | Out-Null}
 ConvertTo-Json -InputObject $Name -Compress
 """
 ENSURE_VLAN_SWITCH = _ENSURE_SWITCH_HEAD + """
@@ -101,13 +103,13 @@ if($s.Count -eq 0){New-VMSwitch -Name $Name -NetAdapterName $Nic -AllowManagemen
 ConvertTo-Json -InputObject $Name -Compress
 """
 REMOVE_SWITCH = """
-$s=@(Get-VMSwitch -Name $Name -ErrorAction SilentlyContinue)
+$s=@(Get-VMSwitch | Where-Object {$_.Name -eq $Name})
 $a=@(Get-VMNetworkAdapter -All | Where-Object {$_.SwitchName -eq $Name -and -not $_.IsManagementOs})
 if($a.Count -gt 0){
 if(-not $Force){throw ('nestlab: switch '+$Name+' still has '+$a.Count+' connected virtual machine adapters; disconnect them or force the removal')}
 $a | Disconnect-VMNetworkAdapter
 }
-if(Get-NetNat -Name $Name -ErrorAction SilentlyContinue){Remove-NetNat -Name $Name -Confirm:$false}
+if(Get-NetNat | Where-Object {$_.Name -eq $Name}){Remove-NetNat -Name $Name -Confirm:$false}
 if($s.Count -gt 0){Remove-VMSwitch -Name $Name -Force}
 ConvertTo-Json -InputObject $s.Count -Compress
 """
@@ -122,7 +124,7 @@ New-VHD -Path $disk -ParentPath $Base -Differencing | Out-Null;$Step+'disk'}
 $vm=New-VM -Name $Name -Generation $Gen -Version $Ver -MemoryStartupBytes $Mem -VHDPath $disk -SwitchName $Switch -Path $Root;$Step+'vm'}
 if($vm.Notes -ne $Notes){
 Set-VM -Name $Name -Notes $Notes -AutomaticCheckpointsEnabled $false -CheckpointType Standard;$Step+'notes'}
-if(-not (Get-VMSnapshot -VMName $Name -Name $Clean -ErrorAction SilentlyContinue)){
+if(-not (Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Clean})){
 $memory=Get-VMMemory -VMName $Name
 if($memory.DynamicMemoryEnabled -or $memory.Startup -ne $Mem){Set-VMMemory -VMName $Name -DynamicMemoryEnabled $false -StartupBytes $Mem;$Step+'memory'}
 $p=Get-VMProcessor -VMName $Name
@@ -156,10 +158,10 @@ Restore-VMSnapshot -VMName $Name -Name $Checkpoint -Confirm:$false
 if($was -eq 'Running'){Start-VM -Name $Name}
 """ + _STATE_JSON
 ENSURE_CHECKPOINT = _ONE_VM + """
-if(-not (Get-VMSnapshot -VMName $Name -Name $Checkpoint -ErrorAction SilentlyContinue)){Checkpoint-VM -Name $Name -SnapshotName $Checkpoint}
+if(-not (Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Checkpoint})){Checkpoint-VM -Name $Name -SnapshotName $Checkpoint}
 """ + _STATE_JSON
 REMOVE_CHECKPOINT = _ONE_VM + """
-if(Get-VMSnapshot -VMName $Name -Name $Checkpoint -ErrorAction SilentlyContinue){Remove-VMSnapshot -VMName $Name -Name $Checkpoint}
+if(Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Checkpoint}){Remove-VMSnapshot -VMName $Name -Name $Checkpoint}
 """ + _STATE_JSON
 DELETE_VM = _AT_MOST_ONE_VM + """
 $dir=$Root+'\\'+$Name;$disk=$dir+'\\'+$Name+'.vhdx'

@@ -177,8 +177,9 @@ class ScriptOutput:
     payload: Any
 
 
-def parse_stdout(stdout: str) -> ScriptOutput:
-    """Split stdout into step markers and the JSON payload (the remaining text)."""
+def parse_stdout(stdout: str, *, with_payload: bool = True) -> ScriptOutput:
+    """Split stdout into step markers and the JSON payload (the remaining text). A failed
+    script's partial output is read for its steps only (``with_payload=False``)."""
     steps: list[str] = []
     payload_lines: list[str] = []
     for line in stdout.lstrip("\ufeff").splitlines():
@@ -186,7 +187,7 @@ def parse_stdout(stdout: str) -> ScriptOutput:
             steps.append(line[len(STEP_MARKER):].strip())
         elif line.strip():
             payload_lines.append(line)
-    if not payload_lines:
+    if not payload_lines or not with_payload:
         return ScriptOutput(steps, None)
     try:
         return ScriptOutput(steps, json.loads("\n".join(payload_lines)))
@@ -267,9 +268,7 @@ class WinRMClient:
         self.scripts_run += 1
         text = stdout.decode("utf-8", errors="replace")
         errors = stderr.decode("utf-8", errors="replace")
-        output = parse_stdout(text) if exit_code == 0 else ScriptOutput(
-            [line[len(STEP_MARKER):].strip() for line in text.splitlines() if line.startswith(STEP_MARKER)], None
-        )
+        output = parse_stdout(text, with_payload=exit_code == 0)
         if on_step is not None:
             for step in output.steps:
                 on_step(step)
