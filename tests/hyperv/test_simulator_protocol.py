@@ -212,3 +212,18 @@ def test_tls_with_a_given_certificate_and_key_presents_that_certificate(tmp_path
         presented = x509.load_pem_x509_certificate(ssl.get_server_certificate((sim.host, sim.port)).encode())
         assert presented == x509.load_pem_x509_certificate(open(cert, "rb").read())
         assert sim.session().run_ps("'ok'").std_out == b"ok\r\n"
+
+
+def test_output_bigger_than_max_envelope_size_arrives_over_several_receives(simulator):
+    protocol = winrm.Protocol(
+        simulator.url, username=simulator.user, password=simulator.password, transport="plaintext"
+    )
+    shell = protocol.open_shell()
+    script = base64.b64encode(("'x' * 300000").encode("utf-16-le")).decode()
+    command = protocol.run_command(shell, f"powershell -encodedcommand {script}")
+    first, _, _, done = protocol.get_command_output_raw(shell, command)
+    assert not done and 0 < len(first) < 153600
+    rest, _, code = protocol.get_command_output(shell, command)
+    protocol.cleanup_command(shell, command)
+    protocol.close_shell(shell)
+    assert first + rest == b"x" * 300000 + b"\r\n" and code == 0

@@ -204,7 +204,8 @@ class Simulator:
             if rule.kind == "drop":
                 raise DropConnection()
             raise _PlainError()
-        return wsman.receive_response(request, command.id, outcome.stdout, outcome.stderr, outcome.exit_code)
+        stdout, stderr, finished = command.next_output(wsman.receive_budget(request))
+        return wsman.receive_response(request, command.id, stdout, stderr, outcome.exit_code if finished else None)
 
 
 class _PlainError(Exception):

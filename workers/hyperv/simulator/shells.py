@@ -23,6 +23,22 @@ class Command:
     cancelled: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     outcome: CommandOutcome | None = None
+    stdout_sent: int = 0
+    stderr_sent: int = 0
+
+    def next_output(self, budget: int) -> tuple[bytes, bytes, bool]:
+        """The next piece of output that fits in ``budget`` bytes, and whether it is the last.
+
+        A real host never sends more than MaxEnvelopeSize in one answer: big output takes several
+        Receives, the command reported Running until the last.
+        """
+        assert self.outcome is not None
+        stdout = self.outcome.stdout[self.stdout_sent : self.stdout_sent + budget]
+        self.stdout_sent += len(stdout)
+        stderr = self.outcome.stderr[self.stderr_sent : self.stderr_sent + budget - len(stdout)]
+        self.stderr_sent += len(stderr)
+        finished = self.stdout_sent >= len(self.outcome.stdout) and self.stderr_sent >= len(self.outcome.stderr)
+        return stdout, stderr, finished
 
     def start(self, runtime: HostRuntime, codepage: int) -> None:
         def run() -> None:

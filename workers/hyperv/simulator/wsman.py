@@ -35,6 +35,7 @@ TIMED_OUT_TEXT = (
     "The WS-Management service cannot complete the operation within the time specified in OperationTimeout."
 )
 SHELL_NOT_FOUND_CODE = 2150858843
+DEFAULT_MAX_ENVELOPE_SIZE = 153600  # bytes; WinRM's default, and what pywinrm asks for
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?)?")
 
 
@@ -71,6 +72,7 @@ class Request:
     operation_timeout: float
     body: ET.Element
     options: dict[str, str] = field(default_factory=dict)
+    max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE
 
 
 def parse_duration(text: str | None, default: float = 60.0) -> float:
@@ -111,7 +113,15 @@ def parse_request(data: bytes) -> Request:
         operation_timeout=parse_duration(header.findtext("w:OperationTimeout", None, NS)),
         body=body,
         options=options,
+        max_envelope_size=_integer(header.findtext("w:MaxEnvelopeSize", None, NS), DEFAULT_MAX_ENVELOPE_SIZE),
     )
+
+
+def _integer(text: str | None, default: int) -> int:
+    try:
+        return int((text or "").strip())
+    except ValueError:
+        return default
 
 
 def command_line(request: Request) -> tuple[str, str | None]:
@@ -192,8 +202,17 @@ def _stream_chunks(name: str, command_id: str, data: bytes, chunk: int = 6000) -
     ]
 
 
-def receive_response(request: Request, command_id: str, stdout: bytes, stderr: bytes, exit_code: int) -> bytes:
-    """The final Receive answer: all output, End markers, Done with the exit code.
+RECEIVE_OVERHEAD = 4096  # room for the envelope and stream elements around the base64 text
+
+
+def receive_budget(request: Request) -> int:
+    """How many bytes of output fit in one Receive answer under the request's MaxEnvelopeSize."""
+    return max(1024, (request.max_envelope_size - RECEIVE_OVERHEAD) * 3 // 4)
+
+
+def receive_response(request: Request, command_id: str, stdout: bytes, stderr: bytes, exit_code: int | None) -> bytes:
+    """One Receive answer. ``exit_code`` None means more output follows (state Running);
+    otherwise the streams end and the state is Done with the exit code.
 
     As on a real host, CLIXML on stderr arrives in two chunks: the ``#< CLIXML`` line, then the document.
     """
@@ -205,12 +224,15 @@ def receive_response(request: Request, command_id: str, stdout: bytes, stderr: b
         )
     else:
         streams += _stream_chunks("stderr", command_id, stderr)
-    streams.append(f'<rsp:Stream Name="stdout" CommandId="{command_id}" End="true"></rsp:Stream>')
-    streams.append(f'<rsp:Stream Name="stderr" CommandId="{command_id}" End="true"></rsp:Stream>')
-    state = (
-        f'<rsp:CommandState CommandId="{command_id}" State="{DONE}">'
-        f"<rsp:ExitCode>{exit_code}</rsp:ExitCode></rsp:CommandState>"
-    )
+    if exit_code is None:
+        state = f'<rsp:CommandState CommandId="{command_id}" State="{RUNNING}"/>'
+    else:
+        streams.append(f'<rsp:Stream Name="stdout" CommandId="{command_id}" End="true"></rsp:Stream>')
+        streams.append(f'<rsp:Stream Name="stderr" CommandId="{command_id}" End="true"></rsp:Stream>')
+        state = (
+            f'<rsp:CommandState CommandId="{command_id}" State="{DONE}">'
+            f"<rsp:ExitCode>{exit_code}</rsp:ExitCode></rsp:CommandState>"
+        )
     return envelope(request, "<rsp:ReceiveResponse>" + "".join(streams) + state + "</rsp:ReceiveResponse>")
 
 
