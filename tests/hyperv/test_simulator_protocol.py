@@ -227,3 +227,11 @@ def test_output_bigger_than_max_envelope_size_arrives_over_several_receives(simu
     protocol.cleanup_command(shell, command)
     protocol.close_shell(shell)
     assert first + rest == b"x" * 300000 + b"\r\n" and code == 0
+
+
+def test_module_first_use_progress_lands_on_stderr_unless_progress_is_silenced(session):
+    noisy = session.run_ps("Get-VMHost | Out-Null")
+    assert noisy.status_code == 0
+    assert b"Preparing modules for first use." in noisy.std_err and noisy.std_err.startswith(b"#< CLIXML")
+    quiet = session.run_ps("$ProgressPreference = 'SilentlyContinue'; Get-VMHost | Out-Null")
+    assert (quiet.status_code, quiet.std_err) == (0, b"")
