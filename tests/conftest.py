@@ -17,6 +17,10 @@ from tests import factories
 
 _in_ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# Hashing is not under test here and PBKDF2 would dominate the fixtures; the settings module
+# itself keeps Django's default hashers.
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 def _on_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")

@@ -63,7 +63,7 @@ def host(name: str, *, cpus=16, memory_mb=65536, reserved_mb=4096, storage_gb=10
         port=extra.pop("port", 5985),
         transport=extra.pop("transport", "plaintext"),
         use_tls=extra.pop("use_tls", False),
-        username="nestlab",
+        username=extra.pop("username", "nestlab"),
         logical_cpus=cpus,
         memory_mb=memory_mb,
         memory_reserved_mb=reserved_mb,

@@ -56,6 +56,9 @@ def _run(task, lab_id, operation, *, on_give_up=None):
     """Run ``operation()``; retry transient errors; on a permanent one, fail the lab."""
     try:
         return operation()
+    except Lab.DoesNotExist:
+        log.info("lab %s is gone; %s has nothing to do", lab_id, task.name)
+        return None
     except Exception as exc:
         transient = getattr(exc, "transient", False)
         if transient and task.request.retries < MAX_RETRIES:

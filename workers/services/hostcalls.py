@@ -110,6 +110,8 @@ def lab_lease(lab_id) -> Iterator[None]:
     until = now + timedelta(seconds=settings.NESTLAB_HOST_LEASE_SECONDS)
     free = Q(worker_lease="") | Q(worker_lease_until__lt=now)
     if not Lab.objects.filter(free, pk=lab_id).update(worker_lease=holder, worker_lease_until=until):
+        if not Lab.objects.filter(pk=lab_id).exists():
+            raise Lab.DoesNotExist(f"Lab {lab_id} does not exist.")
         raise LabBusy(f"Lab {lab_id} is being worked on by another worker.")
     try:
         yield

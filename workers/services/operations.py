@@ -76,8 +76,8 @@ def vm_spec(lab: Lab, switch_name: str, vlan_id: int | None) -> VmSpec:
 
 def lab_place_for_build(*, lab_id) -> Host | None:
     """Reserve capacity (idempotent). Returns the host, or None if the lab no longer needs one."""
-    lab = Lab.objects.get(pk=lab_id)
-    if lab.state not in (LabState.REQUESTED, LabState.PROVISIONING):
+    lab = Lab.objects.filter(pk=lab_id).first()
+    if lab is None or lab.state not in (LabState.REQUESTED, LabState.PROVISIONING):
         return None
     return lab_place(lab_id=lab_id).host
 
@@ -175,8 +175,8 @@ def lab_teardown(*, lab_id) -> None:
 
 def lab_fail(*, lab_id, reason: str) -> bool:
     """Fail a lab stuck in a transient state, keeping the reason. Returns False if it had moved on."""
-    lab = Lab.objects.get(pk=lab_id)
-    if lab.state not in TRANSIENT:
+    lab = Lab.objects.filter(pk=lab_id).first()
+    if lab is None or lab.state not in TRANSIENT:
         return False
     try:
         transition(lab, E.FAIL, message=reason, last_error=reason[:2000], running_since=None)

@@ -1,0 +1,57 @@
+"""A whole course issued through a real worker process onto three simulated hosts."""
+
+import pytest
+from django.db.models import Sum
+
+from labs.lifecycle import LabState
+from labs.models import Lab
+from labs.selectors import course_progress
+from labs.services import course_issue
+from tests import factories
+from tests.integration.harness import host_for, wait_until
+from workers.models import Allocation
+
+pytestmark = [pytest.mark.postgres, pytest.mark.integration]
+
+
+def test_a_30_student_course_runs_across_3_hosts_as_nested_tagged_vms(worker, sims):
+    handles = sims(3)
+    hosts = [host_for(sim, f"hv{n}") for n, sim in enumerate(handles, start=1)]
+    tenant = factories.tenant("academy", max_labs=40, max_running_labs=40, max_vcpus=200, max_memory_mb=200_000,
+                              max_storage_gb=10_000)
+    instructor = factories.member(tenant, "academy-instructor", "instructor")
+    students = [factories.member(tenant, f"academy-s{n:02}", "student") for n in range(30)]
+    template = factories.template(tenant, "nested-lab")
+    course = factories.course(tenant, "Hyper-V in depth", template, instructors=[instructor], students=students)
+
+    plan = course_issue(actor=instructor, course=course)
+    assert (plan.issued, plan.refused) == (30, [])
+
+    wait_until(lambda: course_progress(course)["running"] == 30, timeout=180,
+               what=f"30 running labs; last progress {course_progress(course)}; worker log:\n{worker.log_tail()}")
+    assert course_issue(actor=instructor, course=course).issued == 0  # issuing again gives nobody a second lab
+
+    labs = {str(lab.pk): lab for lab in Lab.objects.filter(course=course).select_related("host")}
+    assert len(labs) == 30 and {lab.state for lab in labs.values()} == {LabState.RUNNING}
+    seen = 0
+    for sim, host in zip(handles, hosts, strict=True):
+        vms = sim.state()["vms"]
+        on_host = [lab for lab in labs.values() if lab.host_id == host.pk]
+        assert len(vms) == len(on_host), f"{host.name}: {len(vms)} VMs for {len(on_host)} labs"
+        for vm in vms:
+            lab_id = vm["notes"].split()[0].removeprefix("nestlab:")
+            lab = labs[lab_id]
+            assert vm["name"] == lab.vm_name and lab.host_id == host.pk
+            assert vm["notes"] == f"nestlab:{lab_id} tenant:academy"
+            assert vm["state"] == "Running"
+            assert vm["expose_virtualization_extensions"] is True
+            assert vm["dynamic_memory"] is False
+            [adapter] = vm["adapters"]
+            assert adapter["switch_name"] == "nestlab-academy-private"
+            assert adapter["dhcp_guard"] and adapter["router_guard"] and adapter["mac_address_spoofing"]
+            seen += 1
+        used = Allocation.objects.filter(host=host).aggregate(m=Sum("memory_mb"), v=Sum("vcpus"))
+        assert used["m"] == sum(vm["memory_startup"] // 2**20 for vm in vms)
+        assert used["v"] == sum(vm["processor_count"] for vm in vms)
+    assert seen == 30
+    assert len({lab.host_id for lab in labs.values()}) == 3  # spread over every host
