@@ -373,6 +373,15 @@ def test_a_wrong_password_fails_once_and_is_not_retried(sim):
     assert "not-the-password" not in str(caught.value) + repr(caught.value) + repr(driver)
 
 
+def test_the_driver_carries_on_after_the_host_restarts():
+    with run_simulator() as host:
+        driver = connect(host)
+        driver.ensure_switch(SwitchSpec("sw", "private"))
+        host.restart()  # new process, same port and state: the kept-alive connection is gone
+        driver.ensure_switch(SwitchSpec("sw", "private"))
+        assert [switch["name"] for switch in host.state()["switches"]] == ["sw"]
+
+
 def test_a_dead_port_is_host_unreachable(sim):
     with run_simulator() as other:
         port = other.port
