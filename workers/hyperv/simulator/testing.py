@@ -29,7 +29,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -73,7 +73,6 @@ class SimHandle:
     host: str = ""
     port: int = 0
     tls: bool = False
-    _log: list[str] = field(default_factory=list)
 
     # --- process ------------------------------------------------------------------------------
     def start(self) -> SimHandle:

@@ -624,7 +624,6 @@ def measure_vm(invocation: Invocation, host: Host) -> list[Any]:
     return rows
 
 
-ON_OFF = ("On", "Off")
 VM_CMDLETS = (
     cmdlet("Get-VM", get_vm, (VM_NAME, Parameter("Id", "any"), VM_OBJECT, COMPUTER)),
     cmdlet("Get-VMHost", get_vmhost, (COMPUTER,)),
