@@ -157,9 +157,9 @@ def lab_fail_settled(lab: Lab, reason: str) -> bool:
 
 
 def _enqueue_cleanup(lab: Lab, report: ReconcileReport) -> None:
-    from workers.tasks import send_lab_task
+    from workers.tasks import send_lab_task_on_commit
 
-    send_lab_task("lab_cleanup", lab)
+    send_lab_task_on_commit("lab_cleanup", lab.pk)
     report.cleanups.append(str(lab.pk))
 
 
