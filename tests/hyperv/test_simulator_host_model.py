@@ -99,3 +99,41 @@ def test_removing_a_folder_with_children_needs_recurse():
     _, errors = run(host, r"New-Item -ItemType Directory -Path C:\L\a | Out-Null; Remove-Item -LiteralPath C:\L")
     assert "has children and the Recurse parameter was not specified" in errors
     assert host.is_directory(r"C:\L\a")
+
+
+def test_set_vm_accepts_vmname_as_an_alias_of_name():
+    host = Host(HostConfig())
+    run(host, "New-VM -Name v -NoVHD | Out-Null; Set-VM -VMName v -Notes aliased")
+    assert host.state.vms[0].notes == "aliased"
+
+
+def test_runtime_memory_resize_is_refused_for_a_running_nested_vm_but_not_for_others():
+    host = Host(HostConfig())
+    _, errors = run(
+        host,
+        "New-VM -Name n -NoVHD -MemoryStartupBytes 2GB | Out-Null; "
+        "Set-VMProcessor -VMName n -ExposeVirtualizationExtensions $true; Start-VM n; "
+        "Set-VMMemory -VMName n -StartupBytes 4GB",
+    )
+    assert "current state" in errors
+    _, errors = run(
+        host, "New-VM -Name p -NoVHD -MemoryStartupBytes 2GB | Start-VM; Set-VMMemory -VMName p -StartupBytes 4GB"
+    )
+    assert errors == "" and host.vms_named("p")[0].memory_startup == 4 * 1024**3
+
+
+def test_saving_a_nested_vm_is_refused_but_a_plain_vm_saves():
+    host = Host(HostConfig())
+    _, errors = run(
+        host,
+        "New-VM -Name n -NoVHD | Out-Null; Set-VMProcessor -VMName n "
+        "-ExposeVirtualizationExtensions $true; Start-VM n; Stop-VM n -Save",
+    )
+    assert "current state" in errors
+    run(host, "New-VM -Name p -NoVHD | Start-VM; Stop-VM p -Save")
+    assert host.vms_named("p")[0].state == "Saved"
+
+
+def test_get_volume_and_get_psdrive_report_the_same_free_space():
+    stdout, _ = run(Host(HostConfig()), "(Get-Volume -DriveLetter C).SizeRemaining -eq (Get-PSDrive C).Free")
+    assert stdout == "True\r\n"
