@@ -54,6 +54,7 @@ class Simulator:
             server_context(options.cert, options.key, options.host_config.computer_name) if options.tls else None
         )
         self._stopping = threading.Event()
+        self._save_lock = threading.Lock()
         self._listening = threading.Lock()
         self._saver = threading.Thread(target=self._save_loop, name="hvsim-saver", daemon=True)
         self.port = options.port
@@ -102,7 +103,8 @@ class Simulator:
 
     def save(self) -> None:
         if self.options.state_file:
-            self.host.save(self.options.state_file)
+            with self._save_lock:
+                self.host.save(self.options.state_file)
 
     def _save_loop(self) -> None:
         while not self._stopping.wait(SAVE_INTERVAL_SECONDS):

@@ -274,8 +274,15 @@ class Host:
             return data
 
     def save(self, path: str) -> None:
-        """Write atomically: a temporary file in the same folder, then os.replace."""
-        data = self.to_dict()
+        """Write atomically: a temporary file in the same folder, then os.replace.
+
+        The snapshot and the clearing of ``dirty`` happen together under the lock, so a change made
+        while the file is being written marks the host dirty again and is saved next time. Callers
+        serialize saves (Simulator.save), so an older snapshot never replaces a newer one.
+        """
+        with self.lock:
+            data = self.to_dict()
+            self.dirty = False
         directory = os.path.dirname(os.path.abspath(path))
         handle, temporary = tempfile.mkstemp(prefix=".hvsim-state-", dir=directory)
         try:
@@ -287,9 +294,9 @@ class Host:
         except BaseException:
             if os.path.exists(temporary):
                 os.unlink(temporary)
+            with self.lock:
+                self.dirty = True
             raise
-        with self.lock:
-            self.dirty = False
 
     @classmethod
     def load(cls, config: HostConfig, path: str) -> Host:
