@@ -24,11 +24,12 @@ from workers.hyperv.errors import (
     HypervisorError,
     InsufficientResources,
     InvalidState,
+    InvalidValue,
     NotFound,
     Timeout,
 )
 from workers.hyperv.interface import CLEAN_CHECKPOINT, ConnectionSpec, SwitchSpec, VmSpec
-from workers.hyperv.powershell import NAME_RE, build_script
+from workers.hyperv.powershell import NAME_RE, build_script, validate_name, validate_windows_path
 from workers.hyperv.simulator.testing import SimHandle, run_simulator
 
 pytestmark = pytest.mark.integration
@@ -463,10 +464,26 @@ def test_any_text_reaches_the_host_as_exactly_that_text(sim, probe_vm, notes):
     assert structure(sim, except_vm=probe_vm) == before
 
 
-allowed_names = st.from_regex(NAME_RE, fullmatch=True)
+def _allowed(name: str) -> bool:
+    try:
+        validate_name(name)
+    except InvalidValue:
+        return False
+    return True
+
+
+allowed_names = st.from_regex(NAME_RE, fullmatch=True).filter(_allowed)
 path_segments = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9 ._()-]{0,20}", fullmatch=True).filter(
-    lambda segment: not segment.endswith((" ", "."))
+    lambda segment: _allowed_path("C:\\" + segment)
 )
+
+
+def _allowed_path(path: str) -> bool:
+    try:
+        validate_windows_path(path)
+    except InvalidValue:
+        return False
+    return True
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -151,7 +151,7 @@ def test_good_names(name):
 @pytest.mark.parametrize(
     "name",
     ["", "-lab", ".lab", "A" * 65, "lab 1", "lab*", "lab?", "lab[1]", "lab'1", "lab\u2019", "lab$x", "lab;x", "läb",
-     "lab\n", "lab`"],
+     "lab\n", "lab`", "lab.", "nul", "COM1", "con.lab", "Lpt9"],
 )
 def test_bad_names(name):
     with pytest.raises(InvalidValue):
@@ -186,6 +186,9 @@ def test_good_paths(path):
         "C:\\a\\\\b",
         "C:\\" + "a" * 200,
         "C:\\a\nb",
+        "C:\\NUL\\x.vhdx",
+        "C:\\a\\com1.vhdx",
+        "C:\\aux",
     ],
 )
 def test_bad_paths(path):

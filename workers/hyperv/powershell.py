@@ -45,6 +45,19 @@ ACCOUNT_RE = re.compile(
     r"(?:@[A-Za-z0-9.-]{1,190})?"  # optional @domain
 )
 _VARIABLE_RE = re.compile(r"[A-Z][A-Za-z0-9]*")
+#: DOS device names: as a file or folder name (with any extension) they open the device.
+_RESERVED_WINDOWS_NAMES = frozenset(
+    (
+        "CON PRN AUX NUL COM0 COM1 COM2 COM3 COM4 COM5 COM6 COM7 COM8 COM9 "
+        "LPT0 LPT1 LPT2 LPT3 LPT4 LPT5 LPT6 LPT7 LPT8 LPT9"
+    ).split()
+)
+
+
+def _is_bad_file_name(segment: str) -> bool:
+    """True for names Windows would alias or treat as a device: trailing dots or spaces, or a
+    reserved device name (``nul``, ``COM1.txt``)."""
+    return segment.endswith((" ", ".")) or segment.split(".", 1)[0].rstrip(" ").upper() in _RESERVED_WINDOWS_NAMES
 
 
 def ps_quote(value: str) -> str:
@@ -114,9 +127,10 @@ def check_length(script: str) -> None:
 def validate_name(value: str, *, what: str = "name") -> str:
     """Return ``value`` if it is a conservative object name (VM, switch, checkpoint, tenant slug),
     else raise InvalidValue."""
-    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value) or _is_bad_file_name(value):
         raise InvalidValue(
-            f"{what} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit; got {value!r}"
+            f"{what} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, not ending"
+            f" in '.', and not a Windows device name; got {value!r}"
         )
     return value
 
@@ -136,7 +150,7 @@ def validate_windows_path(value: str, *, what: str = "path") -> str:
         not isinstance(value, str)
         or len(value) > MAX_PATH_LENGTH
         or not WINDOWS_PATH_RE.fullmatch(value)
-        or any(segment.strip(" .") == "" or segment.endswith((" ", ".")) for segment in value.split("\\")[1:])
+        or any(_is_bad_file_name(segment) for segment in value.split("\\")[1:])
     ):
         raise InvalidValue(f"{what} must be an absolute local Windows path of plain segments; got {value!r}")
     return value
