@@ -114,9 +114,14 @@ if($s.Count -gt 0){Remove-VMSwitch -Name $Name -Force}
 ConvertTo-Json -InputObject $s.Count -Compress
 """
 
-ENSURE_VM = _AT_MOST_ONE_VM + """
+# Building a lab VM takes two scripts in one shell (one would come too close to the
+# command-line limit). The first makes the disk and the VM and tags it, and says whether the
+# clean checkpoint (the last step) exists; only if not does the second configure the VM and take
+# the checkpoint. Each step reads first, so a run after any fault finishes the job.
+ENSURE_VM_CREATED = _AT_MOST_ONE_VM + """
 $dir=$Root+'\\'+$Name;$disk=$dir+'\\'+$Name+'.vhdx';$Step='nestlab-step:'
 if($vm.Notes -and $vm.Notes -ne $Notes){throw ('nestlab: VM '+$Name+' belongs to something else (its Notes differ)')}
+if(-not $Vlan -and (Get-VMSwitch | Where-Object {$_.Name -eq $Switch -and $_.SwitchType.ToString() -eq 'External'})){throw ('nestlab: switch '+$Switch+' is shared, so a lab on it needs an access VLAN')}
 if(-not $vm){
 if(-not (Test-Path -LiteralPath $disk)){
 New-Item -ItemType Directory -Path $dir -Force | Out-Null
@@ -124,7 +129,10 @@ New-VHD -Path $disk -ParentPath $Base -Differencing | Out-Null;$Step+'disk'}
 $vm=New-VM -Name $Name -Generation $Gen -Version $Ver -MemoryStartupBytes $Mem -VHDPath $disk -SwitchName $Switch -Path $Root;$Step+'vm'}
 if($vm.Notes -ne $Notes){
 Set-VM -Name $Name -Notes $Notes -AutomaticCheckpointsEnabled $false -CheckpointType Standard;$Step+'notes'}
-if(-not (Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Clean})){
+@{VMId=$vm.VMId.ToString();Built=[bool](Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Clean})} | ConvertTo-Json -Compress
+"""
+ENSURE_VM_CONFIGURED = _ONE_VM + """
+$Step='nestlab-step:'
 $memory=Get-VMMemory -VMName $Name
 if($memory.DynamicMemoryEnabled -or $memory.Startup -ne $Mem){Set-VMMemory -VMName $Name -DynamicMemoryEnabled $false -StartupBytes $Mem;$Step+'memory'}
 $p=Get-VMProcessor -VMName $Name
@@ -135,7 +143,7 @@ if(-not $sw -or $n.DhcpGuard.ToString() -ne 'On' -or $n.RouterGuard.ToString() -
 Set-VMNetworkAdapter -VMName $Name -DhcpGuard On -RouterGuard On -MacAddressSpoofing On;$Step+'network'}
 if($Vlan){$l=Get-VMNetworkAdapterVlan -VMName $Name
 if($l.OperationMode.ToString() -ne 'Access' -or $l.AccessVlanId -ne $Vlan){Set-VMNetworkAdapterVlan -VMName $Name -Access -VlanId $Vlan;$Step+'vlan'}}
-Checkpoint-VM -Name $Name -SnapshotName $Clean;$Step+'checkpoint'}
+if(-not (Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Clean})){Checkpoint-VM -Name $Name -SnapshotName $Clean;$Step+'checkpoint'}
 ConvertTo-Json -InputObject $vm.VMId.ToString() -Compress
 """
 
@@ -148,11 +156,11 @@ if($vm.State.ToString() -ne 'Off'){Stop-VM -Name $Name -Force}
 TURN_OFF_VM = _ONE_VM + """
 if($vm.State.ToString() -ne 'Off'){Stop-VM -Name $Name -TurnOff -Force}
 """ + _STATE_JSON
-# Nested VMs do not support applying a checkpoint while running: power off, apply, and start
-# again if the VM was running.
+# Nested VMs do not support applying a checkpoint while running: check the checkpoint exists
+# (NotFound before anything changes), power off, apply, and start again if it was running.
 RESTORE_CHECKPOINT = _ONE_VM + """
 $was=$vm.State.ToString()
-$c=Get-VMSnapshot -VMName $Name -Name $Checkpoint
+Get-VMSnapshot -VMName $Name -Name $Checkpoint | Out-Null
 if($was -ne 'Off'){Stop-VM -Name $Name -TurnOff -Force}
 Restore-VMSnapshot -VMName $Name -Name $Checkpoint -Confirm:$false
 if($was -eq 'Running'){Start-VM -Name $Name}
@@ -235,23 +243,25 @@ class HyperVDriver:
         self.client.run_script(build_script(REMOVE_SWITCH, Name=name, Force=bool(force)))
 
     def ensure_vm(self, spec: VmSpec, *, on_step: Callable[[str], None] | None = None) -> str:
-        script = build_script(
-            ENSURE_VM,
-            Name=spec.name,
-            Root=spec.vm_root,
-            Base=spec.base_image_path,
-            Notes=spec.notes,
-            Switch=spec.switch_name,
-            Gen=spec.generation,
-            Ver=spec.config_version,
-            Mem=spec.memory_mb * MIB,
-            Cpu=spec.vcpus,
-            Vlan=spec.vlan_id,
-            Clean=CLEAN_CHECKPOINT,
+        values = dict(
+            Name=spec.name, Switch=spec.switch_name, Mem=spec.memory_mb * MIB, Vlan=spec.vlan_id, Clean=CLEAN_CHECKPOINT
         )
-        vm_id = self.client.run_script(script, on_step=on_step)
-        if not isinstance(vm_id, str):
-            raise HostError("the host did not return the VM id of the lab VM")
+        with self.client.shell():
+            created = self.client.run_script(
+                build_script(
+                    ENSURE_VM_CREATED,
+                    Root=spec.vm_root,
+                    Base=spec.base_image_path,
+                    Notes=spec.notes,
+                    Gen=spec.generation,
+                    Ver=spec.config_version,
+                    **values,
+                ),
+                on_step=on_step,
+            )
+            vm_id = _field(created, "VMId", str)
+            if not _field(created, "Built", bool, default=False):
+                self.client.run_script(build_script(ENSURE_VM_CONFIGURED, Cpu=spec.vcpus, **values), on_step=on_step)
         return vm_id
 
     def start_vm(self, name: str) -> None:

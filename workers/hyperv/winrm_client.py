@@ -39,6 +39,7 @@ from workers.hyperv.errors import (
     HypervisorError,
     InsufficientResources,
     InvalidState,
+    InvalidValue,
     NotFound,
     Timeout,
 )
@@ -149,6 +150,7 @@ _MESSAGE_RULES: tuple[tuple[re.Pattern[str], type[HypervisorError]], ...] = (
     (re.compile(r"while the virtual machine is in its current state|invalid state|still has \d+ connected", re.I),
      InvalidState),
     (re.compile(r"not tagged by nestlab|belongs to (another|something)", re.I), InvalidState),
+    (re.compile(r"needs an access VLAN", re.I), InvalidValue),
     (re.compile(r"not enough memory|ran out of memory|0x8007000E|not enough space on the disk|0x80070070", re.I),
      InsufficientResources),
 )
