@@ -137,3 +137,9 @@ def test_saving_a_nested_vm_is_refused_but_a_plain_vm_saves():
 def test_get_volume_and_get_psdrive_report_the_same_free_space():
     stdout, _ = run(Host(HostConfig()), "(Get-Volume -DriveLetter C).SizeRemaining -eq (Get-PSDrive C).Free")
     assert stdout == "True\r\n"
+
+
+def test_paths_can_be_piped_into_test_path_and_remove_item():
+    host = Host(HostConfig())
+    stdout, errors = run(host, r"New-Item -ItemType Directory -Path C:\P | Remove-Item; 'C:\P', 'C:\' | Test-Path")
+    assert (stdout, errors) == ("False\r\nTrue\r\n", "")

@@ -321,3 +321,10 @@ def test_a_switch_cannot_take_a_separate_value_but_a_bool_needs_one():
 
 def test_null_piped_into_foreach_object_runs_once():
     assert out("$null | ForEach-Object { 'ran' }") == "ran\r\n"
+
+
+def test_piping_into_a_cmdlet_that_takes_no_pipeline_input_is_an_error_and_does_nothing():
+    host = Host(HostConfig())
+    _, errors, _, code = run("'x' | New-VMSwitch -Name s -SwitchType Private", host)
+    assert "The input object cannot be bound to any parameters for the command" in " ".join(errors[0])
+    assert code == 1 and host.state.switches == []

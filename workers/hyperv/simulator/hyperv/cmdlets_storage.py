@@ -7,7 +7,7 @@ from typing import Any
 
 from ..powershell.binding import Parameter
 from ..powershell.evaluator import Invocation
-from ..powershell.values import PSObject
+from ..powershell.values import PSObject, to_text
 from . import facts
 from .common import COMPUTER, cmdlet
 from .model import Host, VirtualDisk, normalize_path, parent_path, path_key
@@ -147,7 +147,15 @@ def get_vhd(invocation: Invocation, host: Host) -> list[Any]:
 
 
 def _paths(invocation: Invocation) -> list[str]:
-    return list(invocation.get("LiteralPath") or invocation.get("Path") or [])
+    """-LiteralPath, -Path, or piped paths (strings, or items with a FullName such as New-Item's output)."""
+    given = invocation.get("LiteralPath") or invocation.get("Path")
+    if given is not None:
+        return list(given)
+    paths = []
+    for item in invocation.input or []:
+        full_name = item.properties.get("FullName") if isinstance(item, PSObject) else None
+        paths.append(to_text(full_name if full_name is not None else item))
+    return paths
 
 
 def test_path(invocation: Invocation, host: Host) -> list[Any]:
@@ -316,7 +324,10 @@ def get_volume(invocation: Invocation, host: Host) -> list[Any]:
     ]
 
 
-_PATHS = (Parameter("Path", "strings", position=0), Parameter("LiteralPath", "strings", aliases=("pspath", "lp")))
+_PATHS = (
+    Parameter("Path", "strings", position=0, from_pipeline=True),
+    Parameter("LiteralPath", "strings", aliases=("pspath", "lp")),
+)
 STORAGE_CMDLETS = (
     cmdlet(
         "New-VHD",

@@ -344,6 +344,23 @@ class Interpreter:
         except StatementTerminatingError as error:
             error.record.position, error.record.extent_end = node.pos, node.end
             raise
+        if values and not any(parameter.from_pipeline for parameter in spec.parameters):
+            for _ in values:  # each piped object fails to bind; the cmdlet never processes it
+                self.write_error(
+                    ErrorRecord(
+                        "The input object cannot be bound to any parameters for the command either because the command "
+                        "does not take pipeline input or the input and its properties do not match any of the "
+                        "parameters that take pipeline input.",
+                        "InvalidArgument",
+                        f"InputObjectNotBound,{spec.implementing_type}",
+                        "ParameterBindingException",
+                        activity=spec.name,
+                    ),
+                    arguments.get("ErrorAction"),
+                    node.pos,
+                    node.end,
+                )
+            return []
         if spec.module:
             self.used_modules.add(spec.module)
         self.before_cmdlet(spec, arguments)
