@@ -219,6 +219,9 @@ def test_nat_and_vlan_switches(sim, driver, unique):
     driver.ensure_switch(vlan)
     [external] = switches_named(sim, vlan.name)
     assert external["switch_type"] == "External" and external["allow_management_os"] is False
+    with pytest.raises(InvalidValue, match="access VLAN"):
+        driver.ensure_vm(vm_spec(unique, switch=vlan.name))
+    assert vms_named(sim, unique) == []
     spec = vm_spec(unique, switch=vlan.name, vlan_id=210)
     driver.ensure_vm(spec)
     assert_built(sim, spec)

@@ -241,3 +241,10 @@ def test_nesting_needs_a_new_enough_host_and_version():
     with pytest.raises(InvalidState, match="virtualization extensions"):
         intel.ensure_vm(spec(config_version="7.0"))
     intel.ensure_vm(spec(name="lab-2"))
+
+
+def test_a_lab_on_a_shared_switch_needs_a_vlan(fake):
+    fake.ensure_switch(SwitchSpec("nl-shared", "vlan", external_adapter="Ethernet 2"))
+    with pytest.raises(InvalidValue, match="access VLAN"):
+        fake.ensure_vm(spec(switch_name="nl-shared"))
+    fake.ensure_vm(spec(switch_name="nl-shared", vlan_id=300))

@@ -201,6 +201,9 @@ class FakeDriver:
         vm = self._at_most_one(spec.name)
         if vm is not None and vm.notes and vm.notes != spec.notes:
             raise InvalidState(f"nestlab: VM {spec.name} belongs to something else (its Notes differ)")
+        shared = self.switches.get(spec.switch_name)
+        if spec.vlan_id is None and shared is not None and shared.switch_type == "External":
+            raise InvalidValue(f"nestlab: switch {spec.switch_name} is shared, so a lab on it needs an access VLAN")
         if vm is None:
             if spec.disk_path not in self.files:
                 self._enter("ensure_vm.disk")

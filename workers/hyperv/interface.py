@@ -297,7 +297,9 @@ class HypervisorDriver(Protocol):
         """Build the lab VM, resuming wherever an earlier run stopped, and return its VMId.
         ``on_step(step)`` is called for each step this call performed (disk, vm, notes, memory,
         processor, network, vlan, checkpoint), also when a later step fails. HostError if two
-        VMs have the name; InvalidState if a VM of that name is not this lab's."""
+        VMs have the name; InvalidState if a VM of that name is not this lab's; InvalidValue if
+        the switch is a shared (External) one and the spec has no VLAN, because lab adapters
+        spoof MAC addresses and must stay inside the tenant's segment."""
 
     def start_vm(self, name: str) -> None:
         """Running afterwards. NotFound, InsufficientResources."""
