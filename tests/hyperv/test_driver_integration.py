@@ -524,6 +524,19 @@ def test_allowed_paths_are_looked_up_as_exactly_those_paths(sim, segments):
     assert structure(sim) == before
 
 
+def test_a_base_image_path_with_spaces_and_parentheses_is_used_verbatim(unique):
+    odd_image = "C:\\Nestlab Images (x64)\\win-2022 core_v1.2.vhdx"
+    with run_simulator(base_images=odd_image) as host:
+        driver = connect(host)
+        driver.ensure_switch(SwitchSpec("sw", "private"))
+        spec = vm_spec(unique, switch="sw", base_image_path=odd_image, vm_root="C:\\Lab VMs (nested)")
+        driver.ensure_vm(spec)
+        assert_built(host, spec)
+        assert [image.present for image in driver.host_facts([odd_image]).base_images] == [True]
+        driver.delete_vm(unique, vm_root=spec.vm_root)
+        assert disks_under(host, spec.folder) == [] and vms_named(host, unique) == []
+
+
 # --- TLS ---------------------------------------------------------------------------------------------
 
 
