@@ -328,3 +328,11 @@ def test_piping_into_a_cmdlet_that_takes_no_pipeline_input_is_an_error_and_does_
     _, errors, _, code = run("'x' | New-VMSwitch -Name s -SwitchType Private", host)
     assert "The input object cannot be bound to any parameters for the command" in " ".join(errors[0])
     assert code == 1 and host.state.switches == []
+
+
+def test_write_host_writes_to_stdout_in_order_with_output():
+    assert out("'a'; Write-Host b c; 'd' | Write-Host; 'e'") == "a\r\nb c\r\nd\r\ne\r\n"
+
+
+def test_write_output_takes_remaining_arguments_and_pipeline_input():
+    assert out("Write-Output a b; 'c' | Write-Output") == "a\r\nb\r\nc\r\n"

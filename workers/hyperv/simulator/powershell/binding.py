@@ -30,6 +30,7 @@ class Parameter:
     mandatory: bool = False
     from_pipeline: bool = False
     alternatives: tuple[str, ...] = ()  # other parameter sets: mandatory is met if one of these is bound
+    takes_remaining_arguments: bool = False  # ValueFromRemainingArguments: extra positionals become a list
 
 
 COMMON_PARAMETERS = (
@@ -267,8 +268,12 @@ def bind_arguments(
             )
         bound[parameter.name] = convert_argument(spec, parameter, value)
     positional_parameters = sorted((p for p in spec.parameters if p.position is not None), key=lambda p: p.position)
-    for value in positional:
+    remaining = next((p for p in spec.parameters if p.takes_remaining_arguments), None)
+    for index, value in enumerate(positional):
         slot = _positional_slot(positional_parameters, bound, value)
+        if slot is not None and slot is remaining and len(positional) - index > 1:
+            bound[slot.name] = convert_argument(spec, slot, positional[index:])  # Write-Host a b c
+            break
         if slot is None:
             raise binding_error(
                 spec,

@@ -217,14 +217,19 @@ def out_string(invocation: Invocation) -> list[Any]:
 
 
 def write_output(invocation: Invocation) -> list[Any]:
+    if "InputObject" not in invocation:
+        return list(invocation.input or [])
     value = invocation.get("InputObject")
     return value if isinstance(value, list) else [value]
 
 
 def write_host(invocation: Invocation) -> list[Any]:
-    value = invocation.get("Object")
-    text = " ".join(to_text(item) for item in (value if isinstance(value, list) else [value]))
-    invocation.interpreter.stdout_lines.append(text)
+    """powershell.exe over WinRM has no console: host output goes to stdout, one line per call
+    (or per piped object)."""
+    objects = [invocation.get("Object")] if "Object" in invocation else list(invocation.input or [None])
+    for value in objects:
+        text = " ".join(to_text(item) for item in (value if isinstance(value, list) else [value]))
+        invocation.interpreter.stdout_lines.append(text)
     return []
 
 
@@ -353,7 +358,9 @@ CORE_CMDLETS = (
         "Write-Output",
         write_output,
         (
-            Parameter("InputObject", "any", position=0, mandatory=True, from_pipeline=True),
+            Parameter(
+                "InputObject", "any", position=0, mandatory=True, from_pipeline=True, takes_remaining_arguments=True
+            ),
             Parameter("NoEnumerate", "switch"),
         ),
         "WriteOutputCommand",
@@ -363,7 +370,7 @@ CORE_CMDLETS = (
         "Write-Host",
         write_host,
         (
-            Parameter("Object", "any", position=0),
+            Parameter("Object", "any", position=0, from_pipeline=True, takes_remaining_arguments=True),
             Parameter("NoNewline", "switch"),
             Parameter("ForegroundColor"),
             Parameter("BackgroundColor"),
