@@ -87,3 +87,17 @@ def test_the_simulator_never_imports_django():
         env={**os.environ, "PYTHONPATH": REPO_ROOT},
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_an_unreadable_state_file_is_reported_not_overwritten(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text("{not json")
+    result = subprocess.run(
+        [sys.executable, "-m", "workers.hyperv.simulator", "--state-file", str(path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1 and "cannot start" in result.stderr
+    assert path.read_text() == "{not json"
