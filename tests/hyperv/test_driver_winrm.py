@@ -82,6 +82,10 @@ def test_non_ascii_text_and_escapes_survive():
     assert record.message == "Get-VM : Übung 'x' fehlt"
 
 
+def test_characters_beyond_the_bmp_arrive_as_escaped_surrogates():
+    assert error_record(clixml("Set-VM : lab _xD83D__xDE00_ x")).message == "Set-VM : lab \U0001F600 x"
+
+
 def test_warnings_and_progress_are_not_errors():
     stderr = (
         '#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'

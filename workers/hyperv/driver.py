@@ -35,7 +35,7 @@ from workers.hyperv.powershell import (
     validate_name,
     validate_windows_path,
 )
-from workers.hyperv.winrm_client import WinRMClient
+from workers.hyperv.winrm_client import STEP_MARKER, WinRMClient
 
 MIB = 1024 * 1024
 
@@ -119,7 +119,7 @@ ConvertTo-Json -InputObject $s.Count -Compress
 # clean checkpoint (the last step) exists; only if not does the second configure the VM and take
 # the checkpoint. Each step reads first, so a run after any fault finishes the job.
 ENSURE_VM_CREATED = _AT_MOST_ONE_VM + """
-$dir=$Root+'\\'+$Name;$disk=$dir+'\\'+$Name+'.vhdx';$Step='nestlab-step:'
+$dir=$Root+'\\'+$Name;$disk=$dir+'\\'+$Name+'.vhdx'
 if($vm.Notes -and $vm.Notes -ne $Notes){throw ('nestlab: VM '+$Name+' belongs to something else (its Notes differ)')}
 if(-not $Vlan -and (Get-VMSwitch | Where-Object {$_.Name -eq $Switch -and $_.SwitchType.ToString() -eq 'External'})){throw ('nestlab: switch '+$Switch+' is shared, so a lab on it needs an access VLAN')}
 if(-not $vm){
@@ -132,7 +132,6 @@ Set-VM -Name $Name -Notes $Notes -AutomaticCheckpointsEnabled $false -Checkpoint
 @{VMId=$vm.VMId.ToString();Built=[bool](Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Clean})} | ConvertTo-Json -Compress
 """
 ENSURE_VM_CONFIGURED = _ONE_VM + """
-$Step='nestlab-step:'
 $memory=Get-VMMemory -VMName $Name
 if($memory.DynamicMemoryEnabled -or $memory.Startup -ne $Mem){Set-VMMemory -VMName $Name -DynamicMemoryEnabled $false -StartupBytes $Mem;$Step+'memory'}
 $p=Get-VMProcessor -VMName $Name
@@ -244,7 +243,12 @@ class HyperVDriver:
 
     def ensure_vm(self, spec: VmSpec, *, on_step: Callable[[str], None] | None = None) -> str:
         values = dict(
-            Name=spec.name, Switch=spec.switch_name, Mem=spec.memory_mb * MIB, Vlan=spec.vlan_id, Clean=CLEAN_CHECKPOINT
+            Name=spec.name,
+            Switch=spec.switch_name,
+            Mem=spec.memory_mb * MIB,
+            Vlan=spec.vlan_id,
+            Clean=CLEAN_CHECKPOINT,
+            Step=STEP_MARKER,
         )
         with self.client.shell():
             created = self.client.run_script(

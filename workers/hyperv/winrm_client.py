@@ -76,7 +76,9 @@ class HostErrorRecord:
 
 
 def _unescape_clixml(text: str) -> str:
-    return _XML_ESCAPE_RE.sub(lambda match: chr(int(match.group(1), 16)), text)
+    """Decode ``_xHHHH_`` escapes; characters beyond the BMP arrive as two escaped surrogates."""
+    decoded = _XML_ESCAPE_RE.sub(lambda match: chr(int(match.group(1), 16)), text)
+    return decoded.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def parse_clixml(stderr: str) -> list[str]:
