@@ -12,7 +12,7 @@ import pytest
 
 import workers.hyperv.driver as driver_module
 from workers.hyperv.driver import HyperVDriver
-from workers.hyperv.errors import HostError, InvalidValue, Timeout
+from workers.hyperv.errors import HostError, InvalidState, InvalidValue, NotFound, Timeout
 from workers.hyperv.interface import CLEAN_CHECKPOINT, ConnectionSpec, SwitchSpec, VmSpec
 from workers.hyperv.powershell import MAX_COMMAND_LINE, PROLOGUE, build_script, command_line_length
 
@@ -296,10 +296,18 @@ def test_stop_turns_off_only_when_the_guest_did_not_shut_down():
     driver.stop_vm("lab-1", graceful_timeout_s=5)
     assert len(client.scripts) == 1 and client.deadlines == [5]
 
-    driver, client = recording_driver(Timeout("cut"), {"State": "Off"})
-    driver.stop_vm("lab-1", graceful_timeout_s=5)
-    assert len(client.scripts) == 2
-    assert "-TurnOff" in client.scripts[1] and "-TurnOff" not in client.scripts[0]
+    for refusal in (Timeout("cut"), InvalidState("no shutdown service"), HostError("guest did not answer")):
+        driver, client = recording_driver(refusal, {"State": "Off"})
+        driver.stop_vm("lab-1", graceful_timeout_s=5)
+        assert len(client.scripts) == 2
+        assert "-TurnOff" in client.scripts[1] and "-TurnOff" not in client.scripts[0]
+
+
+def test_stop_of_a_missing_vm_is_not_found():
+    driver, client = recording_driver(NotFound("unable to find"))
+    with pytest.raises(NotFound):
+        driver.stop_vm("lab-1")
+    assert len(client.scripts) == 1
 
 
 def test_reset_restores_the_clean_checkpoint():

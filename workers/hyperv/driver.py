@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from workers.hyperv.errors import HostError, InvalidValue, Timeout
+from workers.hyperv.errors import HostError, InvalidState, InvalidValue, Timeout
 from workers.hyperv.interface import (
     CLEAN_CHECKPOINT,
     NOTES_TAG,
@@ -273,13 +273,14 @@ class HyperVDriver:
 
     def stop_vm(self, name: str, *, graceful_timeout_s: int = 60) -> None:
         """Ask the guest to shut down; if it is not Off within ``graceful_timeout_s`` (the
-        shutdown command is then terminated), pull the power. Both steps share one shell."""
+        shutdown command is then terminated), or the host refuses a guest shutdown (no shutdown
+        integration service, say), pull the power. Both steps share one shell."""
         validate_name(name, what="VM name")
         with self.client.shell():
             try:
                 graceful_deadline_s = min(graceful_timeout_s, self.conn.call_deadline_s)
                 state = self.client.run_script(build_script(STOP_VM_GRACEFULLY, Name=name), deadline_s=graceful_deadline_s)
-            except Timeout:
+            except (Timeout, InvalidState, HostError):
                 state = None
             if _field(state, "State", str, default="") != "Off":
                 self.client.run_script(build_script(TURN_OFF_VM, Name=name))
