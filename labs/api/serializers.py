@@ -222,6 +222,56 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class _PlannedLabSerializer(serializers.Serializer):
+    student = serializers.CharField()
+    host = serializers.CharField()
+
+
+class _CapacityLeftSerializer(serializers.Serializer):
+    host = serializers.CharField()
+    vcpus = serializers.IntegerField()
+    memory_mb = serializers.IntegerField()
+    storage_gb = serializers.IntegerField()
+
+
+class _RefusalSerializer(serializers.Serializer):
+    student = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class IssuePlanSerializer(serializers.Serializer):
+    """What issuing the course does (or, on a dry run, would do)."""
+
+    course = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    enrolled = serializers.IntegerField()
+    already_issued = serializers.IntegerField()
+    to_issue = serializers.IntegerField()
+    labs = _PlannedLabSerializer(many=True, help_text="Which student's lab lands on which host.")
+    capacity_left = _CapacityLeftSerializer(many=True, help_text="Free capacity per enabled host after the plan.")
+    issued = serializers.IntegerField()
+    refused = _RefusalSerializer(many=True)
+
+
+class _FailureSerializer(serializers.Serializer):
+    lab = serializers.CharField()
+    student = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+
+
+class CourseProgressSerializer(serializers.Serializer):
+    enrolled = serializers.IntegerField()
+    requested = serializers.IntegerField()
+    provisioning = serializers.IntegerField()
+    running = serializers.IntegerField()
+    stopped = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    other = serializers.IntegerField()
+    in_flight = serializers.IntegerField()
+    failures = _FailureSerializer(many=True)
+
+
 class RosterEntrySerializer(serializers.Serializer):
     email = serializers.EmailField()
     name = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import asdict, is_dataclass
-
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -17,8 +15,10 @@ from labs.api.parsers import CsvParser, RdpRenderer
 from labs.api.roster import roster_from_csv, roster_import, roster_validate
 from labs.api.serializers import (
     CourseCreateSerializer,
+    CourseProgressSerializer,
     CourseSerializer,
     EnrollmentSerializer,
+    IssuePlanSerializer,
     LabCheckpointSerializer,
     LabConnectionSerializer,
     LabCreateSerializer,
@@ -34,6 +34,7 @@ from labs.api.serializers import (
 from labs.connection import lab_connection
 from labs.filtersets import CourseFilterSet, EnrollmentFilterSet, LabFilterSet, LabTemplateFilterSet
 from labs.models import Course, Lab, LabTemplate, LabTemplateVersion
+from labs.selectors import course_progress
 
 _ACCEPTED = {202: LabSerializer}
 
@@ -59,7 +60,8 @@ class LabTemplateViewSet(
     def create(self, request, *args, **kwargs):
         serializer = TemplateCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-        template = lab_services.template_create(**serializer.validated_data)
+        data = {"tenant": None, **serializer.validated_data}
+        template = lab_services.template_create(**data)
         return Response(TemplateSerializer(template).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
@@ -67,7 +69,7 @@ class LabTemplateViewSet(
         serializer = TemplateReviseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         lab_services.template_revise(template=template, **serializer.validated_data)
-        return Response(TemplateSerializer(template).data)
+        return Response(TemplateSerializer(self.get_queryset().get(pk=template.pk)).data)
 
 
 @extend_schema_view(
@@ -180,19 +182,6 @@ class IssueSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(required=False, default=False)
 
 
-def _plain(value):
-    """An IssuePlan / progress report as JSON-ready data."""
-    if is_dataclass(value):
-        return _plain(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
 @extend_schema_view(
     list=extend_schema(summary="Courses you teach, manage or attend"),
     create=extend_schema(request=CourseCreateSerializer, responses={201: CourseSerializer},
@@ -238,8 +227,8 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         return Response(RosterResultSerializer(result).data, status=status.HTTP_201_CREATED)
 
     def _roster_items(self, request) -> list:
-        if isinstance(request.data, bytes):
-            entries = roster_from_csv(request.data)
+        if isinstance(request.data, bytes) or request.content_type.startswith("text/csv"):
+            entries = roster_from_csv(request.data if isinstance(request.data, bytes) else b"")
             return [{"row": e.row, "email": e.email, "name": e.name} for e in entries]
         upload = request.data.get("file") if hasattr(request.data, "getlist") else None
         if upload is not None and hasattr(upload, "read"):
@@ -253,8 +242,8 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     @extend_schema(
         request=None,
         parameters=[OpenApiParameter("dry_run", bool, description="Only return the plan; change nothing.")],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="The plan (dry run)"),
-                   202: OpenApiResponse(OpenApiTypes.OBJECT, description="The plan being carried out")},
+        responses={200: OpenApiResponse(IssuePlanSerializer, description="The plan (dry run); nothing changed"),
+                   202: OpenApiResponse(IssuePlanSerializer, description="Labs requested; workers build them")},
         summary="Issue one lab per enrolled student",
     )
     @action(detail=True, methods=["post"], filter_backends=[])
@@ -264,13 +253,11 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         query.is_valid(raise_exception=True)
         dry_run = query.validated_data["dry_run"]
         plan = lab_services.course_issue(actor=request.user, course=course, dry_run=dry_run)
-        return Response(_plain(plan), status=status.HTTP_200_OK if dry_run else status.HTTP_202_ACCEPTED)
+        return Response(IssuePlanSerializer(plan).data,
+                        status=status.HTTP_200_OK if dry_run else status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses=OpenApiResponse(OpenApiTypes.OBJECT, description="Counts by state and failures"),
-                   summary="How far issuing the course's labs has got")
+    @extend_schema(responses=CourseProgressSerializer, summary="How far issuing the course's labs has got")
     @action(detail=True, methods=["get"], filter_backends=[])
     def progress(self, request, pk=None):
-        from labs.selectors import course_progress
-
-        return Response(_plain(course_progress(self.get_object())))
+        return Response(CourseProgressSerializer(course_progress(self.get_object())).data)
 

@@ -46,7 +46,8 @@ def world(acme, globex, acme_admin, acme_instructor, acme_student, acme_student2
     acme_instructor2 = factories.member(acme, "acme-instructor2", "instructor")
     globex_student = factories.member(globex, "globex-student", "student")
     globex_template = factories.template(globex, "globex-lab", self_service=True)
-    course = factories.course(acme, "Hyper-V 101", acme_template, instructors=[acme_instructor], students=[acme_student])
+    course = factories.course(acme, "Hyper-V 101", acme_template, instructors=[acme_instructor],
+                              students=[acme_student])
     course2 = factories.course(acme, "Hyper-V 201", acme_template, instructors=[acme_instructor2],
                                students=[acme_student2])
     globex_course = factories.course(globex, "Globex basics", globex_template, instructors=[globex_admin],

@@ -7,10 +7,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from config.api import NestlabViewSet, PlatformAdminOrNotFound
-from workers.api.host_writes import host_create, host_update
 from workers.api.serializers import HostSerializer
 from workers.filtersets import HostFilterSet
 from workers.models import Host
+from workers.services.hosts import host_create, host_doctor_request, host_drain, host_enable, host_update
 
 _ACCEPTED = {202: HostSerializer}
 
@@ -45,24 +45,18 @@ class HostViewSet(
     @extend_schema(request=None, responses=_ACCEPTED, summary="Take no new labs; keep the ones it has")
     @action(detail=True, methods=["post"])
     def drain(self, request, pk=None):
-        from workers.services.hosts import host_drain
-
         host = host_drain(actor=request.user, host=self.get_object())
         return Response(HostSerializer(host).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses=_ACCEPTED, summary="Take new labs again")
     @action(detail=True, methods=["post"])
     def enable(self, request, pk=None):
-        from workers.services.hosts import host_enable
-
         host = host_enable(actor=request.user, host=self.get_object())
         return Response(HostSerializer(host).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses=_ACCEPTED, summary="Run the host doctor (results land in doctor_report)")
     @action(detail=True, methods=["post"])
     def doctor(self, request, pk=None):
-        from workers.services.hosts import host_doctor_request
-
         host = self.get_object()
         host_doctor_request(actor=request.user, host=host)
         return Response(HostSerializer(host).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,98 @@
+"""Course rosters: CSV (text/csv or multipart) and JSON, all rows or none, errors naming row and column."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from labs.api.roster import MAX_ROWS
+from labs.models import Enrollment
+from tenants.models import Invitation, Membership
+
+pytestmark = pytest.mark.django_db
+User = get_user_model()
+
+
+def _post_csv(client, course, text, *, encoding="utf-8"):
+    data = text.encode(encoding) if isinstance(text, str) else text
+    return client.generic("POST", f"/api/v1/courses/{course.pk}/enrollments/", data, content_type="text/csv")
+
+
+def test_it_invites_new_people_and_enrolls_everyone(world, api):
+    csv_text = "email,name\nada@example.test,Ada Lovelace\nacme-student2@example.test,Already Member\n"
+    response = _post_csv(api("instructor"), world.course, csv_text)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["enrolled"], body["users_invited"], body["members_added"]) == (2, 1, 1)
+
+    ada = User.objects.get(email="ada@example.test")
+    assert not ada.is_active and not ada.has_usable_password()
+    assert (ada.first_name, ada.last_name) == ("Ada", "Lovelace")
+    assert Invitation.objects.filter(user=ada, tenant=world.acme, accepted_at=None).count() == 1
+    assert Membership.objects.get(user=ada, tenant=world.acme).role == "student"
+    student2 = world.users["student2"]
+    assert Membership.objects.get(user=student2, tenant=world.acme).role == "student"  # unchanged
+    assert set(Enrollment.objects.filter(course=world.course).values_list("student__email", flat=True)) >= {
+        "ada@example.test", "acme-student2@example.test"
+    }
+
+
+def test_multipart_upload_works_the_same(world, api):
+    upload = SimpleUploadedFile("roster.csv", b"Email,Name\nbob@example.test,Bob\n", content_type="text/csv")
+    response = api("admin").post(f"/api/v1/courses/{world.course.pk}/enrollments/", {"file": upload},
+                                 format="multipart")
+    assert response.status_code == 201, response.content
+    assert Enrollment.objects.filter(course=world.course, student__email="bob@example.test").exists()
+
+
+def test_json_list_works_the_same(world, api):
+    response = api("admin").post(f"/api/v1/courses/{world.course.pk}/enrollments/",
+                                 [{"email": "cy@example.test", "name": "Cy"}], format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["enrollments"][0]["email"] == "cy@example.test"
+
+
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        ("mail,name\nx@example.test,X\n", "row 1, column email: missing from the header"),
+        ("email\nx@example.test\n", "row 1, column name: missing from the header"),
+        ("email,name\nx@example.test,X\nnot-an-email,Y\n", "row 3, column email: 'not-an-email' is not a valid"),
+        ("email,name\nx@example.test,X\nX@Example.test,Again\n",
+         "row 3, column email: X@Example.test is a duplicate of row 2"),
+        ("email,name\nx@example.test\n", "row 2, column name: missing"),
+        ("", "row 1: the file is empty"),
+        ("email,name\n", "The roster has no students"),
+    ],
+)
+def test_bad_csv_is_refused_naming_row_and_column_and_nothing_changes(world, api, payload, needle):
+    users_before, enrollments_before = User.objects.count(), Enrollment.objects.count()
+    response = _post_csv(api("instructor"), world.course, payload)
+    assert response.status_code == 400, response.content
+    assert any(needle in message for message in response.json()["roster"]), response.json()
+    assert (User.objects.count(), Enrollment.objects.count()) == (users_before, enrollments_before)
+
+
+def test_wrong_encoding_is_refused(world, api):
+    response = _post_csv(api("instructor"), world.course, "email,name\nzoe@example.test,Zoë\n", encoding="latin-1")
+    assert response.status_code == 400
+    assert "row 2: the file is not UTF-8" in response.json()["roster"][0]
+
+
+def test_too_many_rows_is_refused(world, api):
+    rows = "".join(f"s{i}@example.test,S {i}\n" for i in range(MAX_ROWS + 1))
+    response = _post_csv(api("admin"), world.course, "email,name\n" + rows)
+    assert response.status_code == 400
+    assert f"row {MAX_ROWS + 2}: too many rows" in response.json()["roster"][0]
+    assert not User.objects.filter(email="s0@example.test").exists()
+
+
+def test_a_failing_row_rolls_back_the_rows_before_it(world, api):
+    # Two accounts share an address: the row cannot be resolved, and row 2's invite must vanish too.
+    User.objects.create_user("twin1", "twin@example.test", "x")
+    User.objects.create_user("twin2", "TWIN@example.test", "x")
+    response = _post_csv(api("admin"), world.course, "email,name\nfresh@example.test,F\ntwin@example.test,T\n")
+    assert response.status_code == 400
+    assert response.json()["roster"][0].startswith("row 3, column email:")
+    assert not User.objects.filter(email="fresh@example.test").exists()
