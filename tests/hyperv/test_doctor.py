@@ -35,6 +35,7 @@ def test_a_healthy_intel_host_passes_everything():
         "firmware_virtualization",
         "slat",
         "vm_monitor_mode",
+        "hypervisor_running",
         "nesting_os",
         "config_version",
         "memory",
@@ -110,6 +111,17 @@ def test_the_three_problem_hosts_read_differently():
 def test_no_hyperv_role():
     checks = run(replace(HEALTHY, hyperv_installed=False))
     assert checks["hyperv_role"].status == "fail" and "Install-WindowsFeature" in checks["hyperv_role"].fix
+
+
+def test_a_hypervisor_that_does_not_start():
+    checks = run(replace(HEALTHY, hypervisor_present=False))
+    assert failures(checks) == {"hypervisor_running"}
+    assert "hypervisorlaunchtype" in checks["hypervisor_running"].fix
+
+
+def test_a_hardware_problem_is_named_once():
+    checks = run(FIRMWARE_OFF)
+    assert checks["hypervisor_running"].status == "warn"
 
 
 def test_no_slat():

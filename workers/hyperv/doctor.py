@@ -132,6 +132,33 @@ def check_vm_monitor_mode(facts: HostFacts) -> Check:
     )
 
 
+def check_hypervisor_running(facts: HostFacts, *, hardware_ok: bool) -> Check:
+    """The role can be installed while the hypervisor does not start (launch type off, or a
+    hardware problem that another check already names)."""
+    if facts.hypervisor_present:
+        return Check("hypervisor_running", "pass", "The hypervisor is running.")
+    if facts.hypervisor_present is None:
+        return Check(
+            "hypervisor_running",
+            "warn",
+            "The host did not say whether the hypervisor is running.",
+            "Check that Win32_ComputerSystem reports HypervisorPresent.",
+        )
+    if not facts.hyperv_installed or not hardware_ok:
+        return Check(
+            "hypervisor_running",
+            "warn",
+            "The hypervisor is not running; the failed check above is the reason.",
+            "Fix the failed check above, then reboot.",
+        )
+    return Check(
+        "hypervisor_running",
+        "fail",
+        "The Hyper-V role is installed but the hypervisor is not running.",
+        "Run bcdedit /set hypervisorlaunchtype auto on the host and reboot.",
+    )
+
+
 def check_nesting_os(facts: HostFacts) -> Check:
     vendor = facts.cpu_vendor
     release = windows_release(facts.os_build)
@@ -278,11 +305,12 @@ def doctor_checks(
     base_images: list[str],
 ) -> list[Check]:
     """Every requirement for nested labs, checked against ``facts``, in a fixed order."""
+    hardware = [check_firmware_virtualization(facts), check_slat(facts), check_vm_monitor_mode(facts)]
+    hardware_ok = all(check.status != "fail" for check in hardware)
     return [
         check_hyperv_role(facts),
-        check_firmware_virtualization(facts),
-        check_slat(facts),
-        check_vm_monitor_mode(facts),
+        *hardware,
+        check_hypervisor_running(facts, hardware_ok=hardware_ok),
         check_nesting_os(facts),
         check_config_version(facts),
         check_memory(facts),
