@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from spnego.exceptions import InvalidCredentialError
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 
 from workers.hyperv.errors import (
@@ -307,6 +308,7 @@ def test_wrong_credentials_fail_once_and_permanently():
 @pytest.mark.parametrize(
     ("raised", "error_class"),
     [
+        (InvalidCredentialError(context_msg="logon failure"), AuthenticationFailed),
         (requests.exceptions.ConnectionError("refused"), HostUnreachable),
         (requests.exceptions.ReadTimeout("read timed out"), HostUnreachable),
         (requests.exceptions.SSLError("certificate verify failed"), HostError),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from spnego.exceptions import SpnegoError  # pywinrm -> requests_ntlm -> pyspnego
 from winrm.exceptions import (
     AuthenticationError,
     WinRMError,
@@ -334,6 +335,12 @@ class WinRMClient:
             raise
         except AuthenticationError:
             raise AuthenticationFailed(f"the host rejected the credentials of {self.conn.username!r}")
+        except SpnegoError as error:
+            # NTLM, Kerberos and CredSSP fail inside the security-context exchange, not with a
+            # 401 (pywinrm issue #235): the credentials (or the account) are not accepted.
+            raise AuthenticationFailed(
+                f"authentication of {self.conn.username!r} failed: {type(error).__name__}: {error}"[:300]
+            )
         except requests.exceptions.SSLError as error:
             raise HostError(f"TLS with {self.conn.url} failed: {_reason(error)}")
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
