@@ -336,3 +336,8 @@ def test_write_host_writes_to_stdout_in_order_with_output():
 
 def test_write_output_takes_remaining_arguments_and_pipeline_input():
     assert out("Write-Output a b; 'c' | Write-Output") == "a\r\nb\r\nc\r\n"
+
+
+def test_increment_and_compound_assignment():
+    assert out("$n = 1; $n++; $n += 2; $n *= 3; $n--; $n") == "11\r\n"
+    assert out("1..3 | ForEach-Object -Begin { $c = 0 } -Process { $c++ } -End { $c }") == "3\r\n"

@@ -110,7 +110,7 @@ class Interpreter:
     commands: dict[str, CmdletSpec]  # lower-cased name or alias -> spec
     environment: dict[str, str] = field(default_factory=dict)
     before_cmdlet: Callable[[CmdletSpec, dict[str, Any]], None] = lambda spec, arguments: None
-    format_output: Callable[[Any], list[str]] = lambda value: [to_text(value)]
+    format_output: Callable[[Any], list[str]] = lambda value: [] if value is None else [to_text(value)]
     is_cancelled: Callable[[], bool] = lambda: False
     context: Any = None  # what host cmdlets act on (the simulated Hyper-V host)
 

@@ -259,7 +259,10 @@ class Parser:
         else:
             expression = self.expression()
             operator = self.peek(EXPRESSION_MODE)
-            if operator.kind in {"=", "+=", "-="}:
+            if operator.kind in {"++", "--"} and isinstance(expression, (ast.Variable, ast.MemberAccess, ast.Index)):
+                self.take(operator)  # `$n++` as a statement: an assignment that writes nothing
+                return ast.Assignment(start, expression, operator.kind[0] + "=", ast.Constant(operator.start, 1))
+            if operator.kind in {"=", "+=", "-=", "*=", "/="}:
                 if not isinstance(expression, (ast.Variable, ast.MemberAccess, ast.Index)):
                     raise ParseError(
                         "The assignment expression is not valid. The input to an assignment operator "

@@ -33,7 +33,28 @@ _MULTIPLIERS = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1
 _VARIABLE_NAME = re.compile(r"(?:(?:global|script|local|private|env):)?[\w?]+|[$^?]", re.IGNORECASE)
 _IDENTIFIER = re.compile(r"[A-Za-z_][\w]*")
 _PARAMETER_NAME = re.compile(r"[A-Za-z_?][\w-]*")
-_OPERATORS = ("::", "..", "+=", "-=", "*=", "/=", "=", "+", "*", "/", "%", "!", ",", ".", "[", "]", ">", "<")
+_OPERATORS = (
+    "::",
+    "..",
+    "++",
+    "--",
+    "+=",
+    "-=",
+    "*=",
+    "/=",
+    "=",
+    "+",
+    "*",
+    "/",
+    "%",
+    "!",
+    ",",
+    ".",
+    "[",
+    "]",
+    ">",
+    "<",
+)
 
 
 @dataclass(frozen=True)
