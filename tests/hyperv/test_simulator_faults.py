@@ -101,7 +101,7 @@ def test_a_slow_fault_delays_every_request_until_cleared(sim):
     sim.clear_faults()
     started = time.monotonic()
     sim.session().run_ps("1")
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 0.9
 
 
 def test_an_outage_refuses_connections_then_listens_again_on_the_same_port(sim):
@@ -109,8 +109,18 @@ def test_an_outage_refuses_connections_then_listens_again_on_the_same_port(sim):
     time.sleep(0.3)
     with pytest.raises(RequestsConnectionError):
         requests.post(sim.url, data=b"", timeout=2)
-    time.sleep(1.2)
-    assert sim.session().run_ps("'back'").std_out == b"back\r\n"
+    assert wait_until_answering(sim, 10) == b"back\r\n"
+
+
+def wait_until_answering(sim, seconds: float) -> bytes:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return sim.session().run_ps("'back'").std_out
+        except (RequestsConnectionError, WinRMTransportError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def test_reload_restores_the_saved_state_and_forgets_shells(sim):
@@ -154,7 +164,7 @@ def test_a_hung_cmdlet_does_not_block_other_clients(sim):
     time.sleep(0.2)
     started = time.monotonic()
     assert sim.session().run_ps("Get-VM | Out-Null").status_code == 0
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.8  # the hang lasts 2 s
     blocked.join()
 
 

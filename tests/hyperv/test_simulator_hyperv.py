@@ -209,8 +209,11 @@ def test_stopping_a_vm_that_is_off_only_warns(session, unique):
 def test_restart_vm_needs_a_running_vm_and_resets_uptime(simulator, session, unique):
     make_vm(session, unique)
     assert "current state" in run_error(session, f"Restart-VM -Name '{unique}' -Force")
-    run_json(session, f"Start-VM '{unique}'; Start-Sleep -Milliseconds 300; Restart-VM -Name '{unique}' -Force")
-    assert vm_state(simulator, unique)[0]["uptime_seconds"] < 0.3
+    run_json(session, f"Start-VM '{unique}'; Start-Sleep -Milliseconds 500")
+    assert vm_state(simulator, unique)[0]["uptime_seconds"] >= 0.5
+    restarted = time.monotonic()
+    run_json(session, f"Restart-VM -Name '{unique}' -Force")
+    assert vm_state(simulator, unique)[0]["uptime_seconds"] <= time.monotonic() - restarted
 
 
 def test_piped_vm_objects_bind_to_power_cmdlets(simulator, session, unique):
