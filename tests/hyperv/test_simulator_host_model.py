@@ -143,3 +143,17 @@ def test_paths_can_be_piped_into_test_path_and_remove_item():
     host = Host(HostConfig())
     stdout, errors = run(host, r"New-Item -ItemType Directory -Path C:\P | Remove-Item; 'C:\P', 'C:\' | Test-Path")
     assert (stdout, errors) == ("False\r\nTrue\r\n", "")
+
+
+def test_a_base_image_cannot_be_deleted_while_a_vm_on_a_child_disk_runs_and_then_breaks_its_children():
+    host = Host(HostConfig())
+    base = r"C:\NestlabImages\ubuntu-2404-base.vhdx"
+    _, errors = run(
+        host,
+        rf"New-VHD -Path C:\Users\Public\Documents\c.vhdx -ParentPath {base} -Differencing | Out-Null; "
+        r"New-VM -Name v -VHDPath C:\Users\Public\Documents\c.vhdx | Start-VM; "
+        rf"Remove-Item -LiteralPath {base}",
+    )
+    assert "being used by another process" in errors
+    _, errors = run(host, rf"Stop-VM v -TurnOff; Remove-Item -LiteralPath {base}; Start-VM v")
+    assert "failed to start" in errors and "cannot find the file specified" in errors

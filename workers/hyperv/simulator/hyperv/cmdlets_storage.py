@@ -238,8 +238,8 @@ def remove_item(invocation: Invocation, host: Host) -> list[Any]:
                 )
             )
             continue
-        in_use = [d for d in host.state.disks if d is disk or path_key(d.path).startswith(path_key(path) + "\\")]
-        busy = next((d for d in in_use if (owner := host.disk_owner(d.path)) and owner.state != "Off"), None)
+        doomed = [d for d in host.state.disks if d is disk or path_key(d.path).startswith(path_key(path) + "\\")]
+        busy = next((d for d in doomed if host.disk_in_use(d.path)), None)
         if busy is not None:
             invocation.write_error(
                 invocation.error(

@@ -368,6 +368,23 @@ class Host:
         key = path_key(path)
         return next((vm for vm in self.state.vms if any(path_key(p) == key for p in vm.hard_drives)), None)
 
+    def disk_in_use(self, path: str) -> bool:
+        """Open by a VM that is not Off: attached to it, or a parent of a disk attached to it
+        (Windows holds a differencing disk's whole parent chain open while the VM runs)."""
+        key = path_key(path)
+        for vm in self.state.vms:
+            if vm.state == "Off":
+                continue
+            for attached in vm.hard_drives:
+                disk = self.disk(attached)
+                chain = {path_key(attached)}
+                while disk is not None and disk.parent_path:
+                    chain.add(path_key(disk.parent_path))
+                    disk = self.disk(disk.parent_path)
+                if key in chain:
+                    return True
+        return False
+
     # --- capacity -----------------------------------------------------------------------------
     def used_memory(self) -> int:
         return sum(vm.memory_startup for vm in self.state.vms if vm.state in {"Running", "Paused", "Starting"})
