@@ -60,7 +60,7 @@ def test_the_state_file_is_written_soon_after_a_change_not_only_at_exit(tmp_path
 
 
 def test_fifty_concurrent_clients_leave_consistent_state():
-    with run_simulator() as sim:
+    with run_simulator(max_shells_per_user=64) as sim:  # Windows' default quota is 30 shells
         errors: list[BaseException] = []
 
         def client(index: int) -> None:

@@ -235,3 +235,15 @@ def test_module_first_use_progress_lands_on_stderr_unless_progress_is_silenced(s
     assert b"Preparing modules for first use." in noisy.std_err and noisy.std_err.startswith(b"#< CLIXML")
     quiet = session.run_ps("$ProgressPreference = 'SilentlyContinue'; Get-VMHost | Out-Null")
     assert (quiet.status_code, quiet.std_err) == (0, b"")
+
+
+def test_shells_beyond_the_per_user_quota_are_refused_until_one_closes():
+    with run_simulator(max_shells_per_user=2) as sim:
+        protocol = winrm.Protocol(sim.url, username=sim.user, password=sim.password, transport="plaintext")
+        shells = [protocol.open_shell(), protocol.open_shell()]
+        with pytest.raises(WSManFaultError) as error:
+            protocol.open_shell()
+        assert error.value.wsman_fault_code == 2150859174
+        assert "maximum number of 2 concurrent shells" in error.value.reason
+        protocol.close_shell(shells.pop())
+        protocol.close_shell(protocol.open_shell())

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from .faults import FaultRule
 from .hyperv import facts
 from .hyperv.model import HostConfig
+from .shells import DEFAULT_MAX_SHELLS_PER_USER
 
 _ZERO_BOOT_SECONDS = 1.0  # guest boot with --latency zero: short, but long enough to observe
 _REALISTIC_BOOT_SECONDS = 30.0
@@ -29,6 +30,7 @@ class SimulatorOptions:
     seed: int | None = None
     faults: list[FaultRule] = field(default_factory=list)
     verbose: bool = False
+    max_shells_per_user: int = DEFAULT_MAX_SHELLS_PER_USER
     host_config: HostConfig = field(default_factory=HostConfig)
 
 
@@ -93,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help='a fault rule, e.g. \'{"kind":"error","cmdlet":"New-VM","times":1}\' (repeatable)',
     )
+    run.add_argument(
+        "--max-shells-per-user",
+        type=int,
+        default=DEFAULT_MAX_SHELLS_PER_USER,
+        help=f"WinRM's MaxShellsPerUser quota (default {DEFAULT_MAX_SHELLS_PER_USER}, as on Windows)",
+    )
     run.add_argument("--verbose", action="store_true", help="log each HTTP request to stderr")
     return parser
 
@@ -141,5 +149,6 @@ def parse_options(argv: list[str] | None = None) -> SimulatorOptions:
         seed=args.seed,
         faults=faults,
         verbose=args.verbose,
+        max_shells_per_user=args.max_shells_per_user,
         host_config=host_config,
     )

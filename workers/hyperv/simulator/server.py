@@ -47,7 +47,7 @@ class Simulator:
         self.runtime = HostRuntime(host, Latency(options.latency, options.time_scale), FaultBook(options.seed))
         for rule in options.faults:
             self.runtime.faults.add(rule)
-        self.shells = ShellTable()
+        self.shells = ShellTable(options.max_shells_per_user)
         self._server: ThreadingHTTPServer | None = None
         self._serve_thread: threading.Thread | None = None
         self._ssl = (

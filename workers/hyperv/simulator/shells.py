@@ -12,8 +12,22 @@ import uuid
 from dataclasses import dataclass, field
 
 from .execution import CommandOutcome, HostRuntime, run_command_line
+from .wsman import WSManFault
 
 IDLE_TIMEOUT_SECONDS = 7200  # WinRM's default shell IdleTimeOut
+DEFAULT_MAX_SHELLS_PER_USER = 30  # WinRM's default MaxShellsPerUser (Windows Server 2012 and later)
+MAX_SHELLS_CODE = 2150859174
+
+
+def too_many_shells(limit: int) -> WSManFault:
+    return WSManFault(
+        MAX_SHELLS_CODE,
+        f"The WS-Management service cannot process the request. This user is allowed a "
+        f"maximum number of {limit} concurrent shells, which has been exceeded. Close "
+        "existing shells or raise the quota for this user.",
+        subcode="w:QuotaLimit",
+        sender=True,
+    )
 
 
 @dataclass
@@ -64,14 +78,19 @@ class Shell:
 class ShellTable:
     """All open shells. Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_shells: int = DEFAULT_MAX_SHELLS_PER_USER) -> None:
+        self.max_shells = max_shells
         self._lock = threading.Lock()
         self._shells: dict[str, Shell] = {}
 
     def create(self, codepage: int) -> Shell:
+        """A new shell, unless the user already has ``max_shells`` open (WinRM's MaxShellsPerUser;
+        the simulator has one user)."""
         shell = Shell(str(uuid.uuid4()).upper(), codepage)
         with self._lock:
             self._expire_idle()
+            if len(self._shells) >= self.max_shells:
+                raise too_many_shells(self.max_shells)
             self._shells[shell.id] = shell
         return shell
 
