@@ -178,7 +178,7 @@ else:
     # Longer than any task's hard time limit, so a late-acked task is never redelivered while it
     # still runs (Redis redelivers unacked messages after this many seconds).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=5),
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -265,7 +265,7 @@ NESTLAB_ORPHAN_GRACE = env_int("NESTLAB_ORPHAN_GRACE", 600, minimum=0)
 NESTLAB_TRANSIENT_DEADLINE = env_int("NESTLAB_TRANSIENT_DEADLINE", 1800, minimum=60)
 NESTLAB_EXPIRY_WARNING = env_int("NESTLAB_EXPIRY_WARNING", 3600, minimum=0)
 NESTLAB_COURSE_LEAD = env_int("NESTLAB_COURSE_LEAD", 900, minimum=0)
-NESTLAB_HOST_LEASE_SECONDS = env_int("NESTLAB_HOST_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=30)
+NESTLAB_HOST_LEASE_SECONDS = env_int("NESTLAB_HOST_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=5)
 NESTLAB_STOP_GRACE = env_int("NESTLAB_STOP_GRACE", 60, minimum=0)
 
 CELERY_TASK_ROUTES = {"workers.tasks.reconcile_all": {"queue": CELERY_TASK_DEFAULT_QUEUE}}

@@ -166,21 +166,22 @@ class TenantSwitch(models.Model):
 
 
 class HostLease(models.Model):
-    """One of a host's operation slots, leased by a worker while it talks to the host.
+    """A named lease on something of one host, held by one worker while it talks to the host.
 
-    The per-host concurrency limit (Host.max_parallel_operations) must hold across every worker
-    process on every machine, so it lives in the shared database: a worker claims a free or
-    expired slot with a compare-and-set UPDATE and frees it when done. A crashed worker's lease
-    simply expires.
+    Keys are ``slot:<n>`` for the host's operation slots (Host.max_parallel_operations, a limit
+    that must hold across every worker process on every machine) and ``switch:<name>`` so two
+    workers never create the same switch at once (Hyper-V would make two with one name). They
+    live in the shared database: a worker claims a free or expired lease with a compare-and-set
+    UPDATE and frees it when done; a crashed worker's lease simply expires.
     """
 
     host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="leases")
-    slot = models.PositiveSmallIntegerField()
+    key = models.CharField(max_length=100)
     holder = models.CharField(max_length=100, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["host", "slot"], name="lease_one_row_per_slot")]
+        constraints = [models.UniqueConstraint(fields=["host", "key"], name="lease_one_row_per_key")]
 
 
 class OrphanSighting(models.Model):

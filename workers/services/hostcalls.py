@@ -6,7 +6,9 @@ Calls to a host never run inside a database transaction: they can take minutes.
 from __future__ import annotations
 
 import os
+import random
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,30 +63,50 @@ def _holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def _claim(host: Host, key: str, holder: str) -> bool:
+    now = timezone.now()
+    free = Q(holder="") | Q(expires_at__lt=now)
+    until = now + timedelta(seconds=settings.NESTLAB_HOST_LEASE_SECONDS)
+    return bool(HostLease.objects.filter(free, host=host, key=key).update(holder=holder, expires_at=until))
+
+
+def _release(host: Host, key: str, holder: str) -> None:
+    HostLease.objects.filter(host=host, key=key, holder=holder).update(holder="", expires_at=None)
+
+
 @contextmanager
 def host_slot(host: Host) -> Iterator[None]:
-    """Hold one of the host's ``max_parallel_operations`` slots, or raise HostBusy.
+    """Hold one of the host's ``max_parallel_operations`` slots, or raise HostBusy at once.
 
-    Claimed by compare-and-set on HostLease rows in the shared database, so the limit holds
-    across every worker process and machine. The lease expires on its own if the worker dies.
+    The task then polls again shortly (a re-enqueued retry), instead of a worker sitting idle.
     """
-    for slot in range(host.max_parallel_operations):
-        HostLease.objects.get_or_create(host=host, slot=slot)
+    keys = [f"slot:{n}" for n in range(host.max_parallel_operations)]
+    for key in keys:
+        HostLease.objects.get_or_create(host=host, key=key)
     holder = _holder()
-    now = timezone.now()
-    lease_until = now + timedelta(seconds=settings.NESTLAB_HOST_LEASE_SECONDS)
-    free = Q(holder="") | Q(expires_at__lt=now)
-    claimed = None
-    for slot in range(host.max_parallel_operations):
-        if HostLease.objects.filter(free, host=host, slot=slot).update(holder=holder, expires_at=lease_until):
-            claimed = slot
-            break
+    claimed = next((key for key in keys if _claim(host, key, holder)), None)
     if claimed is None:
         raise HostBusy(f"Host {host.name} is already running {host.max_parallel_operations} operations.")
     try:
         yield
     finally:
-        HostLease.objects.filter(host=host, slot=claimed, holder=holder).update(holder="", expires_at=None)
+        _release(host, claimed, holder)
+
+
+@contextmanager
+def host_mutex(host: Host, key: str, *, wait_s: float = 30.0) -> Iterator[None]:
+    """Be the only worker doing ``key`` on this host (e.g. ``switch:<name>``), waiting up to ``wait_s``."""
+    HostLease.objects.get_or_create(host=host, key=key)
+    holder = _holder()
+    deadline = time.monotonic() + wait_s
+    while not _claim(host, key, holder):
+        if time.monotonic() > deadline:
+            raise HostBusy(f"Host {host.name}: {key} stayed busy for {wait_s:.0f} s.")
+        time.sleep(random.uniform(0.05, 0.2))
+    try:
+        yield
+    finally:
+        _release(host, key, holder)
 
 
 class LabBusy(DomainError):

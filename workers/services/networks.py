@@ -118,8 +118,11 @@ def switch_release(lab: Lab, driver: HypervisorDriver) -> None:
         template_version__network_scope=NetworkScope.TENANT,
     ).exists():
         return
+    from workers.services.hostcalls import host_mutex
+
     try:
-        driver.remove_switch(name)
+        with host_mutex(lab.host, f"switch:{name}"):
+            driver.remove_switch(name)
     except InvalidState as exc:
         log.info("switch %s on %s kept: %s", name, lab.host_id, exc.host_message)
         return

@@ -24,7 +24,7 @@ from labs.models import Lab, LabCheckpoint
 from labs.services import lab_note
 from workers.hyperv.interface import VmSpec
 from workers.models import Allocation, Host
-from workers.services.hostcalls import driver_for, host_slot, lab_lease
+from workers.services.hostcalls import driver_for, host_mutex, host_slot, lab_lease
 from workers.services.metering import meter_lab
 from workers.services.networks import network_prepare, segment_release_if_unused, switch_release
 from workers.services.placement import allocation_release, lab_place
@@ -94,7 +94,8 @@ def lab_build(*, lab_id) -> None:
         driver = driver_for(lab.host)
         with host_slot(lab.host):
             switch, vlan_id = network_prepare(lab, external_adapter=lab.host.external_adapter)
-            driver.ensure_switch(switch)
+            with host_mutex(lab.host, f"switch:{switch.name}"):
+                driver.ensure_switch(switch)
             lab_note(lab=lab, event="build.switch", message=switch.name)
             spec = vm_spec(lab, switch.name, vlan_id)
             driver.ensure_vm(spec, on_step=lambda step: lab_note(lab=lab, event=f"build.{step}"))
