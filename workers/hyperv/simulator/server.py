@@ -126,7 +126,7 @@ class Simulator:
 
         threading.Thread(target=run, name="hvsim-outage", daemon=True).start()
 
-    def restart(self, downtime: float = 0.0) -> None:
+    def restart(self) -> None:
         """Like a restart of the simulator process: shells are gone, state is what the file holds."""
         self.save()
         self.shells.clear()
@@ -134,8 +134,6 @@ class Simulator:
         self.runtime.host = (
             Host.load(config, self.options.state_file) if self.options.state_file else Host(config, self.host.state)
         )
-        if downtime > 0:
-            self.outage(downtime)
 
     # --- WinRM --------------------------------------------------------------------------------
     def handle_wsman(self, body: bytes) -> tuple[int, bytes]:
@@ -293,8 +291,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         simulator = self.server.simulator
         if path.startswith(CONTROL_PREFIX):
-            status, payload = handle_control(simulator, method, path[len(CONTROL_PREFIX) :], body)
-            self._send(status, json.dumps(payload).encode("utf-8"), "application/json")
+            answer = handle_control(simulator, method, path[len(CONTROL_PREFIX) :], body)
+            self._send(answer.status, json.dumps(answer.payload).encode("utf-8"), "application/json")
+            if answer.then is not None:
+                self.wfile.flush()
+                answer.then()
             return
         if path.rstrip("/").lower() != "/wsman":
             self._send(HTTPStatus.NOT_FOUND, b"", "text/plain")
