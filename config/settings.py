@@ -149,6 +149,16 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 
 LOGIN_URL = "/admin/login/"
 
+# Shared by every web process (API throttle counters live here). Set CACHE_URL=redis://... when
+# running more than one web process; the default is per process.
+CACHE_URL = env_str("CACHE_URL")
+if CACHE_URL is None:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+elif CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+else:
+    raise SettingError("CACHE_URL", "must be a redis:// or rediss:// URL", CACHE_URL)
+
 # Security headers. Production sits behind TLS; `manage.py check --deploy` must pass there.
 SECURE_TLS = env_bool("NESTLAB_TLS", not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_TLS
@@ -267,6 +277,7 @@ NESTLAB_EXPIRY_WARNING = env_int("NESTLAB_EXPIRY_WARNING", 3600, minimum=0)
 NESTLAB_COURSE_LEAD = env_int("NESTLAB_COURSE_LEAD", 900, minimum=0)
 NESTLAB_HOST_LEASE_SECONDS = env_int("NESTLAB_HOST_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=5)
 NESTLAB_STOP_GRACE = env_int("NESTLAB_STOP_GRACE", 60, minimum=0)
+NESTLAB_HOST_SLOT_WAIT = env_float("NESTLAB_HOST_SLOT_WAIT", 10.0, minimum=0)
 
 CELERY_TASK_ROUTES = {"workers.tasks.reconcile_all": {"queue": CELERY_TASK_DEFAULT_QUEUE}}
 CELERY_BEAT_SCHEDULE = {

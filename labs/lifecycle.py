@@ -166,8 +166,11 @@ def transition(lab, event: str, *, actor=None, message: str = "", **changes):
 
 def state_diagram() -> str:
     """A Mermaid state diagram of the table, as shown in the README."""
-    lines = ["stateDiagram-v2", f"    [*] --> {INITIAL}"]
+    edges: dict[tuple[str, str], list[str]] = {}
     for (source, event), target in sorted(TRANSITIONS.items()):
-        lines.append(f"    {source} --> {target}: {event}")
+        edges.setdefault((source, target), []).append(event)
+    lines = ["stateDiagram-v2", f"    [*] --> {INITIAL}"]
+    for (source, target), events in edges.items():
+        lines.append(f"    {source} --> {target}: {', '.join(events)}")
     lines.append(f"    {S.DELETED} --> [*]")
     return "\n".join(lines)

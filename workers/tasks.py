@@ -2,9 +2,9 @@
 
 - Every task is idempotent (the services check state first and every host step is an ensure),
   which is what makes late acknowledgement (CELERY_TASK_ACKS_LATE) and redelivery safe.
-- Transient errors (host unreachable, timeouts, a busy host or lab, no capacity yet) are retried
-  with exponential backoff and jitter, capped at MAX_BACKOFF seconds, so waits are short
-  re-enqueued polls rather than long ETAs. Permanent errors, or transient ones that outlast
+- Transient errors (host unreachable, timeouts, no capacity yet) are retried with exponential
+  backoff and jitter, capped at MAX_BACKOFF seconds, so waits are short re-enqueued polls rather
+  than long ETAs. A busy host or lab is polled again within a second, without using up retries. Permanent errors, or transient ones that outlast
   MAX_RETRIES, fail the lab with the reason, and its leftovers are cleaned up.
 - Host work is routed to the queue ``hosts.<site>`` of the lab's host, so an operator can run one
   worker pool per site, next to its hosts. Placement and schedules use the default queue.
@@ -60,6 +60,10 @@ def _run(task, lab_id, operation, *, on_give_up=None):
         log.info("lab %s is gone; %s has nothing to do", lab_id, task.name)
         return None
     except Exception as exc:
+        if getattr(exc, "wait_and_retry", False):
+            # A busy host or lab is not a failure: poll again soon, without using up retries.
+            # The reconciler fails a lab that stays in a transient state past its deadline.
+            raise task.retry(exc=exc, countdown=random.uniform(0.2, 1.0), max_retries=None) from None
         transient = getattr(exc, "transient", False)
         if transient and task.request.retries < MAX_RETRIES:
             raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from None

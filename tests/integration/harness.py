@@ -40,8 +40,9 @@ def purge_broker() -> None:
 class Worker:
     """A `celery worker` subprocess on the default and hosts.default queues."""
 
-    def __init__(self, *, concurrency: int = 4, env: dict[str, str] | None = None):
+    def __init__(self, *, concurrency: int = 4, pool: str = "prefork", env: dict[str, str] | None = None):
         self.concurrency = concurrency
+        self.pool = pool
         self.extra_env = env or {}
         self.process: subprocess.Popen | None = None
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"nestlab-worker-{os.getpid()}.log"
@@ -50,7 +51,7 @@ class Worker:
         env = {**os.environ, "DATABASE_URL": database_url(), **self.extra_env}
         command = [
             sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-            "--concurrency", str(self.concurrency), "--queues", f"{settings.CELERY_TASK_DEFAULT_QUEUE},hosts.default",
+            "--concurrency", str(self.concurrency), "--pool", self.pool, "--queues", f"{settings.CELERY_TASK_DEFAULT_QUEUE},hosts.default",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "--hostname", f"test-{os.getpid()}@%h",
         ]
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it until stop()

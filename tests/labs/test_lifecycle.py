@@ -96,5 +96,18 @@ def test_events_are_append_only(lab, db):
 def test_state_diagram_lists_every_transition():
     diagram = lifecycle.state_diagram()
     assert diagram.startswith("stateDiagram-v2")
-    assert diagram.count(" --> ") == len(TRANSITIONS) + 2
+    labelled = {}
+    for line in diagram.splitlines()[2:-1]:
+        edge, events = line.strip().split(": ")
+        source, target = edge.split(" --> ")
+        for event in events.split(", "):
+            labelled[(source, event)] = target
+    assert labelled == TRANSITIONS
     assert "requested --> provisioning: place" in diagram
+
+
+def test_the_readme_shows_the_diagram_generated_from_the_table():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert lifecycle.state_diagram() in readme, "regenerate it with `python manage.py lab_states`"

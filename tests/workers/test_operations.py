@@ -173,9 +173,9 @@ def test_vlan_mode_puts_each_tenant_on_its_own_vlan(fake_fleet, driver_of, db):
 
 def test_host_slots_cap_parallel_operations(fake_fleet):
     host = fake_fleet[0]
-    with host_slot(host), host_slot(host):
+    with host_slot(host, wait_s=0), host_slot(host, wait_s=0):
         with pytest.raises(HostBusy, match="already running 2 operations"):
-            with host_slot(host):
+            with host_slot(host, wait_s=0.3):
                 pass
     assert HostLease.objects.filter(host=host, key__startswith="slot:", holder="").count() == 2
 
@@ -189,3 +189,31 @@ def test_one_worker_at_a_time_per_lab(fake_fleet, new_lab, driver_of):
     assert driver_of(host).vms == []
     operations.lab_build(lab_id=lab.pk)
     assert len(driver_of(host).vms) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_waiting_operation_gets_the_slot_as_soon_as_it_frees(fake_fleet):
+    import threading
+    import time
+
+    from django.db import connections
+
+    host = fake_fleet[0]
+    got_it = []
+
+    def waiter():
+        try:
+            with host_slot(host, wait_s=5):
+                got_it.append(time.monotonic())
+        finally:
+            connections.close_all()
+
+    with host_slot(host, wait_s=0), host_slot(host, wait_s=0):
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        time.sleep(0.5)
+        assert got_it == []
+        freed = time.monotonic()
+    thread.join(5)
+    assert got_it and got_it[0] - freed < 0.5

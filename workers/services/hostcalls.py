@@ -25,11 +25,12 @@ from workers.models import Host, HostLease
 
 
 class HostBusy(DomainError):
-    """Every operation slot of the host is taken; the task polls again shortly."""
+    """Every operation slot of the host stayed taken; the task is re-enqueued to try again shortly."""
 
     code = "host_busy"
     http_status = 503
     transient = True
+    wait_and_retry = True
 
 
 def winrm_driver(host: Host) -> HypervisorDriver:
@@ -75,18 +76,24 @@ def _release(host: Host, key: str, holder: str) -> None:
 
 
 @contextmanager
-def host_slot(host: Host) -> Iterator[None]:
-    """Hold one of the host's ``max_parallel_operations`` slots, or raise HostBusy at once.
+def host_slot(host: Host, *, wait_s: float | None = None) -> Iterator[None]:
+    """Hold one of the host's ``max_parallel_operations`` slots, waiting up to ``wait_s`` for one.
 
-    The task then polls again shortly (a re-enqueued retry), instead of a worker sitting idle.
+    Waiting inside the task (polling the lease rows a few times a second) hands a freed slot on
+    within a fraction of a second; the number of waiting tasks is bounded by worker concurrency,
+    so the polling stays cheap. After ``wait_s`` (NESTLAB_HOST_SLOT_WAIT) it raises HostBusy and
+    the task is re-enqueued, which frees the worker for other hosts' work.
     """
     keys = [f"slot:{n}" for n in range(host.max_parallel_operations)]
-    for key in keys:
-        HostLease.objects.get_or_create(host=host, key=key)
+    if HostLease.objects.filter(host=host, key__in=keys).count() < len(keys):
+        for key in keys:
+            HostLease.objects.get_or_create(host=host, key=key)
     holder = _holder()
-    claimed = next((key for key in keys if _claim(host, key, holder)), None)
-    if claimed is None:
-        raise HostBusy(f"Host {host.name} is already running {host.max_parallel_operations} operations.")
+    deadline = time.monotonic() + (settings.NESTLAB_HOST_SLOT_WAIT if wait_s is None else wait_s)
+    while (claimed := next((key for key in keys if _claim(host, key, holder)), None)) is None:
+        if time.monotonic() >= deadline:
+            raise HostBusy(f"Host {host.name} is already running {host.max_parallel_operations} operations.")
+        time.sleep(random.uniform(0.1, 0.3))
     try:
         yield
     finally:
@@ -115,6 +122,7 @@ class LabBusy(DomainError):
     code = "lab_busy"
     http_status = 409
     transient = True
+    wait_and_retry = True
 
 
 @contextmanager

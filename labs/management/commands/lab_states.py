@@ -1,0 +1,12 @@
+"""Print the lab lifecycle as a Mermaid state diagram, generated from labs.lifecycle.TRANSITIONS."""
+
+from django.core.management.base import BaseCommand
+
+from labs.lifecycle import state_diagram
+
+
+class Command(BaseCommand):
+    help = "Print the lab state diagram (Mermaid) generated from the transition table."
+
+    def handle(self, *args, **options):
+        self.stdout.write(state_diagram())
