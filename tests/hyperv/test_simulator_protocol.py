@@ -247,3 +247,56 @@ def test_shells_beyond_the_per_user_quota_are_refused_until_one_closes():
         assert "maximum number of 2 concurrent shells" in error.value.reason
         protocol.close_shell(shells.pop())
         protocol.close_shell(protocol.open_shell())
+
+
+def test_receive_answers_have_the_shape_of_the_recorded_host_traffic(simulator):
+    import xml.etree.ElementTree as ET
+
+    protocol = winrm.Protocol(
+        simulator.url, username=simulator.user, password=simulator.password, transport="plaintext"
+    )
+    answers: list[bytes] = []
+    send = protocol.send_message
+    protocol.send_message = lambda message: answers.append(send(message)) or answers[-1]
+    shell = protocol.open_shell()
+    script = base64.b64encode("Write-Error 'Error'".encode("utf-16-le")).decode()
+    command = protocol.run_command(shell, f"powershell -encodedcommand {script}")
+    protocol.get_command_output(shell, command)
+    protocol.cleanup_command(shell, command)
+    protocol.close_shell(shell)
+    ns = {
+        "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
+        "s": "http://www.w3.org/2003/05/soap-envelope",
+    }
+    receive = ET.fromstring(answers[2]).find("s:Body/rsp:ReceiveResponse", ns)
+    stderr = [base64.b64decode(s.text) for s in receive.findall("rsp:Stream[@Name='stderr']", ns) if s.text]
+    assert stderr[0] == b"#< CLIXML\r\n" and stderr[1].startswith(b"<Objs ") and len(stderr) == 2
+    ends = {s.get("Name") for s in receive.findall("rsp:Stream", ns) if s.get("End") == "true"}
+    assert ends == {"stdout", "stderr"}
+    state = receive.find("rsp:CommandState", ns)
+    assert state.get("State").endswith("CommandState/Done") and state.find("rsp:ExitCode", ns).text == "1"
+
+
+# The stderr of `Write-Error "Error"` as recorded from a real host (shared/data/winrm-recorded/
+# get_ps_output_response.xml, from pywinrm's test suite), second chunk, decoded.
+RECORDED_WRITE_ERROR_CLIXML = (
+    b'<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+    b'<S S="Error">Write-Error "Error" : Error_x000D__x000A_</S>'
+    b'<S S="Error">    + CategoryInfo          : NotSpecified: (:) [Write-Error], WriteErrorExcep _x000D__x000A_</S>'
+    b'<S S="Error">   tion_x000D__x000A_</S>'
+    b'<S S="Error">    + FullyQualifiedErrorId : Microsoft.PowerShell.Commands.WriteErrorExceptio _x000D__x000A_</S>'
+    b'<S S="Error">   n_x000D__x000A_</S><S S="Error"> _x000D__x000A_</S></Objs>'
+)
+
+
+def test_write_error_stderr_is_byte_for_byte_what_a_real_host_sent(simulator):
+    protocol = winrm.Protocol(
+        simulator.url, username=simulator.user, password=simulator.password, transport="plaintext"
+    )
+    shell = protocol.open_shell()
+    script = base64.b64encode('Write-Error "Error"'.encode("utf-16-le")).decode()
+    command = protocol.run_command(shell, f"powershell -encodedcommand {script}")
+    stdout, stderr, code = protocol.get_command_output(shell, command)
+    protocol.cleanup_command(shell, command)
+    protocol.close_shell(shell)
+    assert (stdout, stderr, code) == (b"", b"#< CLIXML\r\n" + RECORDED_WRITE_ERROR_CLIXML, 1)

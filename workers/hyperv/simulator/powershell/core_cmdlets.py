@@ -239,6 +239,8 @@ def write_warning(invocation: Invocation) -> list[Any]:
 
 
 def write_error(invocation: Invocation) -> list[Any]:
+    """As recorded from a real host: the error is attributed to the script itself (its text is the
+    prefix, ``Write-Error "Error" : Error``) and carries no position."""
     message = to_text(invocation.get("Message"))
     record = ErrorRecord(
         message,
@@ -246,6 +248,8 @@ def write_error(invocation: Invocation) -> list[Any]:
         f"{invocation.get('ErrorId') or 'Microsoft.PowerShell.Commands.WriteErrorException'}",
         "WriteErrorException",
         activity="Write-Error",
+        command_name=invocation.interpreter.script.strip(),
+        shows_position=False,
     )
     invocation.interpreter.write_error(record, invocation.get("ErrorAction"), invocation.position)
     return []

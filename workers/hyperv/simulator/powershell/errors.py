@@ -30,6 +30,7 @@ class ErrorRecord:
     script: str = ""
     is_parse_error: bool = False
     command_name: str = ""  # printed before the message; defaults to the activity
+    shows_position: bool = True  # False for Write-Error, whose record points at the script itself
 
     @property
     def category_info(self) -> str:
@@ -110,7 +111,7 @@ def format_error(record: ErrorRecord) -> list[str]:
     """The lines Windows PowerShell 5.1 prints for an error record on a non-console host."""
     lines: list[str] = []
     position_lines: list[str] = []
-    if record.position is not None and record.script:
+    if record.position is not None and record.script and record.shows_position:
         line, column, text = line_and_column(record.script, record.position)
         width = max(1, min((record.extent_end or record.position + 1) - record.position, len(text) - column + 1))
         position_lines = [f"At line:{line} char:{column}", f"+ {text}", "+ " + " " * (column - 1) + "~" * width]
