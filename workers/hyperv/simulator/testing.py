@@ -29,7 +29,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -73,6 +73,7 @@ class SimHandle:
     host: str = ""
     port: int = 0
     tls: bool = False
+    _stderr: Any = field(default=None, repr=False)
 
     # --- process ------------------------------------------------------------------------------
     def start(self) -> SimHandle:
@@ -81,19 +82,22 @@ class SimHandle:
         argv = list(self.argv)
         if self.port:
             argv = _replace_port(argv, self.port)
+        # stderr goes to a file, not a pipe nobody reads: a chatty simulator must never block on it.
+        self.close_log()
+        self._stderr = tempfile.TemporaryFile(prefix="hvsim-stderr-")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "workers.hyperv.simulator", *argv],
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             text=True,
         )
         line = _read_line(self.process, START_TIMEOUT_SECONDS)
         if not line.startswith("listening on "):
             self.process.kill()
-            stderr = self.process.stderr.read() if self.process.stderr else ""
-            raise SimulatorFailed(f"hvsim did not start: {line!r} {stderr}")
+            self.process.wait()
+            raise SimulatorFailed(f"hvsim did not start: {line!r} {self.stderr_text()}")
         self.url = line[len("listening on ") :].strip()
         parts = urllib.parse.urlsplit(self.url)
         self.host, self.port, self.tls = parts.hostname or "", parts.port or 0, parts.scheme == "https"
@@ -111,10 +115,21 @@ class SimHandle:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream:
-                stream.close()
+        if process.stdout:
+            process.stdout.close()
         return process.returncode
+
+    def close_log(self) -> None:
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def stderr_text(self) -> str:
+        """What the simulator wrote to stderr so far (for failure messages)."""
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", errors="replace")
 
     def restart(self) -> SimHandle:
         """Stop the process and start a new one on the same port with the same state file."""
@@ -210,3 +225,4 @@ def run_simulator(**options: Any) -> Iterator[SimHandle]:
             yield handle
         finally:
             handle.stop()
+            handle.close_log()
