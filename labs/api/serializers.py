@@ -90,9 +90,14 @@ class TemplateCreateSerializer(serializers.Serializer):
         return data
 
 
-class TemplateReviseSerializer(serializers.Serializer):
-    """Change the machine shape: adds a version; labs already built keep theirs."""
+class TemplateUpdateSerializer(serializers.Serializer):
+    """Edit a template. Shape fields add a version (labs already built keep theirs); name,
+    description, self_service and active change the template itself."""
 
+    name = serializers.CharField(max_length=100, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    self_service = serializers.BooleanField(required=False)
+    active = serializers.BooleanField(required=False, help_text="False retires it: no new labs.")
     vcpus = serializers.IntegerField(min_value=2, max_value=240, required=False)
     memory_mb = serializers.IntegerField(min_value=2048, max_value=12 * 1024 * 1024, required=False)
     disk_gb = serializers.IntegerField(min_value=1, max_value=64 * 1024, required=False)
@@ -106,7 +111,7 @@ class TemplateReviseSerializer(serializers.Serializer):
 
     def validate(self, data):
         if not data:
-            raise serializers.ValidationError("Give at least one shape field to change.")
+            raise serializers.ValidationError("Give at least one field to change.")
         return data
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -28,9 +29,10 @@ from labs.api.serializers import (
     RosterEntrySerializer,
     RosterResultSerializer,
     TemplateCreateSerializer,
-    TemplateReviseSerializer,
+    TemplateUpdateSerializer,
     TemplateSerializer,
 )
+from labs.api.services import TEMPLATE_EDITABLE, template_update
 from labs.connection import lab_connection
 from labs.filtersets import CourseFilterSet, EnrollmentFilterSet, LabFilterSet, LabTemplateFilterSet
 from labs.models import Course, Lab, LabTemplate, LabTemplateVersion
@@ -43,8 +45,8 @@ _ACCEPTED = {202: LabSerializer}
     list=extend_schema(summary="Templates you may use: global ones and your tenants'"),
     create=extend_schema(request=TemplateCreateSerializer, responses={201: TemplateSerializer},
                          summary="Create a template and its version 1 (tenant owners/admins; global: platform admins)"),
-    partial_update=extend_schema(request=TemplateReviseSerializer, responses=TemplateSerializer,
-                                 summary="Change the machine shape (adds a version; existing labs keep theirs)"),
+    partial_update=extend_schema(request=TemplateUpdateSerializer, responses=TemplateSerializer,
+                                 summary="Edit a template (shape changes add a version; existing labs keep theirs)"),
 )
 class LabTemplateViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, NestlabViewSet
@@ -66,9 +68,15 @@ class LabTemplateViewSet(
 
     def update(self, request, *args, **kwargs):
         template = self.get_object()
-        serializer = TemplateReviseSerializer(data=request.data)
+        serializer = TemplateUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        lab_services.template_revise(template=template, **serializer.validated_data)
+        changes = dict(serializer.validated_data)
+        metadata = {name: changes.pop(name) for name in TEMPLATE_EDITABLE if name in changes}
+        with transaction.atomic():
+            if metadata:
+                template_update(template=template, **metadata)
+            if changes:
+                lab_services.template_revise(template=template, **changes)
         return Response(TemplateSerializer(self.get_queryset().get(pk=template.pk)).data)
 
 

@@ -31,6 +31,13 @@ class TenantCreateSerializer(serializers.ModelSerializer):
         return value
 
 
+class TenantUpdateSerializer(serializers.Serializer):
+    """The slug never changes (URLs and host names use it)."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    active = serializers.BooleanField(required=False, help_text="Inactive tenants cannot request labs.")
+
+
 class QuotaSerializer(serializers.ModelSerializer):
     class Meta:
         model = Quota

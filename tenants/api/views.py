@@ -17,8 +17,10 @@ from tenants.api.serializers import (
     QuotaSerializer,
     TenantCreateSerializer,
     TenantSerializer,
+    TenantUpdateSerializer,
     UsageLineSerializer,
 )
+from tenants.api.services import tenant_delete, tenant_update
 from tenants.filtersets import MembershipFilterSet, TenantFilterSet
 from tenants.models import Membership, Quota, Tenant
 from tenants.permissions import may, may_assign_role, restrict
@@ -32,8 +34,13 @@ _SLUG = r"[-a-zA-Z0-9_]+"
     list=extend_schema(summary="Tenants you belong to (platform admins: all)"),
     create=extend_schema(summary="Create a tenant with its quota (platform admins)", request=TenantCreateSerializer,
                          responses={201: TenantSerializer}),
+    update=extend_schema(summary="Rename or (de)activate a tenant (platform admins)", request=TenantUpdateSerializer),
+    partial_update=extend_schema(summary="Rename or (de)activate a tenant (platform admins)",
+                                 request=TenantUpdateSerializer),
+    destroy=extend_schema(summary="Delete a tenant that never had a lab (platform admins)"),
 )
-class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, NestlabViewSet):
+class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                    mixins.UpdateModelMixin, mixins.DestroyModelMixin, NestlabViewSet):
     queryset = Tenant.objects.all()
     serializer_class = TenantSerializer
     filterset_class = TenantFilterSet
@@ -49,6 +56,16 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         data = serializer.validated_data
         tenant = tenant_create(slug=data["slug"], name=data["name"], **data.get("quota", {}))
         return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        tenant = self.get_object()
+        serializer = TenantUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        return Response(TenantSerializer(tenant_update(tenant=tenant, **serializer.validated_data)).data)
+
+    def destroy(self, request, *args, **kwargs):
+        tenant_delete(tenant=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
         methods=["GET"], summary="The tenant's quota (tenant owners and admins read; platform admins set)",

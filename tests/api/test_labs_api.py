@@ -114,6 +114,15 @@ def test_editing_a_template_shape_adds_a_version(world, api):
     assert world.lab.template_version.version == 1
 
 
+def test_editing_template_settings_does_not_add_a_version(world, api):
+    response = api("admin").patch(f"/api/v1/templates/{world.acme_template.pk}/",
+                                  {"self_service": False, "description": "Windows Server 2022"}, format="json")
+    assert response.status_code == 200, response.content
+    assert (response.json()["self_service"], response.json()["latest"]["version"]) == (False, 1)
+    # and students can no longer self-serve from it
+    assert api("student").post("/api/v1/labs/", {"template": world.acme_template.pk}, format="json").status_code == 403
+
+
 def test_only_platform_admins_make_global_templates(world, api):
     body = {"name": "global-one", "vcpus": 2, "memory_mb": 4096, "disk_gb": 10,
             "base_image_path": "C:\\Images\\base.vhdx"}

@@ -56,6 +56,8 @@ ALL_READ = (401, 200, 200, 200, 200, 200, 200, 200)
 ACME_READ = (401, 200, 200, 200, 200, 200, 404, 200)
 GLOBEX_READ = (401, 404, 404, 404, 404, 404, 200, 200)
 MANAGERS_ONLY = (401, 403, 403, 403, 403, 200, 404, 200)
+PLATFORM_WRITE = (401, 403, 403, 403, 403, 403, 404, 200)
+GLOBEX_PLATFORM_WRITE = (401, 404, 404, 404, 404, 404, 403, 200)
 GLOBEX_MANAGERS = (401, 404, 404, 404, 404, 404, 200, 200)
 STAFF_ONLY = (401, 404, 404, 404, 404, 404, 404, 200)
 
@@ -87,6 +89,10 @@ MATRIX: list[Row] = [
     Row("GET", "/api/v1/tenants/", ALL_READ),
     Row("POST", "/api/v1/tenants/", (401, 403, 403, 403, 403, 403, 403, 201), body={"slug": "newco", "name": "NewCo"}),
     Row("GET", "/api/v1/tenants/{tenant}/", ACME_READ, GLOBEX_READ),
+    Row("PUT", "/api/v1/tenants/{tenant}/", PLATFORM_WRITE, GLOBEX_PLATFORM_WRITE, body={"name": "Renamed"}),
+    Row("PATCH", "/api/v1/tenants/{tenant}/", PLATFORM_WRITE, GLOBEX_PLATFORM_WRITE, body={"active": False}),
+    # a tenant with labs is never deleted (409 for the platform admin); see test_tenants_api for a 204
+    Row("DELETE", "/api/v1/tenants/{tenant}/", _codes(PLATFORM_WRITE, 409), _codes(GLOBEX_PLATFORM_WRITE, 409)),
     Row("GET", "/api/v1/tenants/{tenant}/quota/", MANAGERS_ONLY, GLOBEX_MANAGERS),
     Row("PUT", "/api/v1/tenants/{tenant}/quota/", (401, 403, 403, 403, 403, 403, 404, 200),
         (401, 404, 404, 404, 404, 404, 403, 200), body=_quota_body),
@@ -111,6 +117,7 @@ MATRIX: list[Row] = [
                         "base_image_path": "C:\\Images\\base.vhdx"}),
     Row("GET", "/api/v1/templates/{template}/", ACME_READ, GLOBEX_READ),
     Row("PATCH", "/api/v1/templates/{template}/", MANAGERS_ONLY, GLOBEX_MANAGERS, body={"vcpus": 4}),
+    Row("PATCH", "/api/v1/templates/{template}/", MANAGERS_ONLY, GLOBEX_MANAGERS, body={"self_service": False}),
     # --- labs
     Row("GET", "/api/v1/labs/", ALL_READ),
     Row("POST", "/api/v1/labs/", (401, 201, 201, 201, 201, 201, 400, 400), (401, 400, 400, 400, 400, 400, 201, 400),

@@ -18,6 +18,17 @@ def test_platform_admin_creates_a_tenant_with_quota(world, api):
     assert duplicate.status_code == 400 and "slug" in duplicate.json()
 
 
+def test_platform_admin_renames_deactivates_and_deletes_tenants(world, api):
+    response = api("platform").patch("/api/v1/tenants/acme/", {"name": "ACME Corp", "active": False}, format="json")
+    assert response.status_code == 200 and response.json() == {**response.json(), "name": "ACME Corp", "active": False}
+    assert api("platform").patch("/api/v1/tenants/acme/", {"slug": "other"}, format="json").json()["slug"] == "acme"
+    refused = api("platform").delete("/api/v1/tenants/acme/")
+    assert refused.status_code == 409 and refused.json()["code"] == "tenant_in_use"
+    api("platform").post("/api/v1/tenants/", {"slug": "empty", "name": "Empty"}, format="json")
+    assert api("platform").delete("/api/v1/tenants/empty/").status_code == 204
+    assert api("platform").get("/api/v1/tenants/empty/").status_code == 404
+
+
 def test_quota_is_read_by_managers_and_set_by_platform_admins(world, api):
     assert api("admin").get("/api/v1/tenants/acme/quota/").json()["max_labs"] == 20
     assert api("admin").patch("/api/v1/tenants/acme/quota/", {"max_labs": 999}, format="json").status_code == 403
