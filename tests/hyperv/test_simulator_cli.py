@@ -42,18 +42,21 @@ def test_zero_latency_answers_at_once(simulator, unique):
 
 def test_the_program_prints_one_listening_line_and_exits_0_on_sigterm(tmp_path):
     env = {**os.environ, "PYTHONPATH": REPO_ROOT}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "workers.hyperv.simulator", "--port", "0", "--state-file", str(tmp_path / "s.json")],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = process.stdout.readline()
-    assert line.startswith("listening on http://127.0.0.1:") and line.rstrip().endswith("/wsman")
-    process.terminate()
-    rest = process.stdout.read()
-    assert process.wait(10) == 0 and rest == ""
+    command = [
+        sys.executable,
+        "-m",
+        "workers.hyperv.simulator",
+        "--port",
+        "0",
+        "--state-file",
+        str(tmp_path / "s.json"),
+    ]
+    with subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True) as process:
+        line = process.stdout.readline()
+        assert line.startswith("listening on http://127.0.0.1:") and line.rstrip().endswith("/wsman")
+        process.terminate()
+        rest = process.stdout.read()
+        assert process.wait(10) == 0 and rest == ""
     assert (tmp_path / "s.json").exists()
 
 
