@@ -157,3 +157,13 @@ def test_a_base_image_cannot_be_deleted_while_a_vm_on_a_child_disk_runs_and_then
     assert "being used by another process" in errors
     _, errors = run(host, rf"Stop-VM v -TurnOff; Remove-Item -LiteralPath {base}; Start-VM v")
     assert "failed to start" in errors and "cannot find the file specified" in errors
+
+
+def test_switch_names_may_repeat_like_vm_names():
+    host = Host(HostConfig())
+    stdout, errors = run(
+        host,
+        "New-VMSwitch -Name s -SwitchType Private | Out-Null; "
+        "New-VMSwitch -Name s -SwitchType Internal | Out-Null; @(Get-VMSwitch -Name s).Count",
+    )
+    assert (stdout, errors) == ("2\r\n", "")
