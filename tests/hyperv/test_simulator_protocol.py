@@ -300,3 +300,21 @@ def test_write_error_stderr_is_byte_for_byte_what_a_real_host_sent(simulator):
     protocol.cleanup_command(shell, command)
     protocol.close_shell(shell)
     assert (stdout, stderr, code) == (b"", b"#< CLIXML\r\n" + RECORDED_WRITE_ERROR_CLIXML, 1)
+
+
+def test_psrp_is_refused_with_a_fault_that_says_so(simulator):
+    from pypsrp.exceptions import WSManFaultError as PypsrpFault
+
+    client = Client(
+        simulator.host,
+        port=simulator.port,
+        auth="basic",
+        ssl=False,
+        encryption="never",
+        username=simulator.user,
+        password=simulator.password,
+        operation_timeout=5,
+    )
+    with pytest.raises(PypsrpFault) as error:
+        client.execute_ps("1")
+    assert "only the cmd shell" in str(error.value)

@@ -153,6 +153,14 @@ class Simulator:
             return HTTPStatus.INTERNAL_SERVER_ERROR, wsman.fault_response(request, fault)
 
     def _dispatch(self, request: wsman.Request) -> bytes:
+        if request.resource_uri != wsman.CMD_RESOURCE_URI:
+            raise wsman.WSManFault(
+                wsman.INVALID_RESOURCE_URI_CODE,
+                f"The WS-Management service cannot process the request. The resource URI ({request.resource_uri}) "
+                "is not served by the Hyper-V simulator, which speaks only the cmd shell (WinRS), not PSRP.",
+                subcode="w:DestinationUnreachable",
+                sender=True,
+            )
         if request.action == "Create":
             codepage = int(request.options.get("WINRS_CODEPAGE") or 437)
             shell = self.shells.create(codepage)

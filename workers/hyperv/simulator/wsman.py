@@ -20,6 +20,8 @@ NS = {
     "f": "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault",
 }
 SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
+CMD_RESOURCE_URI = f"{SHELL_URI}/cmd"
+INVALID_RESOURCE_URI_CODE = 2150858752
 ACTIONS = {
     "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create": "Create",
     "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete": "Delete",
@@ -73,6 +75,7 @@ class Request:
     body: ET.Element
     options: dict[str, str] = field(default_factory=dict)
     max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE
+    resource_uri: str = CMD_RESOURCE_URI
 
 
 def parse_duration(text: str | None, default: float = 60.0) -> float:
@@ -114,6 +117,7 @@ def parse_request(data: bytes) -> Request:
         body=body,
         options=options,
         max_envelope_size=_integer(header.findtext("w:MaxEnvelopeSize", None, NS), DEFAULT_MAX_ENVELOPE_SIZE),
+        resource_uri=(header.findtext("w:ResourceURI", "", NS) or CMD_RESOURCE_URI).strip(),
     )
 
 
