@@ -341,3 +341,16 @@ def test_write_output_takes_remaining_arguments_and_pipeline_input():
 def test_increment_and_compound_assignment():
     assert out("$n = 1; $n++; $n += 2; $n *= 3; $n--; $n") == "11\r\n"
     assert out("1..3 | ForEach-Object -Begin { $c = 0 } -Process { $c++ } -End { $c }") == "3\r\n"
+
+
+def test_an_uncaught_throw_prints_like_windows_powershell():
+    _, errors, _, _ = run('throw "boom"')
+    assert errors[0] == [
+        "boom",
+        "At line:1 char:1",
+        '+ throw "boom"',
+        "+ ~~~~~~~~~~~~",
+        "    + CategoryInfo          : OperationStopped: (boom:String) [], RuntimeException",
+        "    + FullyQualifiedErrorId : boom",
+        " ",
+    ]

@@ -55,6 +55,7 @@ class Foreach(Node):
 @dataclass
 class Throw(Node):
     value: Node | None
+    end: int = 0  # where the statement's text ends, for the ~~~ under it
 
 
 @dataclass

@@ -302,7 +302,15 @@ class Interpreter:
             raise ScriptTerminatingError(value)
         message = to_text(value) if value is not None else "ScriptHalted"
         raise ScriptTerminatingError(
-            ErrorRecord(message, "OperationStopped", message, "RuntimeException", target=message, position=node.pos)
+            ErrorRecord(
+                message,
+                "OperationStopped",
+                message,
+                "RuntimeException",
+                target=message,
+                position=node.pos,
+                extent_end=node.end,
+            )
         )
 
     def execute_Return(self, node: ast.Return, output: list[Any]) -> None:

@@ -241,7 +241,8 @@ class Parser:
         return self.pipeline()
 
     def throw_statement(self, token: Token) -> ast.Node:
-        return ast.Throw(token.start, self._optional_value())
+        value = self._optional_value()
+        return ast.Throw(token.start, value, self.pos)
 
     def return_statement(self, token: Token) -> ast.Node:
         return ast.Return(token.start, self._optional_value())
