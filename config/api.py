@@ -48,21 +48,43 @@ class StandardPagination(PageNumberPagination):
 
 
 # --- Throttles -------------------------------------------------------------------------------------
-# Rates are read on every request (not frozen at import like DRF's), so settings overrides apply.
-# The counters live in Django's default cache: configure a shared cache (Redis) in production so
-# every web process counts the same requests.
+# Fixed windows counted with the cache's atomic increment: O(1) per request and correct across
+# processes when the cache is shared (Redis). DRF's own throttles keep every request's timestamp
+# in one cache value and rewrite it on each request, which is slow at high rates and races
+# between processes. A fixed window may let up to twice the rate through across a window edge.
+# Rates are read on every request (settings overrides apply). Configure a shared cache in
+# production so every web process counts the same requests.
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):
+    def __init__(self):  # the rate is read per request, in allow_request
+        pass
+
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def allow_request(self, request, view):
-        self.rate = self.get_rate()
-        if self.rate is None:
+        rate = self.get_rate()
+        if rate is None:
             return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        limit, duration = self.parse_rate(rate)
+        now = self.timer()
+        window = int(now // duration)
+        self.wait_seconds = (window + 1) * duration - now
+        key = f"{key}:{window}"
+        self.cache.add(key, 0, duration + 1)
+        try:
+            count = self.cache.incr(key)
+        except ValueError:  # expired between add and incr
+            self.cache.set(key, 1, duration + 1)
+            count = 1
+        return count <= limit
+
+    def wait(self):
+        return getattr(self, "wait_seconds", None)
 
 
 class AnonThrottle(_SettingsRateThrottle):

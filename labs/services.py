@@ -291,6 +291,14 @@ def lab_note(*, lab: Lab, event: str, message: str = "", actor=None) -> LabEvent
     )
 
 
+def lab_notes_add(*, lab: Lab, events) -> None:
+    """Append several state-keeping events at once: ``events`` is a list of (event, when)."""
+    LabEvent.objects.bulk_create(
+        LabEvent(lab_id=lab.pk, at=when, event=event, from_state=lab.state, to_state=lab.state)
+        for event, when in events
+    )
+
+
 # --- Lifecycle operations -------------------------------------------------------------------
 # Each validates the transition through the lifecycle table (compare-and-set, event written) and
 # enqueues the worker task once the transaction commits. The host work happens in the task.

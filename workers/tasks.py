@@ -40,12 +40,15 @@ def send_lab_task(name: str, lab: Lab, *args) -> None:
 
 
 def send_lab_task_on_commit(name: str, lab_id, *args) -> None:
+    """Send once the transaction commits. A broker outage is logged, never raised: the change
+    is committed, and the schedules re-send work for labs that wait too long."""
+
     def send():
         lab = Lab.objects.select_related("host").filter(pk=lab_id).first()
         if lab is not None:
             send_lab_task(name, lab, *args)
 
-    transaction.on_commit(send)
+    transaction.on_commit(send, robust=True)
 
 
 def _backoff(retries: int) -> float:

@@ -30,8 +30,12 @@ def _assert_ledger_matches(tenant, granted):
     assert LabEvent.objects.filter(lab__tenant=tenant).count() == len(granted)
 
 
-@pytest.mark.parametrize("repetition", range(REPETITIONS))
-def test_200_concurrent_requests_against_10_labs_grant_exactly_10(repetition):
+def test_200_concurrent_requests_against_10_labs_grant_exactly_10():
+    for repetition in range(REPETITIONS):
+        _labs_race(repetition)
+
+
+def _labs_race(repetition):
     tenant = factories.tenant(f"labs-{repetition}", max_labs=10, max_running_labs=1000)
     admin = factories.member(tenant, f"labs-admin-{repetition}", "admin")
     template = factories.template(tenant, "t")
@@ -42,12 +46,16 @@ def test_200_concurrent_requests_against_10_labs_grant_exactly_10(repetition):
     _assert_ledger_matches(tenant, granted)
 
 
-@pytest.mark.parametrize("repetition", range(REPETITIONS))
 @pytest.mark.parametrize(
     ("limit", "value", "expected"),
     [("max_memory_mb", 40960, 10), ("max_vcpus", 14, 7)],
 )
-def test_concurrent_requests_never_exceed_the_memory_or_vcpu_quota(repetition, limit, value, expected):
+def test_concurrent_requests_never_exceed_the_memory_or_vcpu_quota(limit, value, expected):
+    for repetition in range(REPETITIONS):
+        _resource_race(repetition, limit, value, expected)
+
+
+def _resource_race(repetition, limit, value, expected):
     tenant = factories.tenant(f"{limit.replace('_', '-')}-{repetition}", max_labs=1000, max_running_labs=1000,
                               **{limit: value})
     admin = factories.member(tenant, f"{limit}-admin-{repetition}", "admin")
@@ -58,8 +66,12 @@ def test_concurrent_requests_never_exceed_the_memory_or_vcpu_quota(repetition, l
     _assert_ledger_matches(tenant, granted)
 
 
-@pytest.mark.parametrize("repetition", range(REPETITIONS))
-def test_concurrent_requests_of_one_student_stop_at_the_per_student_limit(repetition):
+def test_concurrent_requests_of_one_student_stop_at_the_per_student_limit():
+    for repetition in range(REPETITIONS):
+        _student_race(repetition)
+
+
+def _student_race(repetition):
     tenant = factories.tenant(f"student-{repetition}", max_labs=1000, max_running_labs=1000, student_max_labs=3)
     students = [factories.member(tenant, f"s{repetition}-{n}", "student") for n in range(4)]
     template = factories.template(tenant, "t", self_service=True)

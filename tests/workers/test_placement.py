@@ -99,17 +99,22 @@ def test_released_capacity_can_be_used_again(big_quota_tenant):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("repetition", range(3))
-def test_100_concurrent_placements_over_5_hosts_never_exceed_any_capacity(repetition):
+def test_100_concurrent_placements_over_5_hosts_never_exceed_any_capacity():
+    for repetition in range(3):
+        _placement_race(repetition)
+        Host.objects.update(state=HostState.OFFLINE)  # the next repetition gets fresh hosts only
+
+
+def _placement_race(repetition):
     tenant = factories.tenant(f"place-{repetition}", max_labs=1000, max_running_labs=1000, max_vcpus=10000,
                               max_memory_mb=10_000_000, max_storage_gb=1_000_000)
     admin = factories.member(tenant, f"place-admin-{repetition}", "admin")
     # Shapes chosen so each resource is the binding one on some host: 70 labs fit in total.
-    factories.host("mem", cpus=64, memory_mb=4096 + 20 * 4096, storage_gb=10_000)
-    factories.host("cpu", cpus=10, overcommit=2, memory_mb=1_000_000, storage_gb=10_000)
-    factories.host("disk", cpus=64, memory_mb=1_000_000, storage_gb=15 * 40)
-    factories.host("small", cpus=8, overcommit=1, memory_mb=4096 + 10 * 4096, storage_gb=10_000)
-    factories.host("drained", cpus=64, memory_mb=1_000_000, storage_gb=10_000, state=HostState.DRAINING)
+    factories.host(f"mem-{repetition}", cpus=64, memory_mb=4096 + 20 * 4096, storage_gb=10_000)
+    factories.host(f"cpu-{repetition}", cpus=10, overcommit=2, memory_mb=1_000_000, storage_gb=10_000)
+    factories.host(f"disk-{repetition}", cpus=64, memory_mb=1_000_000, storage_gb=15 * 40)
+    factories.host(f"small-{repetition}", cpus=8, overcommit=1, memory_mb=4096 + 10 * 4096, storage_gb=10_000)
+    factories.host(f"drained-{repetition}", cpus=64, memory_mb=1_000_000, storage_gb=10_000, state=HostState.DRAINING)
     template = factories.template(tenant, "t", vcpus=2, memory_mb=4096, disk_gb=40)
     labs = [lab_request(actor=admin, template=template) for _ in range(100)]
 
@@ -118,10 +123,10 @@ def test_100_concurrent_placements_over_5_hosts_never_exceed_any_capacity(repeti
     placed = [r for r in results if isinstance(r, Allocation)]
     assert all(isinstance(r, (Allocation, NoCapacity)) for r in results), [r for r in results if isinstance(r, Exception)][:3]
     assert len(placed) == 20 + 10 + 15 + 4  # mem, cpu (10*2/2), disk, small (8/2)
-    for host in Host.objects.all():
+    for host in Host.objects.filter(name__endswith=f"-{repetition}"):
         used = Allocation.objects.filter(host=host).aggregate(v=Sum("vcpus"), m=Sum("memory_mb"), s=Sum("storage_gb"))
         assert (used["v"] or 0) <= host.vcpu_capacity
         assert (used["m"] or 0) <= host.memory_capacity_mb
         assert (used["s"] or 0) <= host.storage_gb
-    assert not Allocation.objects.filter(host__name="drained").exists()
-    assert Lab.objects.filter(state=LabState.PROVISIONING).count() == len(placed)
+    assert not Allocation.objects.filter(host__name=f"drained-{repetition}").exists()
+    assert Lab.objects.filter(tenant=tenant, state=LabState.PROVISIONING).count() == len(placed)

@@ -102,3 +102,18 @@ def test_schedules_are_idempotent(fake_fleet, new_lab):
     assert run_schedules(now=when).stopped == {"max_continuous_running": 1}
     assert run_schedules(now=when).stopped == {}
     assert Lab.objects.get(pk=lab.pk).events.filter(event="stop").count() == 1
+
+
+def test_requests_left_waiting_are_sent_again_then_given_up(fake_fleet, new_lab, settings,
+                                                             django_capture_on_commit_callbacks):
+    settings.NESTLAB_REQUEUE_AFTER = 300
+    settings.NESTLAB_TRANSIENT_DEADLINE = 1800
+    lab = new_lab()  # its placement message was lost
+    with django_capture_on_commit_callbacks() as sent:
+        assert run_schedules(now=lab.state_changed_at + timedelta(seconds=200)).resent == 0
+        assert run_schedules(now=lab.state_changed_at + timedelta(seconds=301)).resent == 1
+    assert len(sent) == 1
+    report = run_schedules(now=lab.state_changed_at + timedelta(minutes=31))
+    lab.refresh_from_db()
+    assert report.abandoned == 1
+    assert lab.state == LabState.FAILED and "No host could take it in 31 minutes" in lab.last_error

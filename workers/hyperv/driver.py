@@ -12,6 +12,7 @@ if two VMs share it, because New-VM allows duplicate names.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from workers.hyperv.errors import HostError, InvalidState, InvalidValue, Timeout
@@ -210,6 +211,10 @@ class HyperVDriver:
 
     def __repr__(self) -> str:
         return f"HyperVDriver({self.conn!r})"
+
+    def session(self) -> AbstractContextManager[None]:
+        """One WinRM shell for every operation inside the block."""
+        return self.client.shell()
 
     @property
     def round_trips(self) -> int:

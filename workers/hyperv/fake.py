@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 
 from workers.hyperv.errors import (
@@ -131,6 +132,10 @@ class FakeDriver:
         self.files: set[str] = set()
         self.calls: dict[str, int] = {}
         self._faults: dict[str, _Fault] = {}
+
+    def session(self) -> AbstractContextManager[None]:
+        """Nothing to keep open in process."""
+        return nullcontext()
 
     # --- test hooks -----------------------------------------------------------------------
 

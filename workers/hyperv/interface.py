@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 from uuid import UUID
@@ -281,6 +282,10 @@ class Usage:
 class HypervisorDriver(Protocol):
     """Operations Nestlab needs from a hypervisor host. Every method is idempotent, and raises
     only HypervisorError subclasses. Names are validated first (InvalidValue)."""
+
+    def session(self) -> AbstractContextManager[None]:
+        """Keep one connection (one WinRM shell) open for the operations inside the block, so a
+        sequence such as a whole lab build costs one shell instead of one per operation."""
 
     def host_facts(self, base_images: list[str]) -> HostFacts:
         """Facts and capacity of the host, and whether each of ``base_images`` is present."""

@@ -227,6 +227,9 @@ class WinRMClient:
             operation_timeout_sec=MAX_RECEIVE_WAIT_S,
             proxy=None,
         )
+        # pywinrm already settled the proxy question (none unless configured); without this,
+        # requests re-reads the proxy environment on every message, a few ms of CPU per lab.
+        self._protocol.transport.build_session().trust_env = False
         self._shell_id: str | None = None
         self.scripts_run = 0
 

@@ -85,12 +85,13 @@ def host_slot(host: Host, *, wait_s: float | None = None) -> Iterator[None]:
     the task is re-enqueued, which frees the worker for other hosts' work.
     """
     keys = [f"slot:{n}" for n in range(host.max_parallel_operations)]
-    if HostLease.objects.filter(host=host, key__in=keys).count() < len(keys):
-        for key in keys:
-            HostLease.objects.get_or_create(host=host, key=key)
     holder = _holder()
     deadline = time.monotonic() + (settings.NESTLAB_HOST_SLOT_WAIT if wait_s is None else wait_s)
     while (claimed := next((key for key in keys if _claim(host, key, holder)), None)) is None:
+        if HostLease.objects.filter(host=host, key__in=keys).count() < len(keys):
+            for key in keys:  # first use of this host, or its limit was raised
+                HostLease.objects.get_or_create(host=host, key=key)
+            continue
         if time.monotonic() >= deadline:
             raise HostBusy(f"Host {host.name} is already running {host.max_parallel_operations} operations.")
         time.sleep(random.uniform(0.1, 0.3))

@@ -21,7 +21,7 @@ from django.utils import timezone
 from config.errors import InvalidTransition
 from labs.lifecycle import TRANSIENT, LabEventName, LabState, transition
 from labs.models import Lab, LabCheckpoint
-from labs.services import lab_note
+from labs.services import lab_note, lab_notes_add
 from workers.hyperv.interface import VmSpec
 from workers.models import Allocation, Host
 from workers.services.hostcalls import driver_for, host_mutex, host_slot, lab_lease
@@ -92,13 +92,17 @@ def lab_build(*, lab_id) -> None:
         if lab is None:
             return
         driver = driver_for(lab.host)
-        with host_slot(lab.host):
+        with host_slot(lab.host), driver.session():
             switch, vlan_id = network_prepare(lab, external_adapter=lab.host.external_adapter)
             with host_mutex(lab.host, f"switch:{switch.name}"):
                 driver.ensure_switch(switch)
             lab_note(lab=lab, event="build.switch", message=switch.name)
             spec = vm_spec(lab, switch.name, vlan_id)
-            driver.ensure_vm(spec, on_step=lambda step: lab_note(lab=lab, event=f"build.{step}"))
+            steps: list[tuple[str, object]] = []
+            try:
+                driver.ensure_vm(spec, on_step=lambda step: steps.append((f"build.{step}", timezone.now())))
+            finally:  # the steps done are history even when a later one failed
+                lab_notes_add(lab=lab, events=steps)
             driver.start_vm(lab.vm_name)
         now = timezone.now()
         transition(lab, E.BUILT, running_since=now, metered_until=now, message=f"running on {lab.host.name}")

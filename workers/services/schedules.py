@@ -31,6 +31,8 @@ class ScheduleReport:
     metered: int = 0
     stopped: dict[str, int] = field(default_factory=dict)
     started: int = 0
+    resent: int = 0
+    abandoned: int = 0
     warned: int = 0
     expired: int = 0
 
@@ -49,12 +51,32 @@ def _stop(lab: Lab, reason: str, why: str, report: ScheduleReport) -> None:
 def run_schedules(*, now=None) -> ScheduleReport:
     now = now or timezone.now()
     report = ScheduleReport(metered=meter_running_labs(now=now))
+    resend_waiting_requests(now, report)
     enforce_monthly_hours(now, report)
     enforce_student_hours(now, report)
     enforce_continuous_running(now, report)
     expire_labs(now, report)
     run_course_windows(now, report)
     return report
+
+
+def resend_waiting_requests(now, report: ScheduleReport) -> None:
+    """Labs still waiting for placement: send placement again (a lost message, a broker outage at
+    request time), and fail those waiting past NESTLAB_TRANSIENT_DEADLINE."""
+    from workers.services.operations import lab_fail
+    from workers.tasks import send_lab_task_on_commit
+
+    waiting = Lab.objects.filter(state=LabState.REQUESTED, state_changed_at__lte=now - timedelta(
+        seconds=settings.NESTLAB_REQUEUE_AFTER))
+    deadline = now - timedelta(seconds=settings.NESTLAB_TRANSIENT_DEADLINE)
+    for lab in waiting:
+        if lab.state_changed_at <= deadline:
+            minutes = int((now - lab.state_changed_at).total_seconds() // 60)
+            if lab_fail(lab_id=lab.pk, reason=f"No host could take it in {minutes} minutes."):
+                report.abandoned += 1
+        else:
+            send_lab_task_on_commit("lab_place", lab.pk)
+            report.resent += 1
 
 
 def _running(queryset):
