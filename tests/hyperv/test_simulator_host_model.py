@@ -167,3 +167,48 @@ def test_switch_names_may_repeat_like_vm_names():
         "New-VMSwitch -Name s -SwitchType Internal | Out-Null; @(Get-VMSwitch -Name s).Count",
     )
     assert (stdout, errors) == ("2\r\n", "")
+
+
+def test_port_acls_are_recorded_per_direction_and_removed():
+    host = Host(HostConfig())
+    stdout, errors = run(
+        host,
+        "New-VM -Name v -NoVHD | Out-Null\n"
+        "Add-VMNetworkAdapterAcl -VMName v -RemoteIPAddress 10.0.0.0/8 -Direction Both -Action Deny\n"
+        "Get-VMNetworkAdapterAcl -VMName v | Select-Object Action, Direction, RemoteAddress | "
+        "ConvertTo-Json -Compress\n"
+        "Remove-VMNetworkAdapterAcl -VMName v -RemoteIPAddress 10.0.0.0/8 -Direction Inbound "
+        "-Action Deny; @(Get-VMNetworkAdapterAcl -VMName v).Count",
+    )
+    rows, count = stdout.split("\r\n")[:2]
+    assert json.loads(rows) == [
+        {"Action": 2, "Direction": 1, "RemoteAddress": "10.0.0.0/8"},
+        {"Action": 2, "Direction": 2, "RemoteAddress": "10.0.0.0/8"},
+    ]
+    assert (count, errors) == ("1", "")
+
+
+def test_a_port_acl_needs_exactly_one_address():
+    _, errors = run(
+        Host(HostConfig()),
+        "New-VM -Name v -NoVHD | Out-Null; Add-VMNetworkAdapterAcl -VMName v -Direction Both -Action Deny",
+    )
+    assert "Parameter set cannot be resolved" in errors
+
+
+def test_extended_acls_are_ordered_by_weight_and_a_weight_is_unique_per_direction(tmp_path):
+    host = Host(HostConfig())
+    stdout, errors = run(
+        host,
+        "New-VM -Name v -NoVHD | Out-Null\n"
+        "Add-VMNetworkAdapterExtendedAcl -VMName v -Action Allow -Direction Inbound -Weight 10 "
+        "-RemotePort 3389 -Protocol TCP -Stateful $true\n"
+        "Add-VMNetworkAdapterExtendedAcl -VMName v -Action Deny -Direction Inbound -Weight 1\n"
+        "(Get-VMNetworkAdapterExtendedAcl -VMName v).Weight -join ','",
+    )
+    assert (stdout, errors) == ("1,10\r\n", "")
+    _, errors = run(host, "Add-VMNetworkAdapterExtendedAcl -VMName v -Action Deny -Direction Inbound -Weight 10")
+    assert "already has an inbound rule with weight 10" in errors
+    path = tmp_path / "state.json"
+    host.save(str(path))
+    assert Host.load(HostConfig(), str(path)).state.vms[0].adapters[0].extended_acls[0].remote_port == "3389"

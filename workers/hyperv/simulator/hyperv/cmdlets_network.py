@@ -140,7 +140,7 @@ def remove_vm_switch(invocation: Invocation, host: Host) -> list[Any]:
 # --- VM network adapters ----------------------------------------------------------------------
 
 
-def _adapters(invocation: Invocation, host: Host) -> list[tuple[VirtualMachine | None, NetworkAdapter]]:
+def selected_adapters(invocation: Invocation, host: Host) -> list[tuple[VirtualMachine | None, NetworkAdapter]]:
     piped = invocation.get("VMNetworkAdapter")
     if piped is None and invocation.input is not None and "VMName" not in invocation:
         piped = invocation.input
@@ -177,7 +177,7 @@ def get_vm_network_adapter(invocation: Invocation, host: Host) -> list[Any]:
     if invocation.get("All"):
         pairs = [(vm, adapter) for vm in host.state.vms for adapter in vm.adapters] + _management_adapters(host)
         return [adapter_view(host, vm, adapter, now) for vm, adapter in pairs]
-    return [adapter_view(host, vm, adapter, now) for vm, adapter in _adapters(invocation, host)]
+    return [adapter_view(host, vm, adapter, now) for vm, adapter in selected_adapters(invocation, host)]
 
 
 def connect_adapter(invocation: Invocation, host: Host) -> list[Any]:
@@ -185,7 +185,7 @@ def connect_adapter(invocation: Invocation, host: Host) -> list[Any]:
     switch = next((s for s in host.state.switches if s.name.lower() == switch_name.lower()), None)
     if switch is None:
         raise _switch_not_found(invocation, switch_name)
-    for _, adapter in _adapters(invocation, host):
+    for _, adapter in selected_adapters(invocation, host):
         adapter.switch_id = switch.id
         switch.next_address += 1
         adapter.address_index = switch.next_address
@@ -193,7 +193,7 @@ def connect_adapter(invocation: Invocation, host: Host) -> list[Any]:
 
 
 def disconnect_adapter(invocation: Invocation, host: Host) -> list[Any]:
-    for _, adapter in _adapters(invocation, host):
+    for _, adapter in selected_adapters(invocation, host):
         adapter.switch_id = None
     return []
 
@@ -217,7 +217,7 @@ def add_adapter(invocation: Invocation, host: Host) -> list[Any]:
 
 
 def remove_adapter(invocation: Invocation, host: Host) -> list[Any]:
-    for vm, adapter in _adapters(invocation, host):
+    for vm, adapter in selected_adapters(invocation, host):
         if vm is not None and vm.state != "Off" and vm.generation == 1:
             raise vm_error(invocation, facts.WRONG_STATE, target=vm.name, error_id="InvalidState")
         if vm is not None:
@@ -227,7 +227,7 @@ def remove_adapter(invocation: Invocation, host: Host) -> list[Any]:
 
 def set_adapter(invocation: Invocation, host: Host) -> list[Any]:
     output = []
-    for vm, adapter in _adapters(invocation, host):
+    for vm, adapter in selected_adapters(invocation, host):
         for parameter, attribute in (
             ("MacAddressSpoofing", "mac_address_spoofing"),
             ("DhcpGuard", "dhcp_guard"),
@@ -268,13 +268,13 @@ def set_adapter_vlan(invocation: Invocation, host: Host) -> list[Any]:
             exception="ParameterBindingException",
             terminating=True,
         )
-    for _, adapter in _adapters(invocation, host):
+    for _, adapter in selected_adapters(invocation, host):
         adapter.access_vlan_id = invocation.get("VlanId") if modes[0] == "Access" else None
     return []
 
 
 def get_adapter_vlan(invocation: Invocation, host: Host) -> list[Any]:
-    return [vlan_view(vm, adapter) for vm, adapter in _adapters(invocation, host) if vm is not None]
+    return [vlan_view(vm, adapter) for vm, adapter in selected_adapters(invocation, host) if vm is not None]
 
 
 # --- host networking (NetNat, NetTCPIP) -------------------------------------------------------

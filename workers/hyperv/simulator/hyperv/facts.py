@@ -105,6 +105,10 @@ FeatureState = enum_type(
     "Microsoft.Dism.Commands.FeatureState",
     {"Disabled": 0, "DisabledWithPayloadRemoved": 1, "Enabled": 2, "EnablePending": 3, "DisablePending": 4},
 )
+AclAction = enum_type("Microsoft.HyperV.PowerShell.VMNetworkAdapterAclAction", {"Allow": 1, "Deny": 2, "Meter": 3})
+AclDirection = enum_type(
+    "Microsoft.HyperV.PowerShell.VMNetworkAdapterAclDirection", {"Inbound": 1, "Outbound": 2, "Both": 3}
+)
 IntegrationServiceNames = (
     "Guest Service Interface",
     "Heartbeat",

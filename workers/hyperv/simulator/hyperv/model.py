@@ -82,6 +82,31 @@ class VirtualDisk:
 
 
 @dataclass
+class PortAcl:
+    """Add-VMNetworkAdapterAcl: allow, deny or meter traffic to or from an address."""
+
+    action: str  # Allow | Deny | Meter
+    direction: str  # Inbound | Outbound ("Both" is stored as one of each)
+    remote_address: str | None = None  # an IP prefix, a MAC, or ANY
+    local_address: str | None = None
+
+
+@dataclass
+class ExtendedPortAcl:
+    """Add-VMNetworkAdapterExtendedAcl: a weighted rule with ports and protocol."""
+
+    action: str  # Allow | Deny
+    direction: str  # Inbound | Outbound
+    weight: int
+    remote_ip_address: str | None = None
+    local_ip_address: str | None = None
+    remote_port: str | None = None
+    local_port: str | None = None
+    protocol: str | None = None
+    stateful: bool = False
+
+
+@dataclass
 class NetworkAdapter:
     id: str
     name: str
@@ -92,6 +117,8 @@ class NetworkAdapter:
     router_guard: bool = False
     access_vlan_id: int | None = None  # None: untagged
     address_index: int = 0  # which address of its switch's plan the guest gets
+    acls: list[PortAcl] = field(default_factory=list)
+    extended_acls: list[ExtendedPortAcl] = field(default_factory=list)
 
 
 @dataclass
@@ -191,11 +218,18 @@ def _build(cls, data: dict[str, Any]):
     return cls(**{key: value for key, value in data.items() if key in names})
 
 
+def _adapter_from_dict(data: dict[str, Any]) -> NetworkAdapter:
+    adapter = _build(NetworkAdapter, data)
+    adapter.acls = [_build(PortAcl, acl) for acl in data.get("acls", [])]
+    adapter.extended_acls = [_build(ExtendedPortAcl, acl) for acl in data.get("extended_acls", [])]
+    return adapter
+
+
 def state_from_dict(data: dict[str, Any]) -> HostState:
     vms = []
     for raw in data.get("vms", []):
         vm = _build(VirtualMachine, raw)
-        vm.adapters = [_build(NetworkAdapter, adapter) for adapter in raw.get("adapters", [])]
+        vm.adapters = [_adapter_from_dict(adapter) for adapter in raw.get("adapters", [])]
         vm.checkpoints = [_build(Checkpoint, checkpoint) for checkpoint in raw.get("checkpoints", [])]
         vms.append(vm)
     return HostState(
