@@ -212,3 +212,15 @@ def test_extended_acls_are_ordered_by_weight_and_a_weight_is_unique_per_directio
     path = tmp_path / "state.json"
     host.save(str(path))
     assert Host.load(HostConfig(), str(path)).state.vms[0].adapters[0].extended_acls[0].remote_port == "3389"
+
+
+def test_get_vhd_takes_vms_from_the_pipeline_by_their_vmid():
+    host = Host(HostConfig())
+    stdout, errors = run(
+        host,
+        r"New-VHD -Path C:\Users\Public\Documents\d.vhdx -ParentPath "
+        r"C:\NestlabImages\win2022-base.vhdx -Differencing | Out-Null; "
+        r"New-VM -Name v -VHDPath C:\Users\Public\Documents\d.vhdx | Out-Null; "
+        "(Get-VM v | Get-VHD).ParentPath",
+    )
+    assert (stdout, errors) == ("C:\\NestlabImages\\win2022-base.vhdx\r\n", "")

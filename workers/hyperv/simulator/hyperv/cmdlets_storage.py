@@ -127,9 +127,27 @@ def new_vhd(invocation: Invocation, host: Host) -> list[Any]:
     return [vhd_view(host, disk)]
 
 
+def _vhd_paths(invocation: Invocation, host: Host) -> list[str]:
+    """-Path, or the disks of the VMs named by -VMId or piped in (``Get-VM x | Get-VHD``, by the
+    VMId property, as the real cmdlet binds it)."""
+    if "Path" in invocation:
+        return list(invocation.get("Path"))
+    vm_ids = list(invocation.get("VMId") or [])
+    for item in invocation.input or []:
+        vm_id = item.properties.get("VMId") if isinstance(item, PSObject) else None
+        if vm_id is not None:
+            vm_ids.append(to_text(vm_id))
+    paths: list[str] = []
+    for vm_id in vm_ids:
+        vm = host.vm_by_id(vm_id.lower())
+        if vm is not None:
+            paths.extend(vm.hard_drives)
+    return paths
+
+
 def get_vhd(invocation: Invocation, host: Host) -> list[Any]:
     rows = []
-    for path in invocation.get("Path") or []:
+    for path in _vhd_paths(invocation, host):
         disk = host.disk(path)
         if disk is None:
             invocation.write_error(
@@ -350,7 +368,11 @@ STORAGE_CMDLETS = (
     cmdlet(
         "Get-VHD",
         get_vhd,
-        (Parameter("Path", "strings", position=0, mandatory=True), COMPUTER),
+        (
+            Parameter("Path", "strings", position=0, mandatory=True, alternatives=("VMId",), from_pipeline=True),
+            Parameter("VMId", "strings", from_pipeline=True),
+            COMPUTER,
+        ),
         implementing_type=f"{VHD_TYPE}.GetVhd",
     ),
     cmdlet(
