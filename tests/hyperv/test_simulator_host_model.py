@@ -224,3 +224,12 @@ def test_get_vhd_takes_vms_from_the_pipeline_by_their_vmid():
         "(Get-VM v | Get-VHD).ParentPath",
     )
     assert (stdout, errors) == ("C:\\NestlabImages\\win2022-base.vhdx\r\n", "")
+
+
+def test_get_vm_hard_disk_drive_lists_the_attached_disks():
+    host = Host(HostConfig())
+    stdout, errors = run(
+        host,
+        "New-VM -Name v -NewVHDPath v.vhdx -NewVHDSizeBytes 10GB | Out-Null; (Get-VM v | Get-VMHardDiskDrive).Path",
+    )
+    assert (stdout, errors) == ("C:\\Users\\Public\\Documents\\Hyper-V\\Virtual Hard Disks\\v.vhdx\r\n", "")

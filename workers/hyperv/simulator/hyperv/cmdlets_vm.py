@@ -26,7 +26,14 @@ from .common import (
     wrong_state,
 )
 from .model import Checkpoint, Host, NetworkAdapter, VirtualMachine, normalize_path
-from .views import integration_service_views, memory_view, processor_view, snapshot_view, vm_view
+from .views import (
+    hard_drive_view,
+    integration_service_views,
+    memory_view,
+    processor_view,
+    snapshot_view,
+    vm_view,
+)
 
 
 def _version_tuple(text: str) -> tuple[int, int]:
@@ -345,6 +352,14 @@ def get_vm_processor(invocation: Invocation, host: Host) -> list[Any]:
 
 def get_vm_memory(invocation: Invocation, host: Host) -> list[Any]:
     return [memory_view(vm) for vm in target_vms(invocation, host, "VMName")]
+
+
+def get_vm_hard_disk_drive(invocation: Invocation, host: Host) -> list[Any]:
+    return [
+        hard_drive_view(vm, path, index)
+        for vm in target_vms(invocation, host, "VMName")
+        for index, path in enumerate(vm.hard_drives)
+    ]
 
 
 # --- power ------------------------------------------------------------------------------------
@@ -712,6 +727,7 @@ VM_CMDLETS = (
     ),
     cmdlet("Get-VMProcessor", get_vm_processor, (VMNAME, VM_OBJECT, COMPUTER)),
     cmdlet("Get-VMMemory", get_vm_memory, (VMNAME, VM_OBJECT, COMPUTER)),
+    cmdlet("Get-VMHardDiskDrive", get_vm_hard_disk_drive, (VMNAME, VM_OBJECT, COMPUTER)),
     cmdlet(
         "Start-VM",
         start_vm,
