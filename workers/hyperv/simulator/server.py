@@ -27,7 +27,7 @@ from .faults import FaultBook
 from .hyperv.model import Host
 from .latency import Latency
 from .options import SimulatorOptions
-from .shells import Command, ShellTable
+from .shells import Command, Shell, ShellTable
 from .tls import server_context
 
 SAVE_INTERVAL_SECONDS = 0.25
@@ -162,8 +162,16 @@ class Simulator:
                 sender=True,
             )
         if request.action == "Create":
-            codepage = int(request.options.get("WINRS_CODEPAGE") or 437)
-            shell = self.shells.create(codepage)
+            codepage_text = request.options.get("WINRS_CODEPAGE") or "437"
+            if not codepage_text.isdigit():
+                raise wsman.WSManFault(
+                    2150858817,
+                    f"The WS-Management service cannot process the request: WINRS_CODEPAGE {codepage_text!r} is "
+                    "not a code page number.",
+                    subcode="w:InvalidOptions",
+                    sender=True,
+                )
+            shell = self.shells.create(int(codepage_text))
             return wsman.create_response(request, shell.id, self.url)
         shell = self.shells.get(request.shell_id)
         if shell is None:
@@ -192,12 +200,12 @@ class Simulator:
             sender=True,
         )
 
-    def _receive(self, request: wsman.Request, shell) -> bytes:
+    def _receive(self, request: wsman.Request, shell: Shell) -> bytes:
         command_id = wsman.receive_command_id(request) or ""
         command = shell.commands.get(command_id.upper())
         if command is None:
             raise wsman.WSManFault(
-                2150858843,
+                wsman.SHELL_NOT_FOUND_CODE,
                 f"The request for the Windows Remote Shell with ShellId {shell.id} "
                 f"failed because the command {command_id} was not found.",
                 subcode="w:InvalidSelectors",
