@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
 import uuid
 from http import HTTPStatus
@@ -150,6 +151,12 @@ class Simulator:
                 return HTTPStatus.INTERNAL_SERVER_ERROR, b""
             return HTTPStatus.OK, self._dispatch(request)
         except wsman.WSManFault as fault:
+            return HTTPStatus.INTERNAL_SERVER_ERROR, wsman.fault_response(request, fault)
+        except (DropConnection, _PlainError):
+            raise
+        except Exception as error:  # a simulator bug: answer a fault that names it, and log it
+            traceback.print_exc(file=sys.stderr)
+            fault = wsman.WSManFault(2150858752, f"hvsim internal error: {type(error).__name__}: {error}")
             return HTTPStatus.INTERNAL_SERVER_ERROR, wsman.fault_response(request, fault)
 
     def _dispatch(self, request: wsman.Request) -> bytes:
