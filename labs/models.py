@@ -162,6 +162,7 @@ class Lab(models.Model):
     state = models.CharField(max_length=20, choices=LabState.choices, default=LabState.REQUESTED, editable=False)
     host = models.ForeignKey("workers.Host", null=True, blank=True, on_delete=models.PROTECT, related_name="labs")
     vm_name = models.CharField(max_length=64, unique=True, editable=False)
+    vm_id = models.CharField("VM id on the host", max_length=64, blank=True, editable=False)
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -23,7 +23,7 @@ def test_a_built_lab_runs_as_a_nested_hypervisor_on_its_tenants_switch(fake_flee
     host = provision(lab)
     assert lab.state == LabState.RUNNING and lab.running_since is not None
     [vm] = driver_of(host).vms
-    assert vm.name == lab.vm_name and vm.state == "Running"
+    assert vm.name == lab.vm_name and vm.state == "Running" and lab.vm_id == vm.vm_id
     assert vm.expose_virtualization and not vm.dynamic_memory and vm.vcpus == 2 and vm.memory_mb == 4096
     assert vm.guards_on and vm.switch_name == "nestlab-roomy-private"
     assert vm.notes == f"nestlab:{lab.pk} tenant:roomy"

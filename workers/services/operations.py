@@ -100,12 +100,13 @@ def lab_build(*, lab_id) -> None:
             spec = vm_spec(lab, switch.name, vlan_id)
             steps: list[tuple[str, object]] = []
             try:
-                driver.ensure_vm(spec, on_step=lambda step: steps.append((f"build.{step}", timezone.now())))
+                vm_id = driver.ensure_vm(spec, on_step=lambda step: steps.append((f"build.{step}", timezone.now())))
             finally:  # the steps done are history even when a later one failed
                 lab_notes_add(lab=lab, events=steps)
             driver.start_vm(lab.vm_name)
         now = timezone.now()
-        transition(lab, E.BUILT, running_since=now, metered_until=now, message=f"running on {lab.host.name}")
+        transition(lab, E.BUILT, running_since=now, metered_until=now, vm_id=vm_id,
+                   message=f"running on {lab.host.name}")
 
 
 def lab_power_on(*, lab_id) -> None:
