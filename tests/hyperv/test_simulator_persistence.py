@@ -86,3 +86,20 @@ def test_fifty_concurrent_clients_leave_consistent_state():
         assert sorted(vm["name"] for vm in vms) == sorted(f"c-{index}" for index in range(50))
         assert all(vm["notes"] == "owner-" + vm["name"][2:] and vm["state"] == "Running" for vm in vms)
         assert len({adapter["mac_address"] for vm in vms for adapter in vm["adapters"]}) == 50
+
+
+def test_racing_clients_creating_the_same_disk_get_exactly_one_success(simulator, unique):
+    folder = f"C:\\Labs\\{unique}"
+    simulator.run_ps(f"New-Item -ItemType Directory -Path '{folder}' | Out-Null")
+    script = (
+        f"$ProgressPreference='SilentlyContinue'; New-VHD -Path '{folder}\\d.vhdx' "
+        "-ParentPath 'C:\\NestlabImages\\win2022-base.vhdx' -Differencing | Out-Null"
+    )
+    codes: list[int] = []
+    threads = [threading.Thread(target=lambda: codes.append(simulator.run_ps(script).status_code)) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(codes) == [0] + [1] * 9
+    assert [d["path"] for d in simulator.state()["disks"] if d["path"].startswith(folder)] == [f"{folder}\\d.vhdx"]

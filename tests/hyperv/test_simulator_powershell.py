@@ -354,3 +354,16 @@ def test_an_uncaught_throw_prints_like_windows_powershell():
         "    + FullyQualifiedErrorId : boom",
         " ",
     ]
+
+
+@pytest.mark.parametrize(
+    "script, code",
+    [
+        ("Get-VM -Name nope -ErrorAction SilentlyContinue | Out-Null", 1),  # a command of the pipeline failed
+        ("@(Get-VM -Name nope -ErrorAction SilentlyContinue).Count | Out-Null", 0),  # only a nested one did
+        ("Get-VM -Name nope; 'after'", 0),  # $? of the last statement
+        ("$v = @(Get-VM -Name nope -ErrorAction SilentlyContinue)", 0),  # an expression succeeded
+    ],
+)
+def test_the_exit_code_is_dollar_question_of_the_last_statement(script, code):
+    assert run(script)[3] == code

@@ -131,7 +131,8 @@ class Interpreter:
         self.stderr: list[tuple[str, Any]] = []
         self.script = ""
         self.try_depth = 0
-        self.last_ok = True
+        self.last_ok = True  # $?
+        self.pipeline_errors: list[bool] = []  # per running pipeline, innermost last: did a command fail?
         self.used_modules: set[str] = set()
 
     # --- entry point --------------------------------------------------------------------------
@@ -180,6 +181,8 @@ class Interpreter:
         record.script = self.script
         action = action or to_text(self.variables["ErrorActionPreference"])
         self.last_ok = False
+        if self.pipeline_errors:
+            self.pipeline_errors[-1] = True
         if action.lower() == "stop":
             raise StatementTerminatingError(record)
         if action.lower() in {"silentlycontinue", "ignore"}:
@@ -232,14 +235,21 @@ class Interpreter:
         method(node, output)
 
     def execute_Pipeline(self, node: ast.Pipeline, output: list[Any]) -> None:
+        """Run a pipeline. Afterwards ``$?`` is, as in PowerShell, true for a lone expression and
+        otherwise false if a command of this pipeline (not of one nested in it) wrote an error,
+        even a silenced one."""
+        self.pipeline_errors.append(False)
         values: list[Any] | None = NO_INPUT
-        for element in node.elements:
-            if isinstance(element, ast.CommandExpression):
-                values = enumerate_value(self.evaluate(element.expression))
-            else:
-                values = self.invoke_command(element, values)
-        if isinstance(node.elements[-1], ast.CommandExpression):
-            self.last_ok = True  # $? reflects the last operation: here an expression, which succeeded
+        try:
+            for element in node.elements:
+                if isinstance(element, ast.CommandExpression):
+                    values = enumerate_value(self.evaluate(element.expression))
+                else:
+                    values = self.invoke_command(element, values)
+        finally:
+            failed = self.pipeline_errors.pop()
+        lone_expression = len(node.elements) == 1 and isinstance(node.elements[0], ast.CommandExpression)
+        self.last_ok = lone_expression or not failed
         output.extend(values or [])
 
     def execute_Assignment(self, node: ast.Assignment, output: list[Any]) -> None:
@@ -373,7 +383,6 @@ class Interpreter:
             self.used_modules.add(spec.module)
         self.before_cmdlet(spec, arguments)
         invocation = Invocation(spec, arguments, values, self, node.pos, node.end)
-        self.last_ok = True  # $? is about the last command: set False again if this one writes an error
         try:
             result = spec.handler(invocation)
         except CmdletError as error:
@@ -396,7 +405,9 @@ class Interpreter:
             and len(node.elements) == 1
             and isinstance(node.elements[0], ast.CommandExpression)
         ):
-            return self.evaluate(node.elements[0].expression)
+            value = self.evaluate(node.elements[0].expression)
+            self.last_ok = True  # an expression succeeded, whatever its inner pipelines did
+            return value
         output: list[Any] = []
         self.execute(node, output)
         return collapse(output)
