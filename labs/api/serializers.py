@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from rest_framework import serializers
 
 from config.api import RestrictedPrimaryKeyRelatedField, RestrictedSlugRelatedField
@@ -118,6 +119,15 @@ class TemplateUpdateSerializer(serializers.Serializer):
 # --- Labs ------------------------------------------------------------------------------------------
 
 
+def _datetime(value) -> str | None:
+    """DRF's DateTimeField output (ISO 8601, UTC as Z) without its per-value timezone lookups.
+    The API never activates a per-request time zone, so the default one is the current one."""
+    if value is None:
+        return None
+    text = value.astimezone(timezone.get_default_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 class LabSerializer(serializers.ModelSerializer):
     tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     owner = serializers.IntegerField(source="owner_id", read_only=True)
@@ -135,6 +145,28 @@ class LabSerializer(serializers.ModelSerializer):
             "host", "vm_name", "expires_at", "created_at", "state_changed_at", "last_error",
         ]
         read_only_fields = fields
+
+    def to_representation(self, lab):
+        # The hot path of the busiest list: the same output as the declared fields (a test
+        # compares them), built directly; DRF's field-by-field walk costs ~4x as much.
+        datetime = _datetime
+        return {
+            "id": str(lab.pk),
+            "name": lab.name,
+            "tenant": lab.tenant.slug,
+            "owner": lab.owner_id,
+            "owner_username": lab.owner.username,
+            "template": lab.template_version.template_id,
+            "template_version": lab.template_version.version,
+            "course": lab.course_id,
+            "state": lab.state,
+            "host": lab.host.name if lab.host_id is not None else None,
+            "vm_name": lab.vm_name,
+            "expires_at": datetime(lab.expires_at),
+            "created_at": datetime(lab.created_at),
+            "state_changed_at": datetime(lab.state_changed_at),
+            "last_error": lab.last_error,
+        }
 
 
 class LabCreateSerializer(serializers.Serializer):

@@ -29,8 +29,8 @@ from labs.api.serializers import (
     RosterEntrySerializer,
     RosterResultSerializer,
     TemplateCreateSerializer,
-    TemplateUpdateSerializer,
     TemplateSerializer,
+    TemplateUpdateSerializer,
 )
 from labs.api.services import TEMPLATE_EDITABLE, template_update
 from labs.connection import lab_connection

@@ -10,6 +10,20 @@ from workers.models import Host
 pytestmark = pytest.mark.django_db
 
 
+def test_lab_fast_representation_equals_the_declared_fields(world):
+    from rest_framework import serializers as drf
+
+    from labs.api.serializers import LabSerializer
+
+    class Declared(LabSerializer):
+        to_representation = drf.ModelSerializer.to_representation
+
+    for lab in (world.lab, Lab.objects.select_related("host").get(pk=world.globex_lab.pk)):
+        assert LabSerializer(lab).data == Declared(lab).data
+    world.lab.host = None
+    assert LabSerializer(world.lab).data == Declared(world.lab).data
+
+
 def test_create_ignores_fields_the_caller_may_not_set(world, api):
     other_host = Host.objects.create(name="hv99", endpoint="hv99.example.test", username="x", logical_cpus=4,
                                      memory_mb=65536, storage_gb=100)
