@@ -49,8 +49,7 @@ def roster_from_csv(data: bytes) -> list[RosterEntry]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        _fail([f"row {line}: the file is not UTF-8 (byte {exc.start + 1}); save it as CSV UTF-8."])
+        _fail([_encoding_error(data, exc.start)])
     if "\x00" in text:
         _fail(["The file contains NUL bytes; upload a plain-text CSV."])
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -77,6 +76,19 @@ def roster_from_csv(data: bytes) -> list[RosterEntry]:
     except csv.Error as exc:
         _fail([f"row {reader.line_num}: {exc}"])
     return roster_validate(raw)
+
+
+def _encoding_error(data: bytes, position: int) -> str:
+    """Name the row and (when the header can be read) the column of the first non-UTF-8 byte."""
+    line = data[:position].count(b"\n") + 1
+    line_start = data.rfind(b"\n", 0, position) + 1
+    column_index = data[line_start:position].count(b",")
+    where = f"row {line}"
+    header = data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+    names = [name.strip().lower() for name in header.split(",")]
+    if line > 1 and column_index < len(names):
+        where += f", column {names[column_index]}"
+    return f"{where}: the file is not UTF-8 (byte {position + 1}); save it as CSV UTF-8."
 
 
 def roster_validate(items: list[dict]) -> list[RosterEntry]:

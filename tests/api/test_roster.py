@@ -77,7 +77,7 @@ def test_bad_csv_is_refused_naming_row_and_column_and_nothing_changes(world, api
 def test_wrong_encoding_is_refused(world, api):
     response = _post_csv(api("instructor"), world.course, "email,name\nzoe@example.test,Zoë\n", encoding="latin-1")
     assert response.status_code == 400
-    assert "row 2: the file is not UTF-8" in response.json()["roster"][0]
+    assert "row 2, column name: the file is not UTF-8" in response.json()["roster"][0]
 
 
 def test_too_many_rows_is_refused(world, api):
