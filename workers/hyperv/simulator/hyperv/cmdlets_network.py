@@ -13,7 +13,7 @@ from ..powershell.operators import wildcard_match
 from ..powershell.values import PSObject
 from . import facts
 from .common import COMPUTER, PASSTHRU, VM_OBJECT, cmdlet, has_wildcard, target_vms, vm_error
-from .model import Host, HostIPAddress, NetNat, NetworkAdapter, VirtualMachine, VirtualSwitch
+from .model import Host, HostIPAddress, NetNat, NetworkAdapter, VirtualMachine, VirtualSwitch, attach_to_switch
 from .views import adapter_view, switch_view, vlan_view
 
 PHYSICAL_ADAPTERS = ("Ethernet", "Ethernet 2")  # the simulated host's NICs
@@ -186,9 +186,7 @@ def connect_adapter(invocation: Invocation, host: Host) -> list[Any]:
     if switch is None:
         raise _switch_not_found(invocation, switch_name)
     for _, adapter in selected_adapters(invocation, host):
-        adapter.switch_id = switch.id
-        switch.next_address += 1
-        adapter.address_index = switch.next_address
+        attach_to_switch(adapter, switch)
     return []
 
 
@@ -209,9 +207,7 @@ def add_adapter(invocation: Invocation, host: Host) -> list[Any]:
             raise vm_error(invocation, facts.WRONG_STATE, target=vm.name, error_id="InvalidState")
         adapter = NetworkAdapter(str(uuid.uuid4()).upper(), invocation.get("Name", "Network Adapter"), host.new_mac())
         if switch is not None:
-            adapter.switch_id = switch.id
-            switch.next_address += 1
-            adapter.address_index = switch.next_address
+            attach_to_switch(adapter, switch)
         vm.adapters.append(adapter)
     return []
 

@@ -12,6 +12,7 @@ from ..powershell.binding import Parameter
 from ..powershell.evaluator import Invocation
 from ..powershell.values import PSObject, timespan
 from . import facts
+from .cmdlets_storage import create_disk
 from .common import (
     COMPUTER,
     PASSTHRU,
@@ -25,7 +26,7 @@ from .common import (
     vm_error,
     wrong_state,
 )
-from .model import Checkpoint, Host, NetworkAdapter, VirtualMachine, normalize_path
+from .model import Checkpoint, Host, NetworkAdapter, VirtualMachine, VirtualSwitch, attach_to_switch, normalize_path
 from .views import (
     hard_drive_view,
     integration_service_views,
@@ -121,37 +122,84 @@ def get_supported_versions(invocation: Invocation, host: Host) -> list[Any]:
 
 def new_vm(invocation: Invocation, host: Host) -> list[Any]:
     name = invocation.get("Name", "New Virtual Machine")
-    generation = invocation.get("Generation", 1)
-    versions = supported_versions(host)
-    version_text = invocation.get("Version", versions[-1])
-    if version_text not in versions:
-        normalized = (
-            next((v for v in versions if _version_tuple(v) == _version_tuple(version_text)), None)
-            if version_text.replace(".", "").isdigit()
-            else None
-        )
-        if normalized is None:
-            raise vm_error(
-                invocation,
-                facts.UNSUPPORTED_VERSION.format(version=version_text),
-                target=version_text,
-                category="InvalidArgument",
-                error_id="InvalidParameter",
-            )
-        version_text = normalized
+    version_text = _configuration_version(invocation, host)
     memory = invocation.get("MemoryStartupBytes", facts.DEFAULT_MEMORY_STARTUP)
+    _check_startup_memory(invocation, name, memory)
+    switch = _switch_for_new_vm(invocation, host)
+    drives = _disks_for_new_vm(invocation, host, name)
+    # With -Path the VM gets its own folder under it; without, it lives in the host's default path.
+    vm_path = normalize_path(invocation.get("Path", facts.DEFAULT_VM_PATH))
+    if "Path" in invocation:
+        vm_path += "\\" + name
+        host.add_directory(vm_path + "\\Virtual Machines")
+    host.add_directory(vm_path)
+    vm = VirtualMachine(
+        id=str(uuid.uuid4()),
+        name=name,
+        generation=invocation.get("Generation", 1),
+        version=version_text,
+        path=vm_path,
+        memory_startup=memory,
+        memory_minimum=min(memory, facts.DEFAULT_MEMORY_STARTUP),
+        hard_drives=drives,
+        adapters=[NetworkAdapter(str(uuid.uuid4()).upper(), "Network Adapter", host.new_mac())],
+    )
+    if switch is not None:
+        attach_to_switch(vm.adapters[0], switch)
+    host.state.vms.append(vm)
+    return [vm_view(host, vm)]
+
+
+def _configuration_version(invocation: Invocation, host: Host) -> str:
+    """-Version as the host spells it (9 is 9.0), or the host's default; refused if unsupported."""
+    versions = supported_versions(host)
+    wanted = invocation.get("Version", versions[-1])
+    if wanted in versions:
+        return wanted
+    if wanted.replace(".", "").isdigit():
+        match = next((v for v in versions if _version_tuple(v) == _version_tuple(wanted)), None)
+        if match is not None:
+            return match
+    raise vm_error(
+        invocation,
+        facts.UNSUPPORTED_VERSION.format(version=wanted),
+        target=wanted,
+        category="InvalidArgument",
+        error_id="InvalidParameter",
+    )
+
+
+def _check_startup_memory(invocation: Invocation, name: str, memory: int) -> None:
     if memory < 32 * facts.MIB or memory % (2 * facts.MIB):
         raise vm_error(
             invocation,
-            f"Failed to modify device 'Memory'.\nInvalid startup memory amount assigned for "
-            f"'{name}'. The amount of memory you set must be a multiple of 2 MB and at least "
-            "32 MB.",
+            f"Failed to modify device 'Memory'.\nInvalid startup memory amount assigned for '{name}'. The amount "
+            "of memory you set must be a multiple of 2 MB and at least 32 MB.",
             target=name,
             category="InvalidArgument",
             error_id="InvalidParameter",
         )
-    disk_options = [option for option in ("VHDPath", "NewVHDPath", "NoVHD") if option in invocation]
-    if len(disk_options) > 1:
+
+
+def _switch_for_new_vm(invocation: Invocation, host: Host) -> VirtualSwitch | None:
+    if "SwitchName" not in invocation:
+        return None
+    wanted = invocation.get("SwitchName")
+    switch = next((s for s in host.state.switches if s.name.lower() == wanted.lower()), None)
+    if switch is None:
+        raise vm_error(
+            invocation,
+            facts.SWITCH_NOT_FOUND.format(name=wanted),
+            target=wanted,
+            category="InvalidArgument",
+            error_id="InvalidParameter",
+        )
+    return switch
+
+
+def _disks_for_new_vm(invocation: Invocation, host: Host, name: str) -> list[str]:
+    """-VHDPath (must exist), -NewVHDPath with -NewVHDSizeBytes (created), or -NoVHD: one at most."""
+    if len([option for option in ("VHDPath", "NewVHDPath", "NoVHD") if option in invocation]) > 1:
         raise invocation.error(
             "Parameter set cannot be resolved using the specified named parameters.",
             category="InvalidArgument",
@@ -159,18 +207,6 @@ def new_vm(invocation: Invocation, host: Host) -> list[Any]:
             exception="ParameterBindingException",
             terminating=True,
         )
-    switch = None
-    if "SwitchName" in invocation:
-        switch = next((s for s in host.state.switches if s.name.lower() == invocation.get("SwitchName").lower()), None)
-        if switch is None:
-            raise vm_error(
-                invocation,
-                facts.SWITCH_NOT_FOUND.format(name=invocation.get("SwitchName")),
-                target=invocation.get("SwitchName"),
-                category="InvalidArgument",
-                error_id="InvalidParameter",
-            )
-    drives: list[str] = []
     if "VHDPath" in invocation:
         disk = host.disk(invocation.get("VHDPath"))
         if disk is None:
@@ -181,14 +217,9 @@ def new_vm(invocation: Invocation, host: Host) -> list[Any]:
                 category="ObjectNotFound",
                 error_id="ObjectNotFound",
             )
-        drives.append(disk.path)
-    root = normalize_path(invocation.get("Path", facts.DEFAULT_VM_PATH))
-    vm_path = root + "\\" + name if "Path" in invocation else root
+        return [disk.path]
     if "NewVHDPath" in invocation:
-        from .cmdlets_storage import create_disk
-
-        size = invocation.get("NewVHDSizeBytes")
-        if size is None:
+        if "NewVHDSizeBytes" not in invocation:
             raise invocation.error(
                 "Cannot process command because of one or more missing mandatory parameters: NewVHDSizeBytes.",
                 category="InvalidArgument",
@@ -197,33 +228,10 @@ def new_vm(invocation: Invocation, host: Host) -> list[Any]:
                 terminating=True,
             )
         path = invocation.get("NewVHDPath")
-        if not (len(path) > 2 and path[1] == ":"):
+        if not (len(path) > 2 and path[1] == ":"):  # a bare file name goes to the host's default VHD folder
             path = facts.DEFAULT_VHD_PATH + "\\" + path
-        drives.append(create_disk(invocation, host, path, size_bytes=size, parent=None).path)
-    host.add_directory(vm_path)
-    if "Path" in invocation:
-        host.add_directory(vm_path + "\\Virtual Machines")
-    vm = VirtualMachine(
-        id=str(uuid.uuid4()),
-        name=name,
-        generation=generation,
-        version=version_text,
-        path=vm_path,
-        memory_startup=memory,
-        memory_minimum=min(memory, 512 * facts.MIB),
-        hard_drives=drives,
-        adapters=[NetworkAdapter(str(uuid.uuid4()).upper(), "Network Adapter", host.new_mac())],
-    )
-    if switch is not None:
-        _connect(vm.adapters[0], switch)
-    host.state.vms.append(vm)
-    return [vm_view(host, vm)]
-
-
-def _connect(adapter: NetworkAdapter, switch) -> None:
-    adapter.switch_id = switch.id
-    switch.next_address += 1
-    adapter.address_index = switch.next_address
+        return [create_disk(invocation, host, path, size_bytes=invocation.get("NewVHDSizeBytes"), parent=None).path]
+    return []
 
 
 def set_vm(invocation: Invocation, host: Host) -> list[Any]:

@@ -213,6 +213,13 @@ class HostState:
     next_switch_plan: int = 0
 
 
+def attach_to_switch(adapter: NetworkAdapter, switch: VirtualSwitch) -> None:
+    """Connect an adapter; its guest gets the switch's next address (see Host.guest_addresses)."""
+    adapter.switch_id = switch.id
+    switch.next_address += 1
+    adapter.address_index = switch.next_address
+
+
 def _build(cls, data: dict[str, Any]):
     names = {f.name for f in fields(cls)}
     return cls(**{key: value for key, value in data.items() if key in names})
