@@ -367,3 +367,12 @@ def test_an_uncaught_throw_prints_like_windows_powershell():
 )
 def test_the_exit_code_is_dollar_question_of_the_last_statement(script, code):
     assert run(script)[3] == code
+
+
+def test_a_boolean_parameter_refuses_a_string_and_an_enum_parameter_lists_its_names():
+    _, errors, _, _ = run("New-VM -Name a -NoVHD | Out-Null; Set-VM -Name a -AutomaticCheckpointsEnabled 'false'")
+    assert "Boolean parameters accept only Boolean values and numbers" in " ".join(errors[0])
+    _, errors, _, _ = run("New-VMSwitch -Name s -SwitchType Public")
+    assert "Specify one of the following enumerator names and try again: Private, Internal, External" in " ".join(
+        errors[0]
+    ).replace("\n", " ")

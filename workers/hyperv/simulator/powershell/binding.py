@@ -121,23 +121,16 @@ def resolve_parameter(spec: CmdletSpec, written: str) -> Parameter:
 
 
 def convert_argument(spec: CmdletSpec, parameter: Parameter, value: Any) -> Any:
+    """Convert a bound value to the parameter's type, with PowerShell's error texts when it cannot."""
     kind = parameter.kind
     if kind == "any":
         return value
     if kind == "switch":
         return to_bool(value)
     if kind == "scriptblock":
-        if not isinstance(value, ScriptBlock):
-            raise binding_error(
-                spec,
-                f"Cannot bind parameter '{parameter.name}'. Cannot convert the \"{to_text(value)}\" "
-                'value of type "System.String" to type "System.Management.Automation.ScriptBlock".',
-                "CannotConvertArgument",
-            )
-        return value
+        return _to_scriptblock(spec, parameter, value)
     if kind == "strings":
-        items = value if isinstance(value, list) else [value]
-        return [to_text(item) for item in items]
+        return [to_text(item) for item in (value if isinstance(value, list) else [value])]
     if isinstance(value, list):
         if len(value) != 1:
             raise binding_error(
@@ -147,61 +140,79 @@ def convert_argument(spec: CmdletSpec, parameter: Parameter, value: Any) -> Any:
                 "CannotConvertArgument",
             )
         value = value[0]
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, (int, float)):
-            return value != 0
+    converter = {"bool": _to_bool_parameter, "int": _to_int, "choice": _to_choice}.get(kind)
+    return converter(spec, parameter, value) if converter else to_text(value)
+
+
+def _to_scriptblock(spec: CmdletSpec, parameter: Parameter, value: Any) -> ScriptBlock:
+    if not isinstance(value, ScriptBlock):
         raise binding_error(
             spec,
-            f"Cannot process argument transformation on parameter '{parameter.name}'. Cannot "
-            f'convert value "{type(value).__name__ == "str" and "System.String" or to_text(value)}" '
-            'to type "System.Boolean". Boolean parameters accept only Boolean values and numbers, '
-            "such as $True, $False, 1 or 0.",
-            "ParameterArgumentTransformationError",
+            f"Cannot bind parameter '{parameter.name}'. Cannot convert the \"{to_text(value)}\" "
+            'value of type "System.String" to type "System.Management.Automation.ScriptBlock".',
+            "CannotConvertArgument",
         )
-    if kind == "int":
-        number = _integer(value)
-        if number is None:
-            raise binding_error(
-                spec,
-                f"Cannot bind parameter '{parameter.name}'. Cannot convert value \"{to_text(value)}\" "
-                f'to type "{parameter.type_name if parameter.type_name != "System.String" else "System.Int64"}". '
-                'Error: "Input string was not in a correct format."',
-                "CannotConvertArgumentNoMessage",
-            )
-        if parameter.minimum is not None and number < parameter.minimum:
-            raise binding_error(
-                spec,
-                f"Cannot validate argument on parameter '{parameter.name}'. The {number} argument is "
-                f"less than the minimum allowed range of {parameter.minimum}. Supply an argument that "
-                f"is greater than or equal to {parameter.minimum} and then try the command again.",
-                "ParameterArgumentValidationError",
-            )
-        if parameter.maximum is not None and number > parameter.maximum:
-            raise binding_error(
-                spec,
-                f"Cannot validate argument on parameter '{parameter.name}'. The {number} argument is "
-                f"greater than the maximum allowed range of {parameter.maximum}. Supply an argument "
-                f"that is less than or equal to {parameter.maximum} and then try the command again.",
-                "ParameterArgumentValidationError",
-            )
-        return number
-    if kind == "choice":
-        text = value.name if isinstance(value, EnumValue) else to_text(value)
-        for choice in parameter.choices:
-            if choice.lower() == text.lower():
-                return choice
+    return value
+
+
+def _to_bool_parameter(spec: CmdletSpec, parameter: Parameter, value: Any) -> bool:
+    """Boolean parameters take only booleans and numbers: ``-Enabled 'false'`` is an error."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value != 0
+    shown = "System.String" if isinstance(value, str) else to_text(value)
+    raise binding_error(
+        spec,
+        f"Cannot process argument transformation on parameter '{parameter.name}'. Cannot convert value "
+        f'"{shown}" to type "System.Boolean". Boolean parameters accept only Boolean values and numbers, '
+        "such as $True, $False, 1 or 0.",
+        "ParameterArgumentTransformationError",
+    )
+
+
+def _to_int(spec: CmdletSpec, parameter: Parameter, value: Any) -> int:
+    number = _integer(value)
+    if number is None:
+        type_name = parameter.type_name if parameter.type_name != "System.String" else "System.Int64"
         raise binding_error(
             spec,
-            f"Cannot bind parameter '{parameter.name}'. Cannot convert value \"{text}\" to type "
-            f'"{parameter.type_name}". Error: "Unable to match the identifier name {text} to a '
-            "valid enumerator name. Specify one of the following enumerator names and try again:\n"
-            + ", ".join(parameter.choices)
-            + '"',
+            f"Cannot bind parameter '{parameter.name}'. Cannot convert value \"{to_text(value)}\" to type "
+            f'"{type_name}". Error: "Input string was not in a correct format."',
             "CannotConvertArgumentNoMessage",
         )
-    return to_text(value)
+    if parameter.minimum is not None and number < parameter.minimum:
+        raise binding_error(
+            spec,
+            f"Cannot validate argument on parameter '{parameter.name}'. The {number} argument is less than the "
+            f"minimum allowed range of {parameter.minimum}. Supply an argument that is greater than or equal to "
+            f"{parameter.minimum} and then try the command again.",
+            "ParameterArgumentValidationError",
+        )
+    if parameter.maximum is not None and number > parameter.maximum:
+        raise binding_error(
+            spec,
+            f"Cannot validate argument on parameter '{parameter.name}'. The {number} argument is greater than the "
+            f"maximum allowed range of {parameter.maximum}. Supply an argument that is less than or equal to "
+            f"{parameter.maximum} and then try the command again.",
+            "ParameterArgumentValidationError",
+        )
+    return number
+
+
+def _to_choice(spec: CmdletSpec, parameter: Parameter, value: Any) -> str:
+    """An enum or ValidateSet value, matched case-insensitively and returned as declared."""
+    text = value.name if isinstance(value, EnumValue) else to_text(value)
+    for choice in parameter.choices:
+        if choice.lower() == text.lower():
+            return choice
+    raise binding_error(
+        spec,
+        f"Cannot bind parameter '{parameter.name}'. Cannot convert value \"{text}\" to type "
+        f'"{parameter.type_name}". Error: "Unable to match the identifier name {text} to a valid enumerator '
+        "name. Specify one of the following enumerator names and try again:\n" + ", ".join(parameter.choices) + '"',
+        "CannotConvertArgumentNoMessage",
+    )
 
 
 def _integer(value: Any) -> int | None:
