@@ -165,44 +165,15 @@ def _run_powershell(
     if problem is not None:
         return CommandOutcome(b"", encode(problem, codepage), BAD_COMMAND_LINE_EXIT)
     _sleep(runtime.latency.startup(), cancelled)
-    transport_faults: list[FaultRule] = []
-
-    def before_cmdlet(spec: CmdletSpec, bound: dict[str, Any]) -> None:
-        _sleep(runtime.latency.cmdlet(spec.name, bound, spec.implementing_type), cancelled)
-        rule = runtime.faults.for_cmdlet(spec.name)
-        if rule is None:
-            return
-        if rule.kind == "hang":
-            _sleep(float("inf") if rule.seconds is None else rule.seconds, cancelled)
-        elif rule.kind == "error":
-            raise CmdletError(
-                ErrorRecord(
-                    rule.message,
-                    "NotSpecified",
-                    f"InjectedFault,{spec.implementing_type}",
-                    "VirtualizationException",
-                    activity=spec.name,
-                ),
-                terminating=True,
-            )
-        else:
-            transport_faults.append(rule)
-
+    hook = _CmdletHook(runtime, cancelled)
     host = runtime.host
     interpreter = Interpreter(
         commands=command_table(host.config),
         context=host,
-        before_cmdlet=before_cmdlet,
+        before_cmdlet=hook,
         format_output=format_output,
         is_cancelled=cancelled.is_set,
-        environment={
-            "COMPUTERNAME": host.config.computer_name,
-            "USERNAME": "Administrator",
-            "USERDOMAIN": host.config.computer_name,
-            "PROCESSOR_ARCHITECTURE": "AMD64",
-            "SystemRoot": "C:\\Windows",
-            "TEMP": "C:\\Users\\Administrator\\AppData\\Local\\Temp",
-        },
+        environment=_environment(host),
     )
     try:
         result = interpreter.run(script or "")
@@ -214,11 +185,52 @@ def _run_powershell(
     )
     stderr = render_stderr(result.stderr, show_first_use_progress=shows_progress)
     return CommandOutcome(
-        encode(result.stdout, codepage),
-        encode(stderr, codepage),
-        result.exit_code,
-        transport_faults[0] if transport_faults else None,
+        encode(result.stdout, codepage), encode(stderr, codepage), result.exit_code, hook.transport_fault
     )
+
+
+class _CmdletHook:
+    """Runs before every cmdlet: its latency, then any injected fault for it.
+
+    Both sleep outside the host lock. A drop/http500 fault is remembered and applied when the
+    command's result is collected (the cmdlet's effect still happens).
+    """
+
+    def __init__(self, runtime: HostRuntime, cancelled: threading.Event):
+        self.runtime = runtime
+        self.cancelled = cancelled
+        self.transport_fault: FaultRule | None = None
+
+    def __call__(self, spec: CmdletSpec, bound: dict[str, Any]) -> None:
+        _sleep(self.runtime.latency.cmdlet(spec.name, bound, spec.implementing_type), self.cancelled)
+        rule = self.runtime.faults.for_cmdlet(spec.name)
+        if rule is None:
+            return
+        if rule.kind == "hang":
+            _sleep(float("inf") if rule.seconds is None else rule.seconds, self.cancelled)
+        elif rule.kind == "error":
+            record = ErrorRecord(
+                rule.message,
+                "NotSpecified",
+                f"InjectedFault,{spec.implementing_type}",
+                "VirtualizationException",
+                activity=spec.name,
+            )
+            raise CmdletError(record, terminating=True)
+        elif self.transport_fault is None:
+            self.transport_fault = rule
+
+
+def _environment(host: Host) -> dict[str, str]:
+    """``$env:`` of the remote powershell.exe."""
+    return {
+        "COMPUTERNAME": host.config.computer_name,
+        "USERNAME": "Administrator",
+        "USERDOMAIN": host.config.computer_name,
+        "PROCESSOR_ARCHITECTURE": "AMD64",
+        "SystemRoot": "C:\\Windows",
+        "TEMP": "C:\\Users\\Administrator\\AppData\\Local\\Temp",
+    }
 
 
 def _sleep(seconds: float, cancelled: threading.Event) -> None:
