@@ -75,7 +75,7 @@ def template_create(
 def template_revise(*, template: LabTemplate, dynamic_memory: bool = False, **changes) -> LabTemplateVersion:
     """Add a new version with ``changes`` applied to the latest one. Existing labs keep theirs."""
     _check_static_memory(dynamic_memory)
-    LabTemplate.objects.select_for_update().get(pk=template.pk)
+    LabTemplate.objects.select_for_update(no_key=True, of=("self",)).get(pk=template.pk)
     latest = template.versions.order_by("-version").first()
     shape = {field: getattr(latest, field) for field in VERSIONED_FIELDS}
     unknown = set(changes) - set(VERSIONED_FIELDS)
@@ -176,14 +176,14 @@ def lab_request(
     version = template_latest_version(template)
 
     with transaction.atomic():
-        quota = Quota.objects.select_for_update().select_related("tenant").get(tenant=tenant)
+        quota = Quota.objects.select_for_update(no_key=True, of=("self",)).select_related("tenant").get(tenant=tenant)
         if not quota.tenant.active:
             raise TenantInactive(f"Tenant {tenant} is inactive and cannot request labs.")
 
         enrollment = None
         if course is not None:
             enrollment = (
-                Enrollment.objects.select_for_update()
+                Enrollment.objects.select_for_update(no_key=True, of=("self",))
                 .filter(course=course, student=owner, status=EnrollmentStatus.ENROLLED)
                 .first()
             )
@@ -387,7 +387,7 @@ def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
     if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_EXTENSION_HOURS:
         raise ValidationError({"hours": f"Give a whole number of hours from 1 to {MAX_EXTENSION_HOURS}."})
     with transaction.atomic():
-        locked = Lab.objects.select_for_update().get(pk=lab.pk)
+        locked = Lab.objects.select_for_update(no_key=True, of=("self",)).get(pk=lab.pk)
         if locked.state not in LIVE:
             raise InvalidTransition(f"A lab that is {locked.state} cannot be extended.", state=locked.state)
         base = max(locked.expires_at, timezone.now())

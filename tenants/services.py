@@ -26,7 +26,7 @@ def quota_update(*, tenant: Tenant, **limits: int) -> Quota:
     unknown = set(limits) - set(QUOTA_LIMIT_FIELDS)
     if unknown:
         raise ValidationError({name: "Not a quota limit." for name in sorted(unknown)})
-    quota, _ = Quota.objects.select_for_update().get_or_create(tenant=tenant)
+    quota, _ = Quota.objects.select_for_update(no_key=True, of=("self",)).get_or_create(tenant=tenant)
     for name, value in limits.items():
         setattr(quota, name, value)
     quota.full_clean(exclude=["tenant"])

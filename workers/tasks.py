@@ -17,7 +17,7 @@ import random
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from labs.models import Lab
 from workers.services import operations
@@ -51,6 +51,12 @@ def send_lab_task_on_commit(name: str, lab_id, *args) -> None:
     transaction.on_commit(send, robust=True)
 
 
+def _is_transient(exc: Exception) -> bool:
+    """Retrying can help: a transient host or domain error, or the database going away or
+    choosing this transaction as a deadlock victim."""
+    return getattr(exc, "transient", False) or isinstance(exc, (OperationalError, InterfaceError))
+
+
 def _backoff(retries: int) -> float:
     return min(MAX_BACKOFF, 2**retries) * random.uniform(0.5, 1.0)
 
@@ -67,8 +73,7 @@ def _run(task, lab_id, operation, *, on_give_up=None):
             # A busy host or lab is not a failure: poll again soon, without using up retries.
             # The reconciler fails a lab that stays in a transient state past its deadline.
             raise task.retry(exc=exc, countdown=random.uniform(0.2, 1.0), max_retries=None) from None
-        transient = getattr(exc, "transient", False)
-        if transient and task.request.retries < MAX_RETRIES:
+        if _is_transient(exc) and task.request.retries < MAX_RETRIES:
             raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from None
         reason = getattr(exc, "host_message", None) or getattr(exc, "message", None) or str(exc)
         log.warning("lab %s: %s failed for good: %s", lab_id, task.name, reason)
@@ -131,7 +136,7 @@ def lab_cleanup(self, lab_id: str) -> None:
     try:
         operations.lab_cleanup(lab_id=lab_id)
     except Exception as exc:
-        if getattr(exc, "transient", False) and self.request.retries < MAX_RETRIES:
+        if _is_transient(exc) and self.request.retries < MAX_RETRIES:
             raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from None
         log.warning("cleanup of lab %s left for the reconciler: %s", lab_id, exc)
 

@@ -28,7 +28,7 @@ def host_create(*, actor, password: str, **fields) -> Host:
 @transaction.atomic
 def host_update(*, actor, host: Host, password: str | None = None, **fields) -> Host:
     """Change a host's connection or capacity settings; a blank password keeps the stored one."""
-    host = Host.objects.select_for_update().get(pk=host.pk)
+    host = Host.objects.select_for_update(no_key=True, of=("self",)).get(pk=host.pk)
     for name, value in fields.items():
         setattr(host, name, value)
     if password:
@@ -41,7 +41,7 @@ def host_update(*, actor, host: Host, password: str | None = None, **fields) -> 
 @transaction.atomic
 def host_drain(*, actor, host: Host) -> Host:
     """Take no new labs on this host; the labs it has keep running. Idempotent."""
-    host = Host.objects.select_for_update().get(pk=host.pk)
+    host = Host.objects.select_for_update(no_key=True, of=("self",)).get(pk=host.pk)
     if host.state == HostState.OFFLINE:
         host.resume_state = HostState.DRAINING  # when it answers again it stays drained
         host.save(update_fields=["resume_state"])
@@ -54,7 +54,7 @@ def host_drain(*, actor, host: Host) -> Host:
 @transaction.atomic
 def host_enable(*, actor, host: Host) -> Host:
     """Take new labs again. An offline host is enabled once the reconciler hears from it."""
-    host = Host.objects.select_for_update().get(pk=host.pk)
+    host = Host.objects.select_for_update(no_key=True, of=("self",)).get(pk=host.pk)
     if host.state == HostState.OFFLINE:
         host.resume_state = HostState.ENABLED
         host.save(update_fields=["resume_state"])

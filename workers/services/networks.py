@@ -63,7 +63,7 @@ def _allocate(tenant, field: str, candidates) -> TenantSegment:
     for _attempt in range(5):
         try:
             with transaction.atomic():
-                segment, _ = TenantSegment.objects.select_for_update().get_or_create(tenant=tenant)
+                segment, _ = TenantSegment.objects.select_for_update(no_key=True, of=("self",)).get_or_create(tenant=tenant)
                 if getattr(segment, field) is not None:
                     return segment
                 taken = set(TenantSegment.objects.exclude(**{f"{field}__isnull": True}).values_list(field, flat=True))
@@ -132,7 +132,7 @@ def switch_release(lab: Lab, driver: HypervisorDriver) -> None:
 def segment_release_if_unused(tenant) -> None:
     """Give the tenant's VLAN id and NAT prefix back once it has no live labs."""
     with transaction.atomic():
-        segment = TenantSegment.objects.select_for_update().filter(tenant=tenant).first()
+        segment = TenantSegment.objects.select_for_update(no_key=True, of=("self",)).filter(tenant=tenant).first()
         if segment is None or Lab.objects.filter(tenant=tenant, state__in=LIVE).exists():
             return
         segment.delete()

@@ -1,6 +1,9 @@
 """Placement: choose a host for a lab and reserve its capacity in the Allocation ledger.
 
-Lock order, everywhere in Nestlab: the Lab row first, then Host rows in ascending id. Placement
+Lock order, everywhere in Nestlab: the Lab row first, then Host rows in ascending id. Row locks
+are FOR NO KEY UPDATE of the named table only (``no_key=True, of=("self",)``): they exclude each
+other but not the key-share locks that inserting a row with a foreign key to them takes, so
+writing events, leases or switches never waits on a placement. Placement
 locks every enabled host (fleets are tens of hosts, and the transaction is a few milliseconds),
 so two placements never both take the last room on a host. On SQLite the IMMEDIATE transaction
 holds the database write lock, which serialises placements the same way.
@@ -83,7 +86,7 @@ def lab_place(*, lab_id, actor=None) -> Allocation:
     when nothing fits, InvalidTransition when the lab is not waiting for placement.
     """
     with transaction.atomic():
-        lab = Lab.objects.select_for_update().select_related("template_version").get(pk=lab_id)
+        lab = Lab.objects.select_for_update(no_key=True, of=("self",)).select_related("template_version").get(pk=lab_id)
         existing = Allocation.objects.filter(lab=lab).select_related("host").first()
         if existing is not None:
             return existing
@@ -91,7 +94,7 @@ def lab_place(*, lab_id, actor=None) -> Allocation:
             raise InvalidTransition(f"Lab {lab.pk} is {lab.state}, not waiting for placement.", state=lab.state)
         shape = lab.template_version
         need = {"vcpus": shape.vcpus, "memory_mb": shape.memory_mb, "storage_gb": shape.disk_gb}
-        hosts = list(Host.objects.select_for_update().filter(state=HostState.ENABLED).order_by("pk"))
+        hosts = list(Host.objects.select_for_update(no_key=True, of=("self",)).filter(state=HostState.ENABLED).order_by("pk"))
         room = choose_host(host_rooms(hosts), policy=settings.NESTLAB_PLACEMENT_POLICY, **need)
         if room is None:
             raise NoCapacity(

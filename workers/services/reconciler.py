@@ -62,7 +62,7 @@ def _try(lab: Lab, event: str, **changes) -> bool:
 def host_mark_offline(host: Host, reason: str, report: ReconcileReport) -> None:
     """The host does not answer: offline, and its settled labs degraded. Nothing is deleted."""
     with transaction.atomic():
-        locked = Host.objects.select_for_update().get(pk=host.pk)
+        locked = Host.objects.select_for_update(no_key=True, of=("self",)).get(pk=host.pk)
         if locked.state != HostState.OFFLINE:
             locked.resume_state = locked.state
             locked.state = HostState.OFFLINE
@@ -76,7 +76,7 @@ def host_mark_offline(host: Host, reason: str, report: ReconcileReport) -> None:
 
 def host_mark_answering(host: Host) -> None:
     with transaction.atomic():
-        locked = Host.objects.select_for_update().get(pk=host.pk)
+        locked = Host.objects.select_for_update(no_key=True, of=("self",)).get(pk=host.pk)
         if locked.state == HostState.OFFLINE:
             locked.state = locked.resume_state or HostState.ENABLED
             locked.resume_state = ""
