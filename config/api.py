@@ -127,6 +127,15 @@ class TenantThrottle(_SettingsRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": tenant_ids[0]}
 
 
+def deny(message: str):
+    """Refuse a visible object: 403 with code ``not_allowed`` (the same code services use).
+
+    Raised as DRF's PermissionDenied, not the domain NotAllowed, because DRF's own machinery
+    (OPTIONS metadata, browsable forms) catches that one while probing what a user may do.
+    """
+    raise exceptions.PermissionDenied(message, code=NotAllowed.code)
+
+
 # --- Errors ----------------------------------------------------------------------------------------
 
 
@@ -297,7 +306,7 @@ def _build_lazy_classes() -> dict:
             obj = super().get_object()
             needed = self.access_needed()
             if needed != "view" and not may(self.request.user, obj, needed):
-                raise NotAllowed(f"You may not {needed} this {obj._meta.verbose_name}.")
+                deny(f"You may not {needed} this {obj._meta.verbose_name}.")
             return obj
 
     for cls in (NestlabAutoSchema, NestlabViewSet):

@@ -7,8 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from config.api import NestlabViewSet, PlatformAdminWrites
-from config.errors import NotAllowed
+from config.api import NestlabViewSet, PlatformAdminWrites, deny
 from tenants.api.invitations import member_add_by_email
 from tenants.api.serializers import (
     MembershipCreateSerializer,
@@ -120,7 +119,7 @@ class MembershipViewSet(
             visible = restrict(Tenant.objects.all(), self.request.user)
             tenant = get_object_or_404(visible, slug=self.kwargs["tenant_slug"])
             if not may(self.request.user, tenant, "manage"):
-                raise NotAllowed("Only the tenant's owners and admins manage its members.")
+                deny("Only the tenant's owners and admins manage its members.")
             self._tenant = tenant
         return self._tenant
 
@@ -131,7 +130,7 @@ class MembershipViewSet(
 
     def _check_role(self, role: str) -> None:
         if not may_assign_role(self.request.user, self.get_tenant().pk, role):
-            raise NotAllowed("Only owners give, change or take away the owner role.")
+            deny("Only owners give, change or take away the owner role.")
 
     def create(self, request, *args, **kwargs):
         tenant = self.get_tenant()

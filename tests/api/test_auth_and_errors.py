@@ -95,3 +95,20 @@ def test_schema_and_docs_are_served(world):
     assert schema.status_code == 200
     assert "/api/v1/labs/{id}/connection/" in schema.json()["paths"]
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_options_on_an_object_you_may_not_change_is_not_an_error(world, api):
+    response = api("student").options(f"/api/v1/labs/{world.lab.pk}/")
+    assert response.status_code == 200
+    member = world.users["student2"].memberships.get().pk
+    assert api("admin").options(f"/api/v1/tenants/acme/members/{member}/").status_code == 200
+    assert "actions" in api("admin").options(f"/api/v1/tenants/acme/members/{member}/").json()
+    described = api("student").options(f"/api/v1/tenants/acme/members/{member}/")
+    assert described.status_code == 200 and "actions" not in described.json()  # no form for what you may not do
+
+
+def test_refusals_of_visible_objects_carry_not_allowed(world, api):
+    response = api("student").delete(f"/api/v1/labs/{world.lab.pk}/")
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_allowed"
+    assert "delete" in response.json()["message"]
