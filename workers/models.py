@@ -152,6 +152,9 @@ class TenantSwitch(models.Model):
     name = models.CharField(max_length=64)
     mode = models.CharField(max_length=10)
     created_at = models.DateTimeField(auto_now_add=True)
+    ensured_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker last made sure the switch exists on the host."
+    )
 
     class Meta:
         constraints = [

@@ -217,3 +217,24 @@ def test_a_waiting_operation_gets_the_slot_as_soon_as_it_frees(fake_fleet):
         freed = time.monotonic()
     thread.join(5)
     assert got_it and got_it[0] - freed < 0.5
+
+
+def test_the_host_is_asked_for_a_tenant_switch_only_once(fake_fleet, new_lab, driver_of, settings):
+    settings.NESTLAB_PLACEMENT_POLICY = "pack"
+    host = provision(new_lab())
+    provision(new_lab())
+    provision(new_lab())
+    assert driver_of(host).calls["ensure_switch"] == 1
+    assert len(driver_of(host).vms) == 3
+
+
+def test_a_switch_removed_behind_nestlabs_back_is_made_again(fake_fleet, new_lab, driver_of, settings):
+    settings.NESTLAB_PLACEMENT_POLICY = "pack"
+    host = provision(new_lab())
+    driver = driver_of(host)
+    driver.remove_switch("nestlab-roomy-private", force=True)  # an operator cleaned up by hand
+    lab = new_lab()
+    operations.lab_place_for_build(lab_id=lab.pk)
+    operations.lab_build(lab_id=lab.pk)  # the VM step finds no switch; the build asks the host again
+    lab.refresh_from_db()
+    assert lab.state == LabState.RUNNING and "nestlab-roomy-private" in driver.switches

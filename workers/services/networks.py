@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from config.errors import HostError
 from labs.lifecycle import LIVE
@@ -79,7 +80,7 @@ def _allocate(tenant, field: str, candidates) -> TenantSegment:
 
 
 def network_prepare(lab: Lab, *, external_adapter: str) -> tuple[SwitchSpec, int | None]:
-    """The switch the lab's VM joins, and its access VLAN. Records the switch and reserves pool values."""
+    """The switch the lab's VM joins, and its access VLAN (reserving the tenant's pool values)."""
     version = lab.template_version
     mode = version.network_mode
     name = switch_name(lab)
@@ -94,13 +95,39 @@ def network_prepare(lab: Lab, *, external_adapter: str) -> tuple[SwitchSpec, int
         spec = SwitchSpec(name=name, mode="nat", nat_prefix=prefix)
     else:
         spec = SwitchSpec(name=name, mode="private")
-    if mode != NetworkMode.VLAN:
-        per_lab = version.network_scope == NetworkScope.LAB
-        TenantSwitch.objects.get_or_create(
-            host=lab.host, name=name,
-            defaults={"tenant": lab.tenant, "mode": mode, "lab": lab if per_lab else None},
-        )
     return spec, vlan_id
+
+
+def switch_ensure(lab: Lab, spec: SwitchSpec, driver: HypervisorDriver) -> bool:
+    """Make sure the lab's switch exists on its host, asking the host only the first time.
+
+    Under the switch's host mutex, so two workers never create it twice (Hyper-V would make two
+    switches of one name) and a release never removes it between our check and our VM joining
+    it. The TenantSwitch row records that the switch was made; later labs skip the round trips.
+    VLAN mode's shared external switch is ensured every time (it is not ours to record).
+    Returns whether the host was asked.
+    """
+    from workers.services.hostcalls import host_mutex
+
+    with host_mutex(lab.host, f"switch:{spec.name}"):
+        if spec.mode == "vlan":
+            driver.ensure_switch(spec)
+            return True
+        per_lab = lab.template_version.network_scope == NetworkScope.LAB
+        row, _ = TenantSwitch.objects.get_or_create(
+            host=lab.host, name=spec.name,
+            defaults={"tenant": lab.tenant, "mode": spec.mode, "lab": lab if per_lab else None},
+        )
+        if row.ensured_at is not None:
+            return False
+        driver.ensure_switch(spec)
+        TenantSwitch.objects.filter(pk=row.pk).update(ensured_at=timezone.now())
+        return True
+
+
+def switch_forget(lab: Lab, name: str) -> None:
+    """Ask the host again next time: the switch was not there (removed behind Nestlab's back)."""
+    TenantSwitch.objects.filter(host_id=lab.host_id, name=name).update(ensured_at=None)
 
 
 def switch_release(lab: Lab, driver: HypervisorDriver) -> None:
@@ -111,22 +138,22 @@ def switch_release(lab: Lab, driver: HypervisorDriver) -> None:
     """
     if lab.template_version.network_mode == NetworkMode.VLAN or lab.host_id is None:
         return
-    name = switch_name(lab)
-    users = Lab.objects.filter(host_id=lab.host_id, tenant_id=lab.tenant_id, state__in=LIVE).exclude(pk=lab.pk)
-    if lab.template_version.network_scope == NetworkScope.TENANT and users.filter(
-        template_version__network_mode=lab.template_version.network_mode,
-        template_version__network_scope=NetworkScope.TENANT,
-    ).exists():
-        return
     from workers.services.hostcalls import host_mutex
 
-    try:
-        with host_mutex(lab.host, f"switch:{name}"):
+    name = switch_name(lab)
+    users = Lab.objects.filter(host_id=lab.host_id, tenant_id=lab.tenant_id, state__in=LIVE).exclude(pk=lab.pk)
+    with host_mutex(lab.host, f"switch:{name}"):
+        if lab.template_version.network_scope == NetworkScope.TENANT and users.filter(
+            template_version__network_mode=lab.template_version.network_mode,
+            template_version__network_scope=NetworkScope.TENANT,
+        ).exists():
+            return
+        try:
             driver.remove_switch(name)
-    except InvalidState as exc:
-        log.info("switch %s on %s kept: %s", name, lab.host_id, exc.host_message)
-        return
-    TenantSwitch.objects.filter(host_id=lab.host_id, name=name).delete()
+        except InvalidState as exc:
+            log.info("switch %s on %s kept: %s", name, lab.host_id, exc.host_message)
+            return
+        TenantSwitch.objects.filter(host_id=lab.host_id, name=name).delete()
 
 
 def segment_release_if_unused(tenant) -> None:

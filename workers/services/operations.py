@@ -22,11 +22,18 @@ from config.errors import InvalidTransition
 from labs.lifecycle import TRANSIENT, LabEventName, LabState, transition
 from labs.models import Lab, LabCheckpoint
 from labs.services import lab_note, lab_notes_add
+from workers.hyperv.errors import NotFound
 from workers.hyperv.interface import VmSpec
 from workers.models import Allocation, Host
-from workers.services.hostcalls import driver_for, host_mutex, host_slot, lab_lease
+from workers.services.hostcalls import driver_for, host_slot, lab_lease
 from workers.services.metering import meter_lab
-from workers.services.networks import network_prepare, segment_release_if_unused, switch_release
+from workers.services.networks import (
+    network_prepare,
+    segment_release_if_unused,
+    switch_ensure,
+    switch_forget,
+    switch_release,
+)
 from workers.services.placement import allocation_release, lab_place
 
 log = logging.getLogger(__name__)
@@ -94,13 +101,19 @@ def lab_build(*, lab_id) -> None:
         driver = driver_for(lab.host)
         with host_slot(lab.host), driver.session():
             switch, vlan_id = network_prepare(lab, external_adapter=lab.host.external_adapter)
-            with host_mutex(lab.host, f"switch:{switch.name}"):
-                driver.ensure_switch(switch)
-            lab_note(lab=lab, event="build.switch", message=switch.name)
+            asked_host = switch_ensure(lab, switch, driver)
+            steps: list[tuple[str, object]] = [("build.switch", timezone.now())]
             spec = vm_spec(lab, switch.name, vlan_id)
-            steps: list[tuple[str, object]] = []
+            record = lambda step: steps.append((f"build.{step}", timezone.now()))  # noqa: E731
             try:
-                vm_id = driver.ensure_vm(spec, on_step=lambda step: steps.append((f"build.{step}", timezone.now())))
+                try:
+                    vm_id = driver.ensure_vm(spec, on_step=record)
+                except NotFound:
+                    if asked_host:
+                        raise
+                    switch_forget(lab, switch.name)  # our record said it was there; ask the host
+                    switch_ensure(lab, switch, driver)
+                    vm_id = driver.ensure_vm(spec, on_step=record)
             finally:  # the steps done are history even when a later one failed
                 lab_notes_add(lab=lab, events=steps)
             driver.start_vm(lab.vm_name)
