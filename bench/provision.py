@@ -24,20 +24,12 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production-000000000000")
-os.environ.setdefault("ALLOWED_HOSTS", "localhost")
-os.environ.setdefault("NESTLAB_ENCRYPTION_KEY", "Q2hhbmdlTWUtdGhpcy1pcy1hLXRlc3Qta2V5LTAwMDA=")
-os.environ.setdefault("NESTLAB_ALLOW_PLAINTEXT_WINRM", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import setup_django, throwaway_database  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -89,39 +81,37 @@ def main() -> int:
     from tests.integration.harness import Worker, host_for, purge_broker
     from workers.hyperv.simulator.testing import run_simulator
 
-    settings.DATABASES["default"]["TEST"]["NAME"] = settings.DATABASES["default"]["NAME"] + "_bench_provision"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    purge_broker()
-    try:
-        with ExitStack() as stack:
-            sims = [
-                stack.enter_context(run_simulator(latency="realistic", time_scale=args.time_scale,
-                                                  memory_mb=1_048_576, cpus=256, storage_gb=100_000))
-                for _ in range(args.hosts)
-            ]
-            for n, sim in enumerate(sims):
-                host_for(sim, f"bench{n:02}", memory_mb=1_048_576, cpus=256, storage_gb=100_000,
-                         max_parallel_operations=args.per_host)
-            tenant = factories.tenant("bench", max_labs=10_000, max_running_labs=10_000, max_vcpus=100_000,
-                                      max_memory_mb=100_000_000, max_storage_gb=10_000_000)
-            admin = factories.member(tenant, "bench-admin", "admin")
-            template = factories.template(tenant, "bench-lab")
-            worker = Worker(concurrency=args.hosts * args.per_host + 4, pool="threads").start()
-            stack.callback(worker.stop)
-            time.sleep(3)  # worker start-up is not part of any figure
+    with throwaway_database("provision"), ExitStack() as stack:
+        purge_broker()
+        stack.callback(purge_broker)
+        sims = [
+            stack.enter_context(run_simulator(latency="realistic", time_scale=args.time_scale,
+                                              memory_mb=1_048_576, cpus=256, storage_gb=100_000))
+            for _ in range(args.hosts)
+        ]
+        for n, sim in enumerate(sims):
+            host_for(sim, f"bench{n:02}", memory_mb=1_048_576, cpus=256, storage_gb=100_000,
+                     max_parallel_operations=args.per_host)
+        tenant = factories.tenant("bench", max_labs=10_000, max_running_labs=10_000, max_vcpus=100_000,
+                                  max_memory_mb=100_000_000, max_storage_gb=10_000_000)
+        admin = factories.member(tenant, "bench-admin", "admin")
+        template = factories.template(tenant, "bench-lab")
+        worker = Worker(concurrency=args.hosts * args.per_host + 4, pool="threads").start()
+        stack.callback(worker.stop)
+        time.sleep(3)  # worker start-up is not part of any figure
 
-            began = time.monotonic()
+        began = time.monotonic()
+        lab_request(actor=admin, template=template)
+        one_lab = wait_running(1, 120) - began
+
+        worker_cpu, requests_cpu = cpu_seconds(worker.process.pid), own_cpu()
+        began = time.monotonic()
+        for _ in range(args.labs):
             lab_request(actor=admin, template=template)
-            one_lab = wait_running(1, 120) - began
-
-            worker_cpu, requests_cpu = cpu_seconds(worker.process.pid), own_cpu()
-            began = time.monotonic()
-            for _ in range(args.labs):
-                lab_request(actor=admin, template=template)
-            requests_cpu = own_cpu() - requests_cpu
-            finished = wait_running(args.labs + 1, 1800)
-            worker_cpu = cpu_seconds(worker.process.pid) - worker_cpu
-            makespan = finished - began
+        requests_cpu = own_cpu() - requests_cpu
+        finished = wait_running(args.labs + 1, 1800)
+        worker_cpu = cpu_seconds(worker.process.pid) - worker_cpu
+        makespan = finished - began
 
         rounds = math.ceil(args.labs / (args.hosts * args.per_host))
         ideal = rounds * one_lab
@@ -136,9 +126,6 @@ def main() -> int:
         print(f"  control-plane CPU per lab: {per_lab_ms:7.1f} ms  (worker {worker_cpu:.2f} s + requests "
               f"{requests_cpu:.2f} s; target <= 20 ms)")
         return 0
-    finally:
-        purge_broker()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

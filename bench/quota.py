@@ -12,25 +12,16 @@ Target: p99 <= 2 s and >= 200 requests/s.
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production-000000000000")
-os.environ.setdefault("ALLOWED_HOSTS", "localhost")
-os.environ.setdefault("NESTLAB_ENCRYPTION_KEY", "Q2hhbmdlTWUtdGhpcy1pcy1hLXRlc3Qta2V5LTAwMDA=")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import require_postgres, setup_django, throwaway_database  # noqa: E402
 
-import django  # noqa: E402
+setup_django()
 
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
 
 REQUESTS = 400
 QUOTA_LABS = 300  # a class of 400 against a quota of 300: 100 must be refused, exactly
@@ -143,12 +134,9 @@ def scenario(concurrency: int, tenant_count: int, round_no: int) -> dict:
 
 
 def main() -> int:
-    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        print("bench/quota.py needs PostgreSQL: set DATABASE_URL=postgres://...", file=sys.stderr)
+    if not require_postgres("bench/quota.py"):
         return 1
-    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = settings.DATABASES["default"]["NAME"] + "_bench_quota"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database("quota"):
         print(f"lab_request on PostgreSQL: {REQUESTS} requests per run, quota {QUOTA_LABS} labs in total")
         print(f"{'concurrency':>11} {'tenants':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'granted':>8}  quota exact")
         ok = True
@@ -160,9 +148,6 @@ def main() -> int:
                 f"{row['p99_ms']:>8.1f} {row['granted']:>4}/{row['expected']:<4} {'yes' if row['exact'] else 'NO'}"
             )
         return 0 if ok else 2
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-
 
 if __name__ == "__main__":
     sys.exit(main())

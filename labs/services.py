@@ -174,6 +174,8 @@ def lab_request(
         raise ValidationError({"owner": f"{owner} is not a member of {tenant}."})
     _check_actor_may_request(actor=actor, actor_role=roles.get(actor.pk), owner=owner, template=template, course=course)
     version = template_latest_version(template)
+    # Only metering changes running hours, never a request: they need no lock.
+    seconds = running_seconds_this_month(tenant.pk, owner_id=owner.pk)
 
     with transaction.atomic():
         quota = Quota.objects.select_for_update(no_key=True, of=("self",)).select_related("tenant").get(tenant=tenant)
@@ -199,19 +201,18 @@ def lab_request(
             raise QuotaExceeded(
                 quota="student_max_labs", used=usage["owner_labs"], requested=1, limit=quota.student_max_labs, unit="labs"
             )
-        seconds = running_seconds_this_month(tenant.pk, owner_id=owner.pk)
         if seconds["tenant"] >= quota.monthly_lab_hours * 3600:
             raise QuotaExceeded(
                 quota="monthly_lab_hours", used=round(seconds["tenant"] / 3600, 2), requested=0,
                 limit=quota.monthly_lab_hours, unit="hours",
             )
-        if is_student:
-            student_hours = course.hours_per_student if course else quota.student_hours
-            if seconds["owner"] >= student_hours * 3600:
-                raise QuotaExceeded(
-                    quota="course_hours_per_student" if course else "student_hours",
-                    used=round(seconds["owner"] / 3600, 2), requested=0, limit=student_hours, unit="hours",
-                )
+        # A course lab's hours are the course's business (one lab per student; the schedules
+        # stop it at course.hours_per_student); other labs draw on the student's monthly hours.
+        if is_student and course is None and seconds["owner"] >= quota.student_hours * 3600:
+            raise QuotaExceeded(
+                quota="student_hours", used=round(seconds["owner"] / 3600, 2), requested=0,
+                limit=quota.student_hours, unit="hours",
+            )
 
         now = timezone.now()
         lifetime: timedelta = course.lab_lifetime if course else version.default_lifetime

@@ -152,3 +152,13 @@ def test_labs_pin_the_template_version_they_were_built_from(acme, acme_admin, ac
     first.refresh_from_db()
     assert (first.template_version.version, first.template_version.vcpus) == (1, 2)
     assert (second.template_version.version, second.template_version.vcpus) == (2, 4)
+
+
+def test_a_student_out_of_monthly_hours_cannot_request_more_labs(acme, acme_student, acme_student2, acme_template):
+    quota_update(tenant=acme, student_hours=2)
+    lab = lab_request(actor=acme_student, template=acme_template)
+    LabUsageMonth.objects.create(lab=lab, tenant=acme, owner=acme_student, month=month_start(), running_seconds=7200)
+    with pytest.raises(QuotaExceeded) as refused:
+        lab_request(actor=acme_student, template=acme_template)
+    assert (refused.value.detail["quota"], refused.value.detail["limit"]) == ("student_hours", 2)
+    assert lab_request(actor=acme_student2, template=acme_template).owner == acme_student2
