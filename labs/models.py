@@ -268,6 +268,9 @@ class LabUsageMonth(models.Model):
     month = models.DateField(help_text="First day of the month.")
     running_seconds = models.PositiveBigIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.lab_id} {self.month:%Y-%m}: {self.running_seconds} s"
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["lab", "month"], name="usage_one_row_per_lab_and_month"),
@@ -300,6 +303,9 @@ class LabCheckpoint(models.Model):
     lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="checkpoints")
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.lab_id}"
 
     class Meta:
         ordering = ["created_at"]

@@ -17,7 +17,11 @@ class HostForm(forms.ModelForm):
 
     class Meta:
         model = Host
-        exclude = ["password_ciphertext"]
+        fields = [
+            "name", "endpoint", "port", "transport", "use_tls", "username", "site", "logical_cpus", "memory_mb",
+            "memory_reserved_mb", "storage_gb", "vcpu_overcommit", "max_parallel_operations", "vm_root",
+            "external_adapter", "state",
+        ]
 
     def clean(self):
         cleaned = super().clean()

@@ -183,6 +183,9 @@ class HostLease(models.Model):
     holder = models.CharField(max_length=100, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.host_id} {self.key}: {self.holder or 'free'}"
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["host", "key"], name="lease_one_row_per_key")]
 
@@ -194,6 +197,9 @@ class OrphanSighting(models.Model):
     vm_name = models.CharField(max_length=100)
     vm_id = models.CharField(max_length=64)
     first_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"orphan {self.vm_name} on {self.host_id} since {self.first_seen:%Y-%m-%d %H:%M}"
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["host", "vm_id"], name="orphan_one_row_per_vm")]
