@@ -122,7 +122,8 @@ def _guardian_q(user_id: int, codename: str, user_model, group_model) -> Q:
     # Two uncorrelated IN subqueries (PostgreSQL hashes them) plan and run faster here than
     # correlated EXISTS per row; both hit the (user|group, permission, object) unique index.
     user_rows = user_model.objects.filter(user_id=user_id, permission__codename=codename)
-    group_rows = group_model.objects.filter(group__user=user_id, permission__codename=codename)
+    memberships = Group.user_set.through.objects.filter(user_id=user_id).values("group_id")
+    group_rows = group_model.objects.filter(group_id__in=memberships, permission__codename=codename)
     return Q(pk__in=user_rows.values("content_object_id")) | Q(pk__in=group_rows.values("content_object_id"))
 
 
