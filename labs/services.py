@@ -139,13 +139,16 @@ def lab_request(
 ) -> Lab:
     """Admit one new lab under every limit, or refuse and change nothing.
 
-    In one transaction it locks the tenant's Quota row (SELECT ... FOR UPDATE; on SQLite the
+    In one transaction it locks the tenant's Quota row (SELECT ... FOR NO KEY UPDATE; on SQLite the
     IMMEDIATE transaction holds the database write lock instead), so concurrent requests of one
     tenant are decided one at a time against usage counted from live Lab rows. The checks, in
     order: tenant active; owner a member; template usable by the tenant (students: only
     self-service templates, unless the lab is for their course); course enrollment and one live
     lab per student per course; the tenant's lab, running, vCPU, memory, storage and monthly
     hour limits; and, for students, the per-student lab and hour limits.
+
+    The lab is inserted first and the quota row locked last, so the lock covers only the count
+    and the commit (see the comment in the body).
 
     Raises QuotaExceeded (naming the quota, used, requested and limit), NotAllowed,
     TenantInactive or ValidationError. Returns the Lab in state ``requested`` with its
@@ -178,10 +181,6 @@ def lab_request(
     seconds = running_seconds_this_month(tenant.pk, owner_id=owner.pk)
 
     with transaction.atomic():
-        quota = Quota.objects.select_for_update(no_key=True, of=("self",)).select_related("tenant").get(tenant=tenant)
-        if not quota.tenant.active:
-            raise TenantInactive(f"Tenant {tenant} is inactive and cannot request labs.")
-
         enrollment = None
         if course is not None:
             enrollment = (
@@ -192,28 +191,10 @@ def lab_request(
             if enrollment is None:
                 raise ValidationError({"owner": f"{owner} is not enrolled in {course.name}."})
 
-        usage = tenant_live_usage(tenant.pk, owner_id=owner.pk, course_id=course.pk if course else None)
-        _check_tenant_limits(quota, usage, version)
-        is_student = owner_role == Role.STUDENT
-        if course is not None and usage["owner_course_labs"] >= 1:
-            raise QuotaExceeded(quota="labs_per_student_per_course", used=usage["owner_course_labs"], requested=1, limit=1)
-        if is_student and usage["owner_labs"] + 1 > quota.student_max_labs:
-            raise QuotaExceeded(
-                quota="student_max_labs", used=usage["owner_labs"], requested=1, limit=quota.student_max_labs, unit="labs"
-            )
-        if seconds["tenant"] >= quota.monthly_lab_hours * 3600:
-            raise QuotaExceeded(
-                quota="monthly_lab_hours", used=round(seconds["tenant"] / 3600, 2), requested=0,
-                limit=quota.monthly_lab_hours, unit="hours",
-            )
-        # A course lab's hours are the course's business (one lab per student; the schedules
-        # stop it at course.hours_per_student); other labs draw on the student's monthly hours.
-        if is_student and course is None and seconds["owner"] >= quota.student_hours * 3600:
-            raise QuotaExceeded(
-                quota="student_hours", used=round(seconds["owner"] / 3600, 2), requested=0,
-                limit=quota.student_hours, unit="hours",
-            )
-
+        # The lab, its event and its grants are written first, and the quota row is locked last,
+        # just before counting: the lock is then held only for one count and the commit. Under
+        # READ COMMITTED the count, taken after the lock is granted, sees every lab committed
+        # before it plus this one; a refusal rolls all of it back.
         now = timezone.now()
         lifetime: timedelta = course.lab_lifetime if course else version.default_lifetime
         lab = Lab(
@@ -226,7 +207,7 @@ def lab_request(
             state_changed_at=now,
         )
         # Validate only the one caller-supplied field: full_clean() would add two uniqueness
-        # queries (id, vm_name) that a fresh UUID makes pointless, inside the quota lock.
+        # queries (id, vm_name) that a fresh UUID makes pointless.
         _validate_lab_name(lab.name)
         lab.save(force_insert=True)
         LabEvent.objects.create(
@@ -237,6 +218,13 @@ def lab_request(
             enrollment.lab = lab
             enrollment.save(update_fields=["lab"])
         tenant_permissions.permissions_grant_for_lab(lab)
+
+        quota = Quota.objects.select_for_update(no_key=True, of=("self",)).select_related("tenant").get(tenant=tenant)
+        if not quota.tenant.active:
+            raise TenantInactive(f"Tenant {tenant} is inactive and cannot request labs.")
+        with_this_lab = tenant_live_usage(tenant.pk, owner_id=owner.pk, course_id=course.pk if course else None)
+        _check_limits(quota=quota, usage=with_this_lab, version=version, owner_role=owner_role, course=course,
+                      seconds=seconds)
         _enqueue_after_commit("lab_place", str(lab.pk))
     return lab
 
@@ -270,17 +258,47 @@ def _check_actor_may_request(*, actor, actor_role, owner, template, course) -> N
         raise NotAllowed("This template is not open for student self-service.")
 
 
-def _check_tenant_limits(quota: Quota, usage: dict, version: LabTemplateVersion) -> None:
-    checks = (
-        ("max_labs", usage["labs"], 1, quota.max_labs, "labs"),
-        ("max_running_labs", usage["running"], 1, quota.max_running_labs, "labs"),
-        ("max_vcpus", usage["vcpus"], version.vcpus, quota.max_vcpus, "vCPUs"),
-        ("max_memory_mb", usage["memory_mb"], version.memory_mb, quota.max_memory_mb, "MB"),
-        ("max_storage_gb", usage["storage_gb"], version.disk_gb, quota.max_storage_gb, "GB"),
-    )
-    for name, used, requested, limit, unit in checks:
+def check_tenant_room(*, quota: Quota, usage: dict, version: LabTemplateVersion, count: int,
+                      usage_includes_request: bool) -> None:
+    """Refuse, naming the limit, if ``count`` more labs of ``version`` do not fit the tenant's quota."""
+    for name, key, each, limit, unit in (
+        ("max_labs", "labs", 1, quota.max_labs, "labs"),
+        ("max_running_labs", "running", 1, quota.max_running_labs, "labs"),
+        ("max_vcpus", "vcpus", version.vcpus, quota.max_vcpus, "vCPUs"),
+        ("max_memory_mb", "memory_mb", version.memory_mb, quota.max_memory_mb, "MB"),
+        ("max_storage_gb", "storage_gb", version.disk_gb, quota.max_storage_gb, "GB"),
+    ):
+        requested = each * count
+        used = usage[key] - (requested if usage_includes_request else 0)
         if used + requested > limit:
             raise QuotaExceeded(quota=name, used=used, requested=requested, limit=limit, unit=unit)
+
+
+def _check_limits(*, quota: Quota, usage: dict, version: LabTemplateVersion, owner_role: str, course, seconds):
+    """Every limit, against usage that already includes the lab being requested."""
+    check_tenant_room(quota=quota, usage=usage, version=version, count=1, usage_includes_request=True)
+    if course is not None and usage["owner_course_labs"] > 1:
+        raise QuotaExceeded(
+            quota="labs_per_student_per_course", used=usage["owner_course_labs"] - 1, requested=1, limit=1
+        )
+    is_student = owner_role == Role.STUDENT
+    if is_student and usage["owner_labs"] > quota.student_max_labs:
+        raise QuotaExceeded(
+            quota="student_max_labs", used=usage["owner_labs"] - 1, requested=1, limit=quota.student_max_labs,
+            unit="labs",
+        )
+    if seconds["tenant"] >= quota.monthly_lab_hours * 3600:
+        raise QuotaExceeded(
+            quota="monthly_lab_hours", used=round(seconds["tenant"] / 3600, 2), requested=0,
+            limit=quota.monthly_lab_hours, unit="hours",
+        )
+    # A course lab's hours are the course's business (one lab per student; the schedules stop it
+    # at course.hours_per_student); other labs draw on the student's monthly hours.
+    if is_student and course is None and seconds["owner"] >= quota.student_hours * 3600:
+        raise QuotaExceeded(
+            quota="student_hours", used=round(seconds["owner"] / 3600, 2), requested=0,
+            limit=quota.student_hours, unit="hours",
+        )
 
 
 
@@ -462,15 +480,7 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
     quota = Quota.objects.get(tenant_id=course.tenant_id)
     usage = tenant_live_usage(course.tenant_id)
     count = len(pending)
-    for name, used, each, limit, unit in (
-        ("max_labs", usage["labs"], 1, quota.max_labs, "labs"),
-        ("max_running_labs", usage["running"], 1, quota.max_running_labs, "labs"),
-        ("max_vcpus", usage["vcpus"], version.vcpus, quota.max_vcpus, "vCPUs"),
-        ("max_memory_mb", usage["memory_mb"], version.memory_mb, quota.max_memory_mb, "MB"),
-        ("max_storage_gb", usage["storage_gb"], version.disk_gb, quota.max_storage_gb, "GB"),
-    ):
-        if used + each * count > limit:
-            raise QuotaExceeded(quota=name, used=used, requested=each * count, limit=limit, unit=unit)
+    check_tenant_room(quota=quota, usage=usage, version=version, count=count, usage_includes_request=False)
 
     rooms = host_rooms(list(Host.objects.filter(state=HostState.ENABLED).order_by("pk")))
     need = {"vcpus": version.vcpus, "memory_mb": version.memory_mb, "storage_gb": version.disk_gb}
