@@ -10,6 +10,8 @@ so operations are exercised on objects that exist, not only on 404s.
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 import schemathesis
 from _pytest.nodes import Node
@@ -82,7 +84,7 @@ def _real_ids(world) -> dict:
 def _steer(case, world) -> None:
     """Point about half of the cases at real rows (deterministically, from the generated values)."""
     params = case.path_parameters or {}
-    if not params or hash(repr(sorted(params.items()))) % 2:
+    if not params or zlib.crc32(repr(sorted(params.items())).encode()) % 2:  # stable across runs
         return
     path = case.operation.path
     if "tenant_slug" in params:
