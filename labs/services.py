@@ -399,6 +399,20 @@ def lab_restore(*, actor, lab: Lab, name: str) -> Lab:
     return lab
 
 
+def lab_checkpoint_remove(*, actor, lab: Lab, name: str) -> Lab:
+    """Delete a named checkpoint (frees one of the MAX_CHECKPOINTS_PER_LAB places once the host confirms)."""
+    from labs.lifecycle import LabState
+
+    if not lab.checkpoints.filter(name=name).exists():
+        raise ValidationError({"name": f"This lab has no checkpoint named {name!r}."})
+    if lab.state not in (LabState.RUNNING, LabState.STOPPED):
+        raise InvalidTransition(f"A lab that is {lab.state} cannot remove checkpoints now.", state=lab.state)
+    with transaction.atomic():
+        lab_note(lab=lab, event="checkpoint_remove", actor=actor, message=name)
+        _enqueue_after_commit("lab_checkpoint_remove", str(lab.pk), name)
+    return lab
+
+
 def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
     """Push the expiry back by ``hours`` (1..720). Only live labs can be extended."""
     from labs.lifecycle import LIVE

@@ -134,6 +134,11 @@ def lab_restore(self, lab_id: str, name: str, was: str) -> None:
 
 
 @lab_task
+def lab_checkpoint_remove(self, lab_id: str, name: str) -> None:
+    _run(self, lab_id, lambda: operations.lab_checkpoint_remove_run(lab_id=lab_id, name=name))
+
+
+@lab_task
 def lab_teardown(self, lab_id: str) -> None:
     _run(self, lab_id, lambda: operations.lab_teardown(lab_id=lab_id))
 

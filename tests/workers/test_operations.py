@@ -238,3 +238,20 @@ def test_a_switch_removed_behind_nestlabs_back_is_made_again(fake_fleet, new_lab
     operations.lab_build(lab_id=lab.pk)  # the VM step finds no switch; the build asks the host again
     lab.refresh_from_db()
     assert lab.state == LabState.RUNNING and "nestlab-roomy-private" in driver.switches
+
+
+def test_removing_a_checkpoint_frees_its_place(fake_fleet, new_lab, driver_of, roomy):
+    from labs.services import MAX_CHECKPOINTS_PER_LAB, lab_checkpoint_remove
+
+    _, admin = roomy
+    lab = new_lab()
+    host = provision(lab)
+    for n in range(MAX_CHECKPOINTS_PER_LAB):
+        lab_checkpoint(actor=admin, lab=lab, name=f"cp{n}")
+        operations.lab_checkpoint_run(lab_id=lab.pk, name=f"cp{n}", was=LabState.RUNNING)
+        lab.refresh_from_db()
+    lab_checkpoint_remove(actor=admin, lab=lab, name="cp0")
+    operations.lab_checkpoint_remove_run(lab_id=lab.pk, name="cp0")
+    assert "cp0" not in driver_of(host).vms[0].checkpoints
+    assert LabCheckpoint.objects.filter(lab=lab).count() == MAX_CHECKPOINTS_PER_LAB - 1
+    lab_checkpoint(actor=admin, lab=lab, name="again")  # there is room again

@@ -169,6 +169,17 @@ def lab_restore_run(*, lab_id, name: str, was: str) -> None:
         _settle(lab, was, message=f"checkpoint {name} applied")
 
 
+def lab_checkpoint_remove_run(*, lab_id, name: str) -> None:
+    """Remove a named checkpoint from the host, then forget it. Idempotent (absent is success)."""
+    with lab_lease(lab_id):
+        lab = _load(lab_id)
+        if lab.host_id is None or lab.state not in (LabState.RUNNING, LabState.STOPPED):
+            return
+        with host_slot(lab.host):
+            driver_for(lab.host).remove_checkpoint(lab.vm_name, name)
+        LabCheckpoint.objects.filter(lab_id=lab_id, name=name).delete()
+
+
 def _remove_from_host(lab: Lab) -> None:
     """Delete the VM, its disk and folder, and its switch if nothing else uses it. Idempotent."""
     if lab.host_id is None:
