@@ -19,6 +19,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
+from config.errors import InvalidTransition
 from labs.models import Lab
 from workers.services import operations
 
@@ -67,6 +68,11 @@ def _run(task, lab_id, operation, *, on_give_up=None):
         return operation()
     except Lab.DoesNotExist:
         log.info("lab %s is gone; %s has nothing to do", lab_id, task.name)
+        return None
+    except InvalidTransition as exc:
+        # Someone moved the lab on meanwhile (a delete during a build, say): their operation
+        # owns it now, and failing it here would undo their decision.
+        log.info("lab %s moved on during %s: %s", lab_id, task.name, exc)
         return None
     except Exception as exc:
         if getattr(exc, "wait_and_retry", False):

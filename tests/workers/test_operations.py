@@ -7,6 +7,7 @@ from labs.models import LabCheckpoint
 from labs.services import lab_checkpoint, lab_delete, lab_reset, lab_restore, lab_start, lab_stop
 from workers.hyperv.errors import HostUnreachable, NotFound
 from workers.models import Allocation, HostLease, TenantSegment, TenantSwitch
+from workers import tasks
 from workers.services import operations
 from workers.services.hostcalls import HostBusy, LabBusy, host_slot, lab_lease
 
@@ -255,3 +256,30 @@ def test_removing_a_checkpoint_frees_its_place(fake_fleet, new_lab, driver_of, r
     assert "cp0" not in driver_of(host).vms[0].checkpoints
     assert LabCheckpoint.objects.filter(lab=lab).count() == MAX_CHECKPOINTS_PER_LAB - 1
     lab_checkpoint(actor=admin, lab=lab, name="again")  # there is room again
+
+
+def test_a_delete_during_a_build_wins_and_the_lab_ends_deleted(fake_fleet, new_lab, driver_of, roomy):
+    """The build finishes after the user deleted the lab: the task leaves it to the teardown."""
+    from config.errors import InvalidTransition
+    from labs.services import lab_delete
+
+    _, admin = roomy
+    lab = new_lab()
+    host = operations.lab_place_for_build(lab_id=lab.pk)
+    real_start = driver_of(host).start_vm
+
+    def start_then_user_deletes(name):
+        real_start(name)
+        lab.refresh_from_db()
+        lab_delete(actor=admin, lab=lab)
+
+    driver_of(host).start_vm = start_then_user_deletes
+    with pytest.raises(InvalidTransition):
+        operations.lab_build(lab_id=lab.pk)
+    tasks.lab_build.apply(args=[str(lab.pk)])  # the task's view of the same race: it leaves the lab alone
+    lab.refresh_from_db()
+    assert lab.state == LabState.DELETING
+    operations.lab_teardown(lab_id=lab.pk)
+    lab.refresh_from_db()
+    assert lab.state == LabState.DELETED and driver_of(host).vms == []
+    assert not Allocation.objects.filter(lab=lab).exists()
