@@ -85,15 +85,30 @@ def main() -> int:
         purge_broker()
         stack.callback(purge_broker)
         sims = [
-            stack.enter_context(run_simulator(latency="realistic", time_scale=args.time_scale,
-                                              memory_mb=1_048_576, cpus=256, storage_gb=100_000))
+            stack.enter_context(
+                run_simulator(
+                    latency="realistic", time_scale=args.time_scale, memory_mb=1_048_576, cpus=256, storage_gb=100_000
+                )
+            )
             for _ in range(args.hosts)
         ]
         for n, sim in enumerate(sims):
-            host_for(sim, f"bench{n:02}", memory_mb=1_048_576, cpus=256, storage_gb=100_000,
-                     max_parallel_operations=args.per_host)
-        tenant = factories.tenant("bench", max_labs=10_000, max_running_labs=10_000, max_vcpus=100_000,
-                                  max_memory_mb=100_000_000, max_storage_gb=10_000_000)
+            host_for(
+                sim,
+                f"bench{n:02}",
+                memory_mb=1_048_576,
+                cpus=256,
+                storage_gb=100_000,
+                max_parallel_operations=args.per_host,
+            )
+        tenant = factories.tenant(
+            "bench",
+            max_labs=10_000,
+            max_running_labs=10_000,
+            max_vcpus=100_000,
+            max_memory_mb=100_000_000,
+            max_storage_gb=10_000_000,
+        )
         admin = factories.member(tenant, "bench-admin", "admin")
         template = factories.template(tenant, "bench-lab")
         worker = Worker(concurrency=args.hosts * args.per_host + 4, pool="threads").start()
@@ -116,15 +131,21 @@ def main() -> int:
         rounds = math.ceil(args.labs / (args.hosts * args.per_host))
         ideal = rounds * one_lab
         per_lab_ms = (worker_cpu + requests_cpu) / args.labs * 1000
-        print(f"provisioning {args.labs} labs on {args.hosts} simulated hosts, {args.per_host} operations per host, "
-              f"realistic latency x {args.time_scale}")
+        print(
+            f"provisioning {args.labs} labs on {args.hosts} simulated hosts, {args.per_host} operations per host, "
+            f"realistic latency x {args.time_scale}"
+        )
         print(f"  one lab on an idle fleet:  {one_lab:7.2f} s (request to running)")
         print(f"  makespan:                  {makespan:7.2f} s")
-        print(f"  ideal makespan:            {ideal:7.2f} s  (ceil({args.labs}/({args.hosts}x{args.per_host})) = "
-              f"{rounds} rounds x {one_lab:.2f} s)")
+        print(
+            f"  ideal makespan:            {ideal:7.2f} s  (ceil({args.labs}/({args.hosts}x{args.per_host})) = "
+            f"{rounds} rounds x {one_lab:.2f} s)"
+        )
         print(f"  ratio:                     {makespan / ideal:7.3f}  (target <= 1.10)")
-        print(f"  control-plane CPU per lab: {per_lab_ms:7.1f} ms  (worker {worker_cpu:.2f} s + requests "
-              f"{requests_cpu:.2f} s; target <= 20 ms)")
+        print(
+            f"  control-plane CPU per lab: {per_lab_ms:7.1f} ms  (worker {worker_cpu:.2f} s + requests "
+            f"{requests_cpu:.2f} s; target <= 20 ms)"
+        )
         return 0
 
 

@@ -4,9 +4,10 @@ Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/nestlab .venv/bin/python 
 (``make bench`` does this). It works in a throwaway database (``<name>_bench_quota``), never
 in the configured one, and drops it at the end.
 
-For each concurrency (1, 8, 32) and tenant count (1, 20) it sends 400 requests — a class of
-400 students asking at the same moment — from that many client processes (as a
-web tier of that many workers would), each with its own connection, and prints throughput, p50 and p99 latency, and whether the quota held exactly.
+For each concurrency (1, 8, 32) and tenant count (1, 20) it sends 400 requests (a class of
+400 students asking at the same moment) from that many client processes, as a web tier of
+that many workers would, each with its own connection. It prints throughput, p50 and p99
+latency, and whether the quota held exactly.
 Target: p99 <= 2 s and >= 200 requests/s.
 """
 
@@ -39,9 +40,7 @@ def _students(tenant, count: int) -> list:
     from tenants.models import Membership, Role
 
     User = get_user_model()
-    users = User.objects.bulk_create(
-        [User(username=f"{tenant.slug}-s{n}", password="!") for n in range(count)]
-    )
+    users = User.objects.bulk_create([User(username=f"{tenant.slug}-s{n}", password="!") for n in range(count)])
     Membership.objects.bulk_create([Membership(tenant=tenant, user=user, role=Role.STUDENT) for user in users])
     return users
 
@@ -108,8 +107,13 @@ def scenario(concurrency: int, tenant_count: int, round_no: int) -> dict:
     tenants = []
     for t in range(tenant_count):
         tenant = factories.tenant(
-            f"b{round_no}-{concurrency}-{tenant_count}-{t}", max_labs=quota, max_running_labs=10_000,
-            max_vcpus=100_000, max_memory_mb=100_000_000, max_storage_gb=10_000_000, student_max_labs=2,
+            f"b{round_no}-{concurrency}-{tenant_count}-{t}",
+            max_labs=quota,
+            max_running_labs=10_000,
+            max_vcpus=100_000,
+            max_memory_mb=100_000_000,
+            max_storage_gb=10_000_000,
+            student_max_labs=2,
         )
         tenants.append(tenant)
         template = factories.template(tenant, "t", self_service=True)
@@ -138,7 +142,9 @@ def main() -> int:
         return 1
     with throwaway_database("quota"):
         print(f"lab_request on PostgreSQL: {REQUESTS} requests per run, quota {QUOTA_LABS} labs in total")
-        print(f"{'concurrency':>11} {'tenants':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'granted':>8}  quota exact")
+        print(
+            f"{'concurrency':>11} {'tenants':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'granted':>8}  quota exact"
+        )
         ok = True
         for round_no, (concurrency, tenants) in enumerate((c, t) for t in (1, 20) for c in (1, 8, 32)):
             row = scenario(concurrency, tenants, round_no)
@@ -148,6 +154,7 @@ def main() -> int:
                 f"{row['p99_ms']:>8.1f} {row['granted']:>4}/{row['expected']:<4} {'yes' if row['exact'] else 'NO'}"
             )
         return 0 if ok else 2
+
 
 if __name__ == "__main__":
     sys.exit(main())

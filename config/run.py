@@ -70,7 +70,9 @@ def main() -> int:
         flush=True,
     )
     honcho = Path(sys.executable).with_name("honcho")
-    return subprocess.call([str(honcho), "-d", str(ROOT), "-f", str(ROOT / "deploy" / "Procfile.dev"), "start"], env=env)
+    return subprocess.call(
+        [str(honcho), "-d", str(ROOT), "-f", str(ROOT / "deploy" / "Procfile.dev"), "start"], env=env
+    )
 
 
 if __name__ == "__main__":

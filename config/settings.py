@@ -175,8 +175,10 @@ X_FRAME_OPTIONS = "DENY"
 # --- Celery ------------------------------------------------------------------------------------
 _BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-if not CELERY_BROKER_URL.split("://", 1)[0] in {"filesystem", "redis", "rediss", "amqp", "amqps"}:
-    raise SettingError("CELERY_BROKER_URL", "must be a filesystem://, redis://, rediss:// or amqp:// URL", CELERY_BROKER_URL)
+if CELERY_BROKER_URL.split("://", 1)[0] not in {"filesystem", "redis", "rediss", "amqp", "amqps"}:
+    raise SettingError(
+        "CELERY_BROKER_URL", "must be a filesystem://, redis://, rediss:// or amqp:// URL", CELERY_BROKER_URL
+    )
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),

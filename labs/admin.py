@@ -20,8 +20,19 @@ class LabTemplateVersionInline(admin.TabularInline):
     model = LabTemplateVersion
     extra = 0
     can_delete = False
-    fields = ["version", "vcpus", "memory_mb", "disk_gb", "base_image_path", "generation", "config_version",
-              "network_scope", "network_mode", "default_lifetime", "max_continuous_running"]
+    fields = [
+        "version",
+        "vcpus",
+        "memory_mb",
+        "disk_gb",
+        "base_image_path",
+        "generation",
+        "config_version",
+        "network_scope",
+        "network_mode",
+        "default_lifetime",
+        "max_continuous_running",
+    ]
 
     def has_change_permission(self, request, obj=None):
         return False

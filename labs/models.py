@@ -105,9 +105,7 @@ class LabTemplateVersion(models.Model):
             models.CheckConstraint(condition=Q(generation__in=[1, 2]), name="template_version_generation_valid"),
             models.CheckConstraint(condition=Q(network_scope__in=NetworkScope.values), name="template_scope_valid"),
             models.CheckConstraint(condition=Q(network_mode__in=NetworkMode.values), name="template_mode_valid"),
-            models.CheckConstraint(
-                condition=Q(default_lifetime__gt=timedelta(0)), name="template_lifetime_positive"
-            ),
+            models.CheckConstraint(condition=Q(default_lifetime__gt=timedelta(0)), name="template_lifetime_positive"),
         ]
 
     def __str__(self) -> str:
@@ -268,15 +266,15 @@ class LabUsageMonth(models.Model):
     month = models.DateField(help_text="First day of the month.")
     running_seconds = models.PositiveBigIntegerField(default=0)
 
-    def __str__(self) -> str:
-        return f"{self.lab_id} {self.month:%Y-%m}: {self.running_seconds} s"
-
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["lab", "month"], name="usage_one_row_per_lab_and_month"),
             models.CheckConstraint(condition=Q(month__day=1), name="usage_month_is_first_day"),
         ]
         indexes = [models.Index(fields=["tenant", "month"]), models.Index(fields=["owner", "month"])]
+
+    def __str__(self) -> str:
+        return f"{self.lab_id} {self.month:%Y-%m}: {self.running_seconds} s"
 
 
 # Direct foreign-key object permissions (django-guardian's performance guide): one indexed join
@@ -304,9 +302,9 @@ class LabCheckpoint(models.Model):
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    def __str__(self) -> str:
-        return f"{self.name} of {self.lab_id}"
-
     class Meta:
         ordering = ["created_at"]
         constraints = [models.UniqueConstraint(fields=["lab", "name"], name="checkpoint_name_unique_per_lab")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.lab_id}"

@@ -14,14 +14,18 @@ def course_progress(course: Course) -> dict:
     Two queries whatever the class size.
     """
     by_state = dict(
-        Lab.objects.filter(course=course).exclude(state=LabState.DELETED).values("state")
-        .annotate(n=Count("pk")).values_list("state", "n")
+        Lab.objects.filter(course=course)
+        .exclude(state=LabState.DELETED)
+        .values("state")
+        .annotate(n=Count("pk"))
+        .values_list("state", "n")
     )
     enrolled = Enrollment.objects.filter(course=course, status=EnrollmentStatus.ENROLLED).count()
     failures = [
         {"lab": str(lab_id), "student": username, "reason": reason}
-        for lab_id, username, reason in Lab.objects.filter(course=course, state=LabState.FAILED)
-        .values_list("pk", "owner__username", "last_error")
+        for lab_id, username, reason in Lab.objects.filter(course=course, state=LabState.FAILED).values_list(
+            "pk", "owner__username", "last_error"
+        )
     ]
     in_flight = sum(by_state.get(s, 0) for s in (LabState.REQUESTED, LabState.PROVISIONING))
     return {
@@ -31,8 +35,11 @@ def course_progress(course: Course) -> dict:
         "running": by_state.get(LabState.RUNNING, 0),
         "stopped": by_state.get(LabState.STOPPED, 0),
         "failed": by_state.get(LabState.FAILED, 0),
-        "other": sum(n for s, n in by_state.items() if s not in {
-            LabState.REQUESTED, LabState.PROVISIONING, LabState.RUNNING, LabState.STOPPED, LabState.FAILED}),
+        "other": sum(
+            n
+            for s, n in by_state.items()
+            if s not in {LabState.REQUESTED, LabState.PROVISIONING, LabState.RUNNING, LabState.STOPPED, LabState.FAILED}
+        ),
         "in_flight": in_flight,
         "failures": failures,
     }

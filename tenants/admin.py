@@ -34,7 +34,10 @@ class TenantAdmin(admin.ModelAdmin):
         return format_html_join(
             "\n",
             "<div>{}: {} of {} {} ({}%)</div>",
-            ((line.quota, line.used, line.limit, line.unit, round(100 * line.fraction)) for line in tenant_usage(tenant)),
+            (
+                (line.quota, line.used, line.limit, line.unit, round(100 * line.fraction))
+                for line in tenant_usage(tenant)
+            ),
         )
 
 

@@ -7,7 +7,9 @@ from django.db.models import Q
 class Tenant(models.Model):
     """An organisation that owns labs, templates and courses, and is bound by one Quota."""
 
-    slug = models.SlugField(max_length=40, unique=True, help_text="Short stable identifier used in URLs and host names.")
+    slug = models.SlugField(
+        max_length=40, unique=True, help_text="Short stable identifier used in URLs and host names."
+    )
     name = models.CharField(max_length=200)
     active = models.BooleanField(default=True, help_text="Inactive tenants cannot request labs.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -68,9 +70,7 @@ class Quota(models.Model):
     max_storage_gb = models.PositiveIntegerField("max storage (GB)", default=2048, validators=_positive)
     max_labs = models.PositiveIntegerField(default=20, validators=_positive)
     max_running_labs = models.PositiveIntegerField(default=20, validators=_positive)
-    monthly_lab_hours = models.PositiveIntegerField(
-        "lab hours per calendar month", default=2000, validators=_positive
-    )
+    monthly_lab_hours = models.PositiveIntegerField("lab hours per calendar month", default=2000, validators=_positive)
     student_max_labs = models.PositiveIntegerField("max labs per student", default=2, validators=_positive)
     student_hours = models.PositiveIntegerField("lab hours per student per month", default=40, validators=_positive)
     updated_at = models.DateTimeField(auto_now=True)

@@ -10,7 +10,9 @@ class HostForm(forms.ModelForm):
     """The password is write-only: it is never rendered, and left blank it keeps the stored one."""
 
     new_password = forms.CharField(
-        label="Password", required=False, strip=False,
+        label="Password",
+        required=False,
+        strip=False,
         widget=forms.PasswordInput(render_value=False),
         help_text="Stored encrypted. Leave blank to keep the current password.",
     )
@@ -18,9 +20,22 @@ class HostForm(forms.ModelForm):
     class Meta:
         model = Host
         fields = [
-            "name", "endpoint", "port", "transport", "use_tls", "username", "site", "logical_cpus", "memory_mb",
-            "memory_reserved_mb", "storage_gb", "vcpu_overcommit", "max_parallel_operations", "vm_root",
-            "external_adapter", "state",
+            "name",
+            "endpoint",
+            "port",
+            "transport",
+            "use_tls",
+            "username",
+            "site",
+            "logical_cpus",
+            "memory_mb",
+            "memory_reserved_mb",
+            "storage_gb",
+            "vcpu_overcommit",
+            "max_parallel_operations",
+            "vm_root",
+            "external_adapter",
+            "state",
         ]
 
     def clean(self):
@@ -59,16 +74,22 @@ class HostAdmin(admin.ModelAdmin):
     inlines = [AllocationInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            used_vcpus=Coalesce(Sum("allocations__vcpus"), 0),
-            used_memory=Coalesce(Sum("allocations__memory_mb"), 0),
-            used_storage=Coalesce(Sum("allocations__storage_gb"), 0),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                used_vcpus=Coalesce(Sum("allocations__vcpus"), 0),
+                used_memory=Coalesce(Sum("allocations__memory_mb"), 0),
+                used_storage=Coalesce(Sum("allocations__storage_gb"), 0),
+            )
         )
 
     @admin.display(description="Allocated (vCPU / MB / GB)")
     def used(self, host):
-        return f"{host.used_vcpus}/{host.vcpu_capacity} · {host.used_memory}/{host.memory_capacity_mb} · " \
-               f"{host.used_storage}/{host.storage_gb}"
+        return (
+            f"{host.used_vcpus}/{host.vcpu_capacity} · {host.used_memory}/{host.memory_capacity_mb} · "
+            f"{host.used_storage}/{host.storage_gb}"
+        )
 
     @admin.display(description="Capacity for labs")
     def capacity(self, host):

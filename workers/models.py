@@ -55,7 +55,10 @@ class Host(models.Model):
     )
     state = models.CharField(max_length=10, choices=HostState.choices, default=HostState.ENABLED)
     resume_state = models.CharField(
-        max_length=10, choices=HostState.choices, blank=True, editable=False,
+        max_length=10,
+        choices=HostState.choices,
+        blank=True,
+        editable=False,
         help_text="The state to return to when an offline host answers again.",
     )
     facts = models.JSONField(default=dict, blank=True, editable=False)
@@ -116,7 +119,9 @@ class Allocation(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(vcpus__gt=0, memory_mb__gt=0, storage_gb__gt=0), name="allocation_positive"),
+            models.CheckConstraint(
+                condition=Q(vcpus__gt=0, memory_mb__gt=0, storage_gb__gt=0), name="allocation_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -183,11 +188,11 @@ class HostLease(models.Model):
     holder = models.CharField(max_length=100, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 
-    def __str__(self) -> str:
-        return f"{self.host_id} {self.key}: {self.holder or 'free'}"
-
     class Meta:
         constraints = [models.UniqueConstraint(fields=["host", "key"], name="lease_one_row_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.host_id} {self.key}: {self.holder or 'free'}"
 
 
 class OrphanSighting(models.Model):
@@ -198,8 +203,8 @@ class OrphanSighting(models.Model):
     vm_id = models.CharField(max_length=64)
     first_seen = models.DateTimeField()
 
-    def __str__(self) -> str:
-        return f"orphan {self.vm_name} on {self.host_id} since {self.first_seen:%Y-%m-%d %H:%M}"
-
     class Meta:
         constraints = [models.UniqueConstraint(fields=["host", "vm_id"], name="orphan_one_row_per_vm")]
+
+    def __str__(self) -> str:
+        return f"orphan {self.vm_name} on {self.host_id} since {self.first_seen:%Y-%m-%d %H:%M}"

@@ -4,8 +4,9 @@
   which is what makes late acknowledgement (CELERY_TASK_ACKS_LATE) and redelivery safe.
 - Transient errors (host unreachable, timeouts, no capacity yet) are retried with exponential
   backoff and jitter, capped at MAX_BACKOFF seconds, so waits are short re-enqueued polls rather
-  than long ETAs. A busy host or lab is polled again within a second, without using up retries. Permanent errors, or transient ones that outlast
-  MAX_RETRIES, fail the lab with the reason, and its leftovers are cleaned up.
+  than long ETAs. A busy host or lab is polled again within a second, without using up retries.
+  Permanent errors, or transient ones that outlast MAX_RETRIES, fail the lab with the reason,
+  and its leftovers are cleaned up.
 - Host work is routed to the queue ``hosts.<site>`` of the lab's host, so an operator can run one
   worker pool per site, next to its hosts. Placement and schedules use the default queue.
 """
@@ -130,8 +131,12 @@ def lab_reset(self, lab_id: str, was: str) -> None:
 
 @lab_task
 def lab_checkpoint(self, lab_id: str, name: str, was: str) -> None:
-    _run(self, lab_id, lambda: operations.lab_checkpoint_run(lab_id=lab_id, name=name, was=was),
-         on_give_up=lambda: operations.checkpoint_forget(lab_id=lab_id, name=name))
+    _run(
+        self,
+        lab_id,
+        lambda: operations.lab_checkpoint_run(lab_id=lab_id, name=name, was=was),
+        on_give_up=lambda: operations.checkpoint_forget(lab_id=lab_id, name=name),
+    )
 
 
 @lab_task

@@ -40,16 +40,27 @@ def test_several_processes_write_to_sqlite_at_once_without_locking_errors(tmp_pa
     }
 
     def manage(*args):
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, check=True)
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        )
 
     manage("migrate", "--no-input", "-v", "0")
     manage("seed_demo")
-    manage("shell", "-c", "from tenants.models import Quota; Quota.objects.filter(tenant__slug='acme').update("
-                          "max_labs=25, max_running_labs=1000, max_vcpus=1000, max_memory_mb=10**7)")
+    manage(
+        "shell",
+        "-c",
+        "from tenants.models import Quota; Quota.objects.filter(tenant__slug='acme').update("
+        "max_labs=25, max_running_labs=1000, max_vcpus=1000, max_memory_mb=10**7)",
+    )
     writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, "15"], cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE":
-                         "config.settings"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, "15"],
+            cwd=ROOT,
+            env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
     ]
     results = [writer.communicate(timeout=200) for writer in writers]

@@ -50,13 +50,30 @@ class Worker:
     def start(self) -> Worker:
         env = {**os.environ, "DATABASE_URL": database_url(), **self.extra_env}
         command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-            "--concurrency", str(self.concurrency), "--pool", self.pool, "--queues", f"{settings.CELERY_TASK_DEFAULT_QUEUE},hosts.default",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "--hostname", f"test-{os.getpid()}@%h",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(self.concurrency),
+            "--pool",
+            self.pool,
+            "--queues",
+            f"{settings.CELERY_TASK_DEFAULT_QUEUE},hosts.default",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--hostname",
+            f"test-{os.getpid()}@%h",
         ]
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it until stop()
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         return self
 
     def kill(self) -> None:
@@ -83,9 +100,18 @@ class Worker:
 def host_for(sim, name: str, *, memory_mb: int = 65536, **extra):
     """A Host row for a running simulator (Basic over HTTP, which only simulators may use)."""
     return factories.host(
-        name, endpoint=sim.host, port=sim.port, transport="ssl" if sim.tls else "plaintext", use_tls=sim.tls,
-        password=sim.password, cpus=extra.pop("cpus", 32), memory_mb=memory_mb, reserved_mb=4096,
-        storage_gb=extra.pop("storage_gb", 2048), username=sim.user, **extra,
+        name,
+        endpoint=sim.host,
+        port=sim.port,
+        transport="ssl" if sim.tls else "plaintext",
+        use_tls=sim.tls,
+        password=sim.password,
+        cpus=extra.pop("cpus", 32),
+        memory_mb=memory_mb,
+        reserved_mb=4096,
+        storage_gb=extra.pop("storage_gb", 2048),
+        username=sim.user,
+        **extra,
     )
 
 

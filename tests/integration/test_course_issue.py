@@ -17,8 +17,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 def test_a_30_student_course_runs_across_3_hosts_as_nested_tagged_vms(worker, sims):
     handles = sims(3)
     hosts = [host_for(sim, f"hv{n}") for n, sim in enumerate(handles, start=1)]
-    tenant = factories.tenant("academy", max_labs=40, max_running_labs=40, max_vcpus=200, max_memory_mb=200_000,
-                              max_storage_gb=10_000)
+    tenant = factories.tenant(
+        "academy", max_labs=40, max_running_labs=40, max_vcpus=200, max_memory_mb=200_000, max_storage_gb=10_000
+    )
     instructor = factories.member(tenant, "academy-instructor", "instructor")
     students = [factories.member(tenant, f"academy-s{n:02}", "student") for n in range(30)]
     template = factories.template(tenant, "nested-lab")
@@ -27,8 +28,11 @@ def test_a_30_student_course_runs_across_3_hosts_as_nested_tagged_vms(worker, si
     plan = course_issue(actor=instructor, course=course)
     assert (plan.issued, plan.refused) == (30, [])
 
-    wait_until(lambda: course_progress(course)["running"] == 30, timeout=180,
-               what=f"30 running labs; last progress {course_progress(course)}; worker log:\n{worker.log_tail()}")
+    wait_until(
+        lambda: course_progress(course)["running"] == 30,
+        timeout=180,
+        what=f"30 running labs; last progress {course_progress(course)}; worker log:\n{worker.log_tail()}",
+    )
     assert course_issue(actor=instructor, course=course).issued == 0  # issuing again gives nobody a second lab
 
     labs = {str(lab.pk): lab for lab in Lab.objects.filter(course=course).select_related("host")}

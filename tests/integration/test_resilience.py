@@ -25,8 +25,9 @@ SETTLED = {LabState.RUNNING, LabState.FAILED}
 
 
 def _tenant_with_labs(count, hosts_needed=3):
-    tenant = factories.tenant("chaos", max_labs=200, max_running_labs=200, max_vcpus=1000, max_memory_mb=1_000_000,
-                              max_storage_gb=100_000)
+    tenant = factories.tenant(
+        "chaos", max_labs=200, max_running_labs=200, max_vcpus=1000, max_memory_mb=1_000_000, max_storage_gb=100_000
+    )
     admin = factories.member(tenant, "chaos-admin", "admin")
     template = factories.template(tenant, "t")
     return tenant, admin, template
@@ -59,13 +60,22 @@ def test_every_task_sent_twice_still_yields_one_vm_per_lab(worker, sims):
     for lab in labs:  # lab_request already sent lab_place once on commit; send everything again
         tasks.lab_place.apply_async(args=[str(lab.pk)])
         tasks.lab_place.apply_async(args=[str(lab.pk)])
-    wait_until(lambda: Lab.objects.filter(state=LabState.PROVISIONING).count() + Lab.objects.filter(
-        state=LabState.RUNNING).count() == 10, timeout=60, what="all labs placed")
+    wait_until(
+        lambda: (
+            Lab.objects.filter(state=LabState.PROVISIONING).count() + Lab.objects.filter(state=LabState.RUNNING).count()
+            == 10
+        ),
+        timeout=60,
+        what="all labs placed",
+    )
     for lab in Lab.objects.filter(pk__in=[lab.pk for lab in labs]).select_related("host"):
         tasks.send_lab_task("lab_build", lab)
         tasks.send_lab_task("lab_build", lab)
-    wait_until(lambda: Lab.objects.filter(state=LabState.RUNNING).count() == 10, timeout=90,
-               what=f"10 running labs\n{worker.log_tail()}")
+    wait_until(
+        lambda: Lab.objects.filter(state=LabState.RUNNING).count() == 10,
+        timeout=90,
+        what=f"10 running labs\n{worker.log_tail()}",
+    )
     time.sleep(1)  # let any late duplicate finish
     owners = _vms_by_lab(handles)
     assert len(owners) == 10 and set(owners.values()) == {1}
@@ -93,8 +103,11 @@ def test_chaos_kills_restarts_and_flaky_hosts_leave_nothing_behind(transactional
         for cmdlet in ("New-VM", "New-VHD", "Set-VMProcessor", "Start-VM", "Checkpoint-VM", "New-VMSwitch"):
             sim.add_fault("drop", cmdlet=cmdlet, probability=0.1)
     _, admin, template = _tenant_with_labs(40)
-    fast_recovery = {"CELERY_VISIBILITY_TIMEOUT": "8", "NESTLAB_HOST_LEASE_SECONDS": "12",
-                     "NESTLAB_WINRM_CALL_DEADLINE": "20"}
+    fast_recovery = {
+        "CELERY_VISIBILITY_TIMEOUT": "8",
+        "NESTLAB_HOST_LEASE_SECONDS": "12",
+        "NESTLAB_WINRM_CALL_DEADLINE": "20",
+    }
     worker = Worker(env=fast_recovery).start()
     try:
         labs = [lab_request(actor=admin, template=template) for _ in range(40)]
@@ -108,9 +121,10 @@ def test_chaos_kills_restarts_and_flaky_hosts_leave_nothing_behind(transactional
         worker = Worker(env=fast_recovery).start()
         wait_until(
             lambda: set(Lab.objects.filter(pk__in=[lab.pk for lab in labs]).values_list("state", flat=True)) <= SETTLED,
-            timeout=240, interval=1,
+            timeout=240,
+            interval=1,
             what=f"every lab running or failed: {Counter(Lab.objects.values_list('state', flat=True))}\n"
-                 f"{worker.log_tail()}",
+            f"{worker.log_tail()}",
         )
     finally:
         worker.stop()
@@ -138,21 +152,45 @@ def test_a_lost_host_goes_offline_and_its_labs_recover_when_it_returns(worker, s
     wait_until(lambda: Lab.objects.filter(state=LabState.RUNNING).count() == 3, timeout=60, what="3 running")
 
     beat = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO", "--schedule",
-         f"/tmp/nestlab-beat-{host.pk}-{time.time_ns()}"],
-        cwd=ROOT, env={**__import__("os").environ, "DATABASE_URL": database_url(),
-                       "NESTLAB_RECONCILE_INTERVAL": "5", "NESTLAB_SCHEDULE_INTERVAL": "3600"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            f"/tmp/nestlab-beat-{host.pk}-{time.time_ns()}",
+        ],
+        cwd=ROOT,
+        env={
+            **__import__("os").environ,
+            "DATABASE_URL": database_url(),
+            "NESTLAB_RECONCILE_INTERVAL": "5",
+            "NESTLAB_SCHEDULE_INTERVAL": "3600",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         handles[0].outage(seconds=15)
-        wait_until(lambda: Lab.objects.filter(state=LabState.DEGRADED).count() == 3, timeout=30, interval=0.5,
-                   what=f"labs degraded\n{worker.log_tail()}")
+        wait_until(
+            lambda: Lab.objects.filter(state=LabState.DEGRADED).count() == 3,
+            timeout=30,
+            interval=0.5,
+            what=f"labs degraded\n{worker.log_tail()}",
+        )
         host.refresh_from_db()
         assert host.state == HostState.OFFLINE
         assert Allocation.objects.count() == 3  # nothing was deleted
-        wait_until(lambda: Lab.objects.filter(state=LabState.RUNNING).count() == 3, timeout=40, interval=0.5,
-                   what=f"labs recovered\n{worker.log_tail()}")
+        wait_until(
+            lambda: Lab.objects.filter(state=LabState.RUNNING).count() == 3,
+            timeout=40,
+            interval=0.5,
+            what=f"labs recovered\n{worker.log_tail()}",
+        )
         host.refresh_from_db()
         assert host.state == HostState.ENABLED
         assert set(_vms_by_lab(handles)) == {str(lab.pk) for lab in labs}

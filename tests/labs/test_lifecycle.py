@@ -60,7 +60,10 @@ def test_transition_writes_the_state_and_one_event(lab, acme_admin, db):
     assert lab.state == LabState.PROVISIONING
     event = LabEvent.objects.filter(lab=lab).order_by("-id").first()
     assert (event.event, event.from_state, event.to_state, event.actor) == (
-        "place", "requested", "provisioning", acme_admin,
+        "place",
+        "requested",
+        "provisioning",
+        acme_admin,
     )
 
 

@@ -56,8 +56,9 @@ def test_concurrent_requests_never_exceed_the_memory_or_vcpu_quota(limit, value,
 
 
 def _resource_race(repetition, limit, value, expected):
-    tenant = factories.tenant(f"{limit.replace('_', '-')}-{repetition}", max_labs=1000, max_running_labs=1000,
-                              **{limit: value})
+    tenant = factories.tenant(
+        f"{limit.replace('_', '-')}-{repetition}", max_labs=1000, max_running_labs=1000, **{limit: value}
+    )
     admin = factories.member(tenant, f"{limit}-admin-{repetition}", "admin")
     template = factories.template(tenant, "t", vcpus=2, memory_mb=4096)
     granted, refused = _race(tenant, lambda i: admin, template)

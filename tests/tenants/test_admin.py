@@ -19,11 +19,24 @@ def test_tenant_page_shows_usage_against_each_limit(admin_client, acme, acme_adm
 
 def test_host_password_is_write_only(admin_client, db):
     form = {
-        "name": "hv1", "endpoint": "hv1.example.test", "port": 5986, "transport": "ntlm", "use_tls": "on",
-        "username": "svc-nestlab", "new_password": "Top-Secret-42", "site": "default", "logical_cpus": 32,
-        "memory_mb": 131072, "memory_reserved_mb": 4096, "storage_gb": 2000, "vcpu_overcommit": "4",
-        "max_parallel_operations": 4, "vm_root": r"C:\Nestlab\Labs", "state": "enabled",
-        "allocations-TOTAL_FORMS": 0, "allocations-INITIAL_FORMS": 0,
+        "name": "hv1",
+        "endpoint": "hv1.example.test",
+        "port": 5986,
+        "transport": "ntlm",
+        "use_tls": "on",
+        "username": "svc-nestlab",
+        "new_password": "Top-Secret-42",
+        "site": "default",
+        "logical_cpus": 32,
+        "memory_mb": 131072,
+        "memory_reserved_mb": 4096,
+        "storage_gb": 2000,
+        "vcpu_overcommit": "4",
+        "max_parallel_operations": 4,
+        "vm_root": r"C:\Nestlab\Labs",
+        "state": "enabled",
+        "allocations-TOTAL_FORMS": 0,
+        "allocations-INITIAL_FORMS": 0,
     }
     response = admin_client.post("/admin/workers/host/add/", form)
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -80,8 +80,15 @@ def test_a_duplicate_membership_is_refused(acme, acme_student):
 
 
 def test_an_unknown_host_transport_is_refused(db):
-    host = Host(name="hv9", endpoint="hv9.example.test", transport="telnet", username="u",
-                logical_cpus=8, memory_mb=32768, storage_gb=500)
+    host = Host(
+        name="hv9",
+        endpoint="hv9.example.test",
+        transport="telnet",
+        username="u",
+        logical_cpus=8,
+        memory_mb=32768,
+        storage_gb=500,
+    )
     with pytest.raises(ValidationError) as refused:
         host.full_clean()
     assert "transport" in refused.value.message_dict
@@ -91,8 +98,12 @@ def test_an_unknown_host_transport_is_refused(db):
 
 def _settings_error(env: dict) -> str:
     code = "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings'); django.setup()"
-    base = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x" * 40, "ALLOWED_HOSTS": "a",
-            "NESTLAB_ENCRYPTION_KEY": "Q2hhbmdlTWUtdGhpcy1pcy1hLXRlc3Qta2V5LTAwMDA="}
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "SECRET_KEY": "x" * 40,
+        "ALLOWED_HOSTS": "a",
+        "NESTLAB_ENCRYPTION_KEY": "Q2hhbmdlTWUtdGhpcy1pcy1hLXRlc3Qta2V5LTAwMDA=",
+    }
     done = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True)
     assert done.returncode != 0
     return done.stderr.strip().splitlines()[-1]

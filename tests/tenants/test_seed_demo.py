@@ -8,8 +8,14 @@ from tenants.models import Membership, Quota, Tenant
 
 
 def _counts():
-    return (Tenant.objects.count(), get_user_model().objects.count(), Membership.objects.count(),
-            LabTemplate.objects.count(), Course.objects.count(), Enrollment.objects.count())
+    return (
+        Tenant.objects.count(),
+        get_user_model().objects.count(),
+        Membership.objects.count(),
+        LabTemplate.objects.count(),
+        Course.objects.count(),
+        Enrollment.objects.count(),
+    )
 
 
 @pytest.mark.django_db

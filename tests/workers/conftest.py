@@ -22,8 +22,15 @@ def driver_of():
 
 @pytest.fixture
 def roomy(db):
-    tenant = factories.tenant("roomy", max_labs=100, max_running_labs=100, max_vcpus=1000, max_memory_mb=1_000_000,
-                              max_storage_gb=100_000, student_max_labs=50)
+    tenant = factories.tenant(
+        "roomy",
+        max_labs=100,
+        max_running_labs=100,
+        max_vcpus=1000,
+        max_memory_mb=1_000_000,
+        max_storage_gb=100_000,
+        student_max_labs=50,
+    )
     admin = factories.member(tenant, "roomy-admin", "admin")
     return tenant, admin
 

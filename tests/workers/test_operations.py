@@ -5,9 +5,9 @@ import pytest
 from labs.lifecycle import LabState
 from labs.models import LabCheckpoint
 from labs.services import lab_checkpoint, lab_delete, lab_reset, lab_restore, lab_start, lab_stop
+from workers import tasks
 from workers.hyperv.errors import HostUnreachable, NotFound
 from workers.models import Allocation, HostLease, TenantSegment, TenantSwitch
-from workers import tasks
 from workers.services import operations
 from workers.services.hostcalls import HostBusy, LabBusy, host_slot, lab_lease
 

@@ -14,8 +14,14 @@ from workers.services.placement import allocation_release, lab_place
 
 @pytest.fixture
 def big_quota_tenant(db):
-    tenant = factories.tenant("fleet", max_labs=1000, max_running_labs=1000, max_vcpus=10000,
-                              max_memory_mb=10_000_000, max_storage_gb=1_000_000)
+    tenant = factories.tenant(
+        "fleet",
+        max_labs=1000,
+        max_running_labs=1000,
+        max_vcpus=10000,
+        max_memory_mb=10_000_000,
+        max_storage_gb=1_000_000,
+    )
     admin = factories.member(tenant, "fleet-admin", "admin")
     return tenant, admin
 
@@ -106,8 +112,14 @@ def test_100_concurrent_placements_over_5_hosts_never_exceed_any_capacity():
 
 
 def _placement_race(repetition):
-    tenant = factories.tenant(f"place-{repetition}", max_labs=1000, max_running_labs=1000, max_vcpus=10000,
-                              max_memory_mb=10_000_000, max_storage_gb=1_000_000)
+    tenant = factories.tenant(
+        f"place-{repetition}",
+        max_labs=1000,
+        max_running_labs=1000,
+        max_vcpus=10000,
+        max_memory_mb=10_000_000,
+        max_storage_gb=1_000_000,
+    )
     admin = factories.member(tenant, f"place-admin-{repetition}", "admin")
     # Shapes chosen so each resource is the binding one on some host: 70 labs fit in total.
     factories.host(f"mem-{repetition}", cpus=64, memory_mb=4096 + 20 * 4096, storage_gb=10_000)
@@ -121,7 +133,9 @@ def _placement_race(repetition):
     results = run_at_once(lambda i: lab_place(lab_id=labs[i].pk), 100, threads=25)
 
     placed = [r for r in results if isinstance(r, Allocation)]
-    assert all(isinstance(r, (Allocation, NoCapacity)) for r in results), [r for r in results if isinstance(r, Exception)][:3]
+    assert all(isinstance(r, (Allocation, NoCapacity)) for r in results), [
+        r for r in results if isinstance(r, Exception)
+    ][:3]
     assert len(placed) == 20 + 10 + 15 + 4  # mem, cpu (10*2/2), disk, small (8/2)
     for host in Host.objects.filter(name__endswith=f"-{repetition}"):
         used = Allocation.objects.filter(host=host).aggregate(v=Sum("vcpus"), m=Sum("memory_mb"), s=Sum("storage_gb"))

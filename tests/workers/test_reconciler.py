@@ -54,8 +54,9 @@ def test_orphans_are_deleted_only_after_the_grace_period(fake_fleet, driver_of, 
     settings.NESTLAB_ORPHAN_GRACE = 600
     host = fake_fleet[0]
     driver = driver_of(host)
-    driver.add_foreign_vm("nestlab-00000000-0000-0000-0000-000000000001",
-                          notes="nestlab:00000000-0000-0000-0000-000000000001 tenant:gone")
+    driver.add_foreign_vm(
+        "nestlab-00000000-0000-0000-0000-000000000001", notes="nestlab:00000000-0000-0000-0000-000000000001 tenant:gone"
+    )
     now = timezone.now()
     assert reconcile_host(host_id=host.pk, now=now).orphans_deleted == 0
     assert OrphanSighting.objects.count() == 1 and len(driver.vms) == 1
@@ -72,8 +73,9 @@ def test_untagged_vms_are_never_touched(fake_fleet, driver_of, settings):
     assert sorted(vm.name for vm in driver_of(host).vms) == ["domain-controller", "scratch"]
 
 
-def test_labs_stuck_in_a_transient_state_fail_and_are_cleaned_up(fake_fleet, new_lab, settings,
-                                                                  django_capture_on_commit_callbacks):
+def test_labs_stuck_in_a_transient_state_fail_and_are_cleaned_up(
+    fake_fleet, new_lab, settings, django_capture_on_commit_callbacks
+):
     settings.NESTLAB_TRANSIENT_DEADLINE = 1800
     lab = new_lab()
     host = operations.lab_place_for_build(lab_id=lab.pk)  # placed, never built: a lost task

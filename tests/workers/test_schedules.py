@@ -69,7 +69,9 @@ def test_expiry_warns_first_then_deletes(fake_fleet, new_lab, settings):
     lab.refresh_from_db()
     assert report.expired == 1 and lab.state == LabState.DELETING
     assert list(lab.events.filter(event__in=["expiry_warning", "expire"]).values_list("event", flat=True)) == [
-        "expiry_warning", "expire"]
+        "expiry_warning",
+        "expire",
+    ]
 
 
 def test_course_labs_start_before_class_once_and_stop_after_it(fake_fleet, roomy):
@@ -77,8 +79,14 @@ def test_course_labs_start_before_class_once_and_stop_after_it(fake_fleet, roomy
     student = factories.member(tenant, "course-student", "student")
     template = factories.template(tenant, "course-t")
     now = timezone.now()
-    course = factories.course(tenant, "Evening class", template, students=[student],
-                              starts_at=now + timedelta(hours=2), ends_at=now + timedelta(hours=5))
+    course = factories.course(
+        tenant,
+        "Evening class",
+        template,
+        students=[student],
+        starts_at=now + timedelta(hours=2),
+        ends_at=now + timedelta(hours=5),
+    )
     lab = lab_request(actor=admin, owner=student, template=template, course=course)
     operations.lab_place_for_build(lab_id=lab.pk)
     operations.lab_build(lab_id=lab.pk)
@@ -104,8 +112,9 @@ def test_schedules_are_idempotent(fake_fleet, new_lab):
     assert Lab.objects.get(pk=lab.pk).events.filter(event="stop").count() == 1
 
 
-def test_requests_left_waiting_are_sent_again_then_given_up(fake_fleet, new_lab, settings,
-                                                             django_capture_on_commit_callbacks):
+def test_requests_left_waiting_are_sent_again_then_given_up(
+    fake_fleet, new_lab, settings, django_capture_on_commit_callbacks
+):
     settings.NESTLAB_REQUEUE_AFTER = 300
     settings.NESTLAB_TRANSIENT_DEADLINE = 1800
     lab = new_lab()  # its placement message was lost

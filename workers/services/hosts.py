@@ -73,7 +73,9 @@ def host_doctor_request(*, actor, host: Host) -> None:
 
 def base_images_in_use() -> list[str]:
     """Every base image a current template version needs, so the doctor checks each."""
-    return sorted(set(LabTemplateVersion.objects.filter(template__active=True).values_list("base_image_path", flat=True)))
+    return sorted(
+        set(LabTemplateVersion.objects.filter(template__active=True).values_list("base_image_path", flat=True))
+    )
 
 
 def host_doctor_run(*, host_id: int) -> list[Check]:
@@ -87,8 +89,14 @@ def host_doctor_run(*, host_id: int) -> list[Check]:
     try:
         facts = driver_for(host).host_facts(images)
     except HypervisorError as exc:
-        checks = [Check("connect", "fail", f"{type(exc).__name__}: {exc.host_message}",
-                        "Check the endpoint, port, transport and credentials, and that WinRM listens.")]
+        checks = [
+            Check(
+                "connect",
+                "fail",
+                f"{type(exc).__name__}: {exc.host_message}",
+                "Check the endpoint, port, transport and credentials, and that WinRM listens.",
+            )
+        ]
         Host.objects.filter(pk=host_id).update(doctor_report=[asdict(check) for check in checks])
         return checks
     checks = doctor_checks(
@@ -112,5 +120,3 @@ def _jsonable(value):
     if isinstance(value, (list, tuple)):
         return [_jsonable(item) for item in value]
     return value
-
-

@@ -32,7 +32,8 @@ def meter_lab(*, lab_id, now=None) -> int:
         if not claimed:
             return 0  # someone else booked these seconds
         row, _ = LabUsageMonth.objects.get_or_create(
-            lab_id=lab_id, month=month_start(now),
+            lab_id=lab_id,
+            month=month_start(now),
             defaults={"tenant_id": lab["tenant_id"], "owner_id": lab["owner_id"]},
         )
         LabUsageMonth.objects.filter(pk=row.pk).update(running_seconds=F("running_seconds") + seconds)

@@ -64,7 +64,9 @@ def _allocate(tenant, field: str, candidates) -> TenantSegment:
     for _attempt in range(5):
         try:
             with transaction.atomic():
-                segment, _ = TenantSegment.objects.select_for_update(no_key=True, of=("self",)).get_or_create(tenant=tenant)
+                segment, _ = TenantSegment.objects.select_for_update(no_key=True, of=("self",)).get_or_create(
+                    tenant=tenant
+                )
                 if getattr(segment, field) is not None:
                     return segment
                 taken = set(TenantSegment.objects.exclude(**{f"{field}__isnull": True}).values_list(field, flat=True))
@@ -115,7 +117,8 @@ def switch_ensure(lab: Lab, spec: SwitchSpec, driver: HypervisorDriver) -> bool:
             return True
         per_lab = lab.template_version.network_scope == NetworkScope.LAB
         row, _ = TenantSwitch.objects.get_or_create(
-            host=lab.host, name=spec.name,
+            host=lab.host,
+            name=spec.name,
             defaults={"tenant": lab.tenant, "mode": spec.mode, "lab": lab if per_lab else None},
         )
         if row.ensured_at is not None:
@@ -143,10 +146,13 @@ def switch_release(lab: Lab, driver: HypervisorDriver) -> None:
     name = switch_name(lab)
     users = Lab.objects.filter(host_id=lab.host_id, tenant_id=lab.tenant_id, state__in=LIVE).exclude(pk=lab.pk)
     with host_mutex(lab.host, f"switch:{name}"):
-        if lab.template_version.network_scope == NetworkScope.TENANT and users.filter(
-            template_version__network_mode=lab.template_version.network_mode,
-            template_version__network_scope=NetworkScope.TENANT,
-        ).exists():
+        if (
+            lab.template_version.network_scope == NetworkScope.TENANT
+            and users.filter(
+                template_version__network_mode=lab.template_version.network_mode,
+                template_version__network_scope=NetworkScope.TENANT,
+            ).exists()
+        ):
             return
         try:
             driver.remove_switch(name)

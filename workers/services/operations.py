@@ -118,8 +118,9 @@ def lab_build(*, lab_id) -> None:
                 lab_notes_add(lab=lab, events=steps)
             driver.start_vm(lab.vm_name)
         now = timezone.now()
-        transition(lab, E.BUILT, running_since=now, metered_until=now, vm_id=vm_id,
-                   message=f"running on {lab.host.name}")
+        transition(
+            lab, E.BUILT, running_since=now, metered_until=now, vm_id=vm_id, message=f"running on {lab.host.name}"
+        )
 
 
 def lab_power_on(*, lab_id) -> None:

@@ -56,13 +56,19 @@ def host_rooms(hosts: list[Host]) -> list[HostRoom]:
         for row in Allocation.objects.filter(host__in=hosts)
         .values("host_id")
         .annotate(
-            vcpus=Coalesce(Sum("vcpus"), 0), memory=Coalesce(Sum("memory_mb"), 0), storage=Coalesce(Sum("storage_gb"), 0)
+            vcpus=Coalesce(Sum("vcpus"), 0),
+            memory=Coalesce(Sum("memory_mb"), 0),
+            storage=Coalesce(Sum("storage_gb"), 0),
         )
     }
     empty = {"vcpus": 0, "memory": 0, "storage": 0}
     return [
-        HostRoom(host, totals.get(host.pk, empty)["vcpus"], totals.get(host.pk, empty)["memory"],
-                 totals.get(host.pk, empty)["storage"])
+        HostRoom(
+            host,
+            totals.get(host.pk, empty)["vcpus"],
+            totals.get(host.pk, empty)["memory"],
+            totals.get(host.pk, empty)["storage"],
+        )
         for host in hosts
     ]
 
@@ -94,7 +100,9 @@ def lab_place(*, lab_id, actor=None) -> Allocation:
             raise InvalidTransition(f"Lab {lab.pk} is {lab.state}, not waiting for placement.", state=lab.state)
         shape = lab.template_version
         need = {"vcpus": shape.vcpus, "memory_mb": shape.memory_mb, "storage_gb": shape.disk_gb}
-        hosts = list(Host.objects.select_for_update(no_key=True, of=("self",)).filter(state=HostState.ENABLED).order_by("pk"))
+        hosts = list(
+            Host.objects.select_for_update(no_key=True, of=("self",)).filter(state=HostState.ENABLED).order_by("pk")
+        )
         room = choose_host(host_rooms(hosts), policy=settings.NESTLAB_PLACEMENT_POLICY, **need)
         if room is None:
             raise NoCapacity(

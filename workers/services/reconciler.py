@@ -68,8 +68,9 @@ def host_mark_offline(host: Host, reason: str, report: ReconcileReport) -> None:
             locked.state = HostState.OFFLINE
         locked.last_error = reason[:2000]
         locked.save(update_fields=["state", "resume_state", "last_error"])
-    for lab in Lab.objects.filter(host=host, state__in=[LabState.RUNNING, LabState.STOPPED,
-                                                         LabState.STARTING, LabState.STOPPING]):
+    for lab in Lab.objects.filter(
+        host=host, state__in=[LabState.RUNNING, LabState.STOPPED, LabState.STARTING, LabState.STOPPING]
+    ):
         if _try(lab, E.HOST_LOST, message=f"host {host.name} does not answer: {reason}"):
             report.degraded += 1
 
@@ -129,12 +130,14 @@ def _reconcile_lab(lab: Lab, vms: list[TaggedVm], now, report: ReconcileReport) 
                 report.vanished += 1
         elif vm is not None and lab.state == LabState.RUNNING and vm.state in _OFF_VM:
             meter_lab(lab_id=lab.pk, now=now)
-            if _try(lab, E.POWERED_OFF, message="the VM was shut down from inside or outside Nestlab",
-                    running_since=None):
+            if _try(
+                lab, E.POWERED_OFF, message="the VM was shut down from inside or outside Nestlab", running_since=None
+            ):
                 report.drift += 1
         elif vm is not None and lab.state == LabState.STOPPED and vm.state in _RUNNING_VM:
-            if _try(lab, E.POWERED_ON, message="the VM was started outside Nestlab", running_since=now,
-                    metered_until=now):
+            if _try(
+                lab, E.POWERED_ON, message="the VM was started outside Nestlab", running_since=now, metered_until=now
+            ):
                 report.drift += 1
     elif lab.state in TRANSIENT and now - lab.state_changed_at > deadline:
         minutes = int((now - lab.state_changed_at).total_seconds() // 60)
@@ -165,8 +168,11 @@ def _enqueue_cleanup(lab: Lab, report: ReconcileReport) -> None:
 
 def _collect_orphans(host: Host, strays: list[TaggedVm], now, report: ReconcileReport) -> None:
     grace = timedelta(seconds=settings.NESTLAB_ORPHAN_GRACE)
-    live_elsewhere = set(Lab.objects.filter(pk__in=[vm.lab_id for vm in strays if vm.lab_id], state__in=LIVE)
-                         .values_list("pk", flat=True))
+    live_elsewhere = set(
+        Lab.objects.filter(pk__in=[vm.lab_id for vm in strays if vm.lab_id], state__in=LIVE).values_list(
+            "pk", flat=True
+        )
+    )
     seen_ids = set()
     for vm in strays:
         if vm.lab_id in live_elsewhere:

@@ -66,8 +66,9 @@ def resend_waiting_requests(now, report: ScheduleReport) -> None:
     from workers.services.operations import lab_fail
     from workers.tasks import send_lab_task_on_commit
 
-    waiting = Lab.objects.filter(state=LabState.REQUESTED, state_changed_at__lte=now - timedelta(
-        seconds=settings.NESTLAB_REQUEUE_AFTER))
+    waiting = Lab.objects.filter(
+        state=LabState.REQUESTED, state_changed_at__lte=now - timedelta(seconds=settings.NESTLAB_REQUEUE_AFTER)
+    )
     deadline = now - timedelta(seconds=settings.NESTLAB_TRANSIENT_DEADLINE)
     for lab in waiting:
         if lab.state_changed_at <= deadline:
@@ -87,7 +88,9 @@ def enforce_monthly_hours(now, report: ScheduleReport) -> None:
     """Stop every running lab of a tenant whose lab hours for this month are used up."""
     month = month_start(now)
     used = dict(
-        LabUsageMonth.objects.filter(month=month).values("tenant_id").annotate(s=Sum("running_seconds"))
+        LabUsageMonth.objects.filter(month=month)
+        .values("tenant_id")
+        .annotate(s=Sum("running_seconds"))
         .values_list("tenant_id", "s")
     )
     for quota in Quota.objects.filter(tenant_id__in=used):
@@ -102,8 +105,9 @@ def enforce_monthly_hours(now, report: ScheduleReport) -> None:
 def enforce_student_hours(now, report: ScheduleReport) -> None:
     """Stop students' labs past their hours: course labs by the course's hours, others monthly."""
     month = month_start(now)
-    running = _running(Lab.objects.filter(owner__memberships__role=Role.STUDENT,
-                                          owner__memberships__tenant_id=F("tenant_id"))).select_related("course")
+    running = _running(
+        Lab.objects.filter(owner__memberships__role=Role.STUDENT, owner__memberships__tenant_id=F("tenant_id"))
+    ).select_related("course")
     for lab in running.distinct():
         if lab.course_id:
             limit = lab.course.hours_per_student
@@ -111,9 +115,12 @@ def enforce_student_hours(now, report: ScheduleReport) -> None:
             what = f"Course hours used up: {used / 3600:.1f} of {limit} h for {lab.course.name}."
         else:
             limit = Quota.objects.get(tenant_id=lab.tenant_id).student_hours
-            used = LabUsageMonth.objects.filter(
-                owner_id=lab.owner_id, tenant_id=lab.tenant_id, month=month, lab__course__isnull=True
-            ).aggregate(s=Sum("running_seconds"))["s"] or 0
+            used = (
+                LabUsageMonth.objects.filter(
+                    owner_id=lab.owner_id, tenant_id=lab.tenant_id, month=month, lab__course__isnull=True
+                ).aggregate(s=Sum("running_seconds"))["s"]
+                or 0
+            )
             what = f"Student hours for this month used up: {used / 3600:.1f} of {limit} h."
         if used >= limit * 3600:
             _stop(lab, what, "student_hours", report)
