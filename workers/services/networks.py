@@ -111,6 +111,12 @@ def switch_ensure(lab: Lab, spec: SwitchSpec, driver: HypervisorDriver) -> bool:
     """
     from workers.services.hostcalls import host_mutex
 
+    if spec.mode != "vlan" and TenantSwitch.objects.filter(
+        host=lab.host, name=spec.name, ensured_at__isnull=False
+    ).exists():
+        # Fast path without the mutex. Should a release remove the switch right after this
+        # read, the VM step reports it missing and the build heals (switch_forget, ensure).
+        return False
     with host_mutex(lab.host, f"switch:{spec.name}"):
         if spec.mode == "vlan":
             driver.ensure_switch(spec)

@@ -83,10 +83,10 @@ def vm_spec(lab: Lab, switch_name: str, vlan_id: int | None) -> VmSpec:
 
 def lab_place_for_build(*, lab_id) -> Host | None:
     """Reserve capacity (idempotent). Returns the host, or None if the lab no longer needs one."""
-    lab = Lab.objects.filter(pk=lab_id).first()
-    if lab is None or lab.state not in (LabState.REQUESTED, LabState.PROVISIONING):
-        return None
-    return lab_place(lab_id=lab_id).host
+    try:
+        return lab_place(lab_id=lab_id).host
+    except InvalidTransition:
+        return None  # no longer waiting for a host (deleted meanwhile, say)
 
 
 def lab_build(*, lab_id) -> None:
