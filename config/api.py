@@ -13,6 +13,9 @@ access each action needs (``action_access``). The base class does the rest:
 
 from __future__ import annotations
 
+import django_filters
+import django_filters.rest_framework
+from django import forms
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
@@ -40,11 +43,74 @@ from tenants.permissions import access_of, may, restrict
 
 
 class StandardPagination(PageNumberPagination):
-    """``?page=`` and ``?page_size=`` (default 50, at most 200)."""
+    """``?page=`` and ``?page_size=`` (default 50, at most 200; larger sizes are capped).
+
+    Unlike DRF's, a malformed value is refused (400 for page_size, 404 for page) instead of
+    silently replaced by the default, so a client's mistake does not look like data.
+    """
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or int(raw) < 1:
+            raise exceptions.ValidationError({self.page_size_query_param: ["Give a whole number from 1 to 200."]})
+        return min(int(raw), self.max_page_size)
+
+    def get_page_number(self, request, paginator):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None:
+            return 1
+        if raw in self.last_page_strings:
+            return paginator.num_pages
+        if not raw.isdigit():
+            raise exceptions.NotFound("Invalid page.")
+        return raw
+
+
+class _StrictBooleanField(forms.Field):
+    def to_python(self, value):
+        if value is None:
+            return None
+        text = str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise forms.ValidationError("Use true or false.")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    """A boolean query filter that refuses anything but true/false/1/0 (django-filter ignores it)."""
+
+    field_class = _StrictBooleanField
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """An id filter: whole numbers only (NumberFilter takes decimals such as 0.5)."""
+
+    field_class = forms.IntegerField
+
+
+class StrictFilterBackend(django_filters.rest_framework.DjangoFilterBackend):
+    """django-filter treats ``?state=`` as "no filter"; we refuse an empty value for every filter
+    that is not free text, so a typo cannot silently widen a query. Errors are 400."""
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is not None:
+            empty = [
+                name for name, field in filterset.filters.items()
+                if not isinstance(field, django_filters.CharFilter)
+                and name in request.query_params and "" in request.query_params.getlist(name)
+            ]
+            if empty:
+                raise exceptions.ValidationError({name: ["Give a value or leave the parameter out."] for name in empty})
+        return filterset
 
 
 # --- Throttles -------------------------------------------------------------------------------------

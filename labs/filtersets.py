@@ -4,6 +4,7 @@ import datetime as dt
 
 import django_filters
 
+from config.api import IntegerFilter, StrictBooleanFilter
 from labs.lifecycle import LabState
 from labs.models import Course, Enrollment, EnrollmentStatus, Lab, LabTemplate
 
@@ -11,9 +12,9 @@ from labs.models import Course, Enrollment, EnrollmentStatus, Lab, LabTemplate
 class LabFilterSet(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=LabState.choices)
     tenant = django_filters.CharFilter(field_name="tenant__slug")
-    owner = django_filters.NumberFilter(field_name="owner_id")
-    course = django_filters.NumberFilter(field_name="course_id")
-    template = django_filters.NumberFilter(field_name="template_version__template_id")
+    owner = IntegerFilter(field_name="owner_id")
+    course = IntegerFilter(field_name="course_id")
+    template = IntegerFilter(field_name="template_version__template_id")
     expires_before = django_filters.IsoDateTimeFilter(method="filter_expires_before")
 
     class Meta:
@@ -31,7 +32,9 @@ class LabFilterSet(django_filters.FilterSet):
 
 class LabTemplateFilterSet(django_filters.FilterSet):
     tenant = django_filters.CharFilter(field_name="tenant__slug")
-    is_global = django_filters.BooleanFilter(field_name="tenant", lookup_expr="isnull")
+    is_global = StrictBooleanFilter(field_name="tenant", lookup_expr="isnull")
+    self_service = StrictBooleanFilter()
+    active = StrictBooleanFilter()
 
     class Meta:
         model = LabTemplate
@@ -40,7 +43,7 @@ class LabTemplateFilterSet(django_filters.FilterSet):
 
 class CourseFilterSet(django_filters.FilterSet):
     tenant = django_filters.CharFilter(field_name="tenant__slug")
-    instructor = django_filters.NumberFilter(field_name="instructors")
+    instructor = IntegerFilter(field_name="instructors")
 
     class Meta:
         model = Course

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import django_filters
 
+from config.api import StrictBooleanFilter
 from tenants.models import Membership, Role, Tenant
 
 
 class TenantFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Slug or name contains")
+    active = StrictBooleanFilter()
 
     class Meta:
         model = Tenant

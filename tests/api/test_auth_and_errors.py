@@ -63,11 +63,25 @@ def test_serializer_errors_keep_drf_shape(world, api):
 
 
 def test_page_size_is_bounded(world, api):
-    response = api("platform").get("/api/v1/labs/?page_size=100000")
-    assert response.status_code == 200
     from config.api import StandardPagination
 
     assert StandardPagination.max_page_size == 200 and StandardPagination.page_size == 50
+    response = api("platform").get("/api/v1/labs/?page_size=100000")
+    assert response.status_code == 200
+    assert response.json()["count"] == 3
+
+
+@pytest.mark.parametrize(("query", "status"), [
+    ("page_size=abc", 400), ("page_size=0", 400), ("page_size=", 400), ("page=abc", 404), ("page=9", 404),
+    ("state=", 400), ("state=bogus", 400), ("course=0.5", 400), ("owner=x", 400), ("expires_before=", 400),
+])
+def test_malformed_query_parameters_are_refused_not_ignored(world, api, query, status):
+    assert api("admin").get(f"/api/v1/labs/?{query}").status_code == status
+
+
+def test_boolean_filters_are_strict(world, api):
+    assert api("admin").get("/api/v1/templates/?self_service=true").json()["count"] == 1
+    assert api("admin").get("/api/v1/templates/?self_service=null").status_code == 400
 
 
 def test_user_throttle(world, api, settings):

@@ -3,7 +3,8 @@
 The schema is loaded from the WSGI app inside the test database. Each operation is exercised
 with generated valid and invalid inputs, once signed in as a tenant admin and once as a student.
 Every response must not be a 5xx and must conform to the schema: a documented status code, a
-documented content type, a body that validates, and documented headers. About half of the
+documented content type, a body that validates, and documented headers; and a request that
+violates the schema must be refused (negative_data_rejection). About half of the
 generated cases have their path parameters swapped for ids of real rows of the caller's tenant,
 so operations are exercised on objects that exist, not only on 404s.
 """
@@ -22,6 +23,7 @@ from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -41,6 +43,7 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
     response_headers_conformance,
+    negative_data_rejection,
 ]
 
 HYPOTHESIS = settings(
