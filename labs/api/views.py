@@ -6,6 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -227,7 +228,10 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         course = self.get_object()
         if request.method == "GET":
             rows = course.enrollments.select_related("student").order_by("student__username")
-            rows = EnrollmentFilterSet(request.query_params, queryset=rows, request=request).qs
+            filterset = EnrollmentFilterSet(request.query_params, queryset=rows, request=request)
+            if not filterset.is_valid():
+                raise ValidationError(filterset.errors)
+            rows = filterset.qs
             page = self.paginate_queryset(rows)
             return self.get_paginated_response(EnrollmentSerializer(page, many=True).data)
         entries = roster_validate(self._roster_items(request))

@@ -96,3 +96,10 @@ def test_a_failing_row_rolls_back_the_rows_before_it(world, api):
     assert response.status_code == 400
     assert response.json()["roster"][0].startswith("row 3, column email:")
     assert not User.objects.filter(email="fresh@example.test").exists()
+
+
+def test_roster_list_filters_by_status(world, api):
+    url = f"/api/v1/courses/{world.course.pk}/enrollments/"
+    assert api("instructor").get(url + "?status=enrolled").json()["count"] == 1
+    assert api("instructor").get(url + "?status=withdrawn").json()["count"] == 0
+    assert api("instructor").get(url + "?status=bogus").status_code == 400
