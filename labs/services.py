@@ -71,6 +71,30 @@ def template_create(
     return template
 
 
+TEMPLATE_EDITABLE = ("name", "description", "self_service", "active")
+
+
+@transaction.atomic
+def template_update(*, template: LabTemplate, **fields) -> LabTemplate:
+    """Change what is not the machine shape: name, description, self-service, retired or not.
+
+    Shape changes go through ``template_revise`` (a new version). Raises ValidationError.
+    """
+    unknown = set(fields) - set(TEMPLATE_EDITABLE)
+    if unknown:
+        raise ValidationError({name: "Not editable here; shape changes add a version." for name in sorted(unknown)})
+    template = LabTemplate.objects.select_for_update(no_key=True, of=("self",)).get(pk=template.pk)
+    for name, value in fields.items():
+        setattr(template, name, value)
+    template.full_clean()
+    try:
+        with transaction.atomic():
+            template.save()
+    except IntegrityError:
+        raise ValidationError({"name": f"A template named {template.name!r} already exists here."}) from None
+    return template
+
+
 @transaction.atomic
 def template_revise(*, template: LabTemplate, dynamic_memory: bool = False, **changes) -> LabTemplateVersion:
     """Add a new version with ``changes`` applied to the latest one. Existing labs keep theirs."""
@@ -211,20 +235,26 @@ def lab_request(
         _validate_lab_name(lab.name)
         lab.save(force_insert=True)
         LabEvent.objects.create(
-            lab=lab, at=now, actor=actor, event=LabEventName.REQUEST, from_state="", to_state=INITIAL,
+            lab=lab,
+            at=now,
+            actor=actor,
+            event=LabEventName.REQUEST,
+            from_state="",
+            to_state=INITIAL,
             message=f"requested from {template} v{version.version}",
         )
         if enrollment is not None:
             enrollment.lab = lab
             enrollment.save(update_fields=["lab"])
-        tenant_permissions.permissions_grant_for_lab(lab)
+        tenant_permissions.permissions_grant_for_lab(lab, owner_role=owner_role)
 
         quota = Quota.objects.select_for_update(no_key=True, of=("self",)).select_related("tenant").get(tenant=tenant)
         if not quota.tenant.active:
             raise TenantInactive(f"Tenant {tenant} is inactive and cannot request labs.")
         with_this_lab = tenant_live_usage(tenant.pk, owner_id=owner.pk, course_id=course.pk if course else None)
-        _check_limits(quota=quota, usage=with_this_lab, version=version, owner_role=owner_role, course=course,
-                      seconds=seconds)
+        _check_limits(
+            quota=quota, usage=with_this_lab, version=version, owner_role=owner_role, course=course, seconds=seconds
+        )
         _enqueue_after_commit("lab_place", str(lab.pk))
     return lab
 
@@ -258,8 +288,9 @@ def _check_actor_may_request(*, actor, actor_role, owner, template, course) -> N
         raise NotAllowed("This template is not open for student self-service.")
 
 
-def check_tenant_room(*, quota: Quota, usage: dict, version: LabTemplateVersion, count: int,
-                      usage_includes_request: bool) -> None:
+def check_tenant_room(
+    *, quota: Quota, usage: dict, version: LabTemplateVersion, count: int, usage_includes_request: bool
+) -> None:
     """Refuse, naming the limit, if ``count`` more labs of ``version`` do not fit the tenant's quota."""
     for name, key, each, limit, unit in (
         ("max_labs", "labs", 1, quota.max_labs, "labs"),
@@ -284,28 +315,41 @@ def _check_limits(*, quota: Quota, usage: dict, version: LabTemplateVersion, own
     is_student = owner_role == Role.STUDENT
     if is_student and usage["owner_labs"] > quota.student_max_labs:
         raise QuotaExceeded(
-            quota="student_max_labs", used=usage["owner_labs"] - 1, requested=1, limit=quota.student_max_labs,
+            quota="student_max_labs",
+            used=usage["owner_labs"] - 1,
+            requested=1,
+            limit=quota.student_max_labs,
             unit="labs",
         )
     if seconds["tenant"] >= quota.monthly_lab_hours * 3600:
         raise QuotaExceeded(
-            quota="monthly_lab_hours", used=round(seconds["tenant"] / 3600, 2), requested=0,
-            limit=quota.monthly_lab_hours, unit="hours",
+            quota="monthly_lab_hours",
+            used=round(seconds["tenant"] / 3600, 2),
+            requested=0,
+            limit=quota.monthly_lab_hours,
+            unit="hours",
         )
     # A course lab's hours are the course's business (one lab per student; the schedules stop it
     # at course.hours_per_student); other labs draw on the student's monthly hours.
     if is_student and course is None and seconds["owner"] >= quota.student_hours * 3600:
         raise QuotaExceeded(
-            quota="student_hours", used=round(seconds["owner"] / 3600, 2), requested=0,
-            limit=quota.student_hours, unit="hours",
+            quota="student_hours",
+            used=round(seconds["owner"] / 3600, 2),
+            requested=0,
+            limit=quota.student_hours,
+            unit="hours",
         )
-
 
 
 def lab_note(*, lab: Lab, event: str, message: str = "", actor=None) -> LabEvent:
     """Append an event that records something without changing the state (a build step, a warning)."""
     return LabEvent.objects.create(
-        lab_id=lab.pk, at=timezone.now(), actor=actor, event=event, from_state=lab.state, to_state=lab.state,
+        lab_id=lab.pk,
+        at=timezone.now(),
+        actor=actor,
+        event=event,
+        from_state=lab.state,
+        to_state=lab.state,
         message=message,
     )
 
@@ -427,8 +471,12 @@ def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
         locked.expires_at = base + timedelta(hours=hours)
         locked.expiry_warned_at = None
         locked.save(update_fields=["expires_at", "expiry_warned_at", "updated_at"])
-        lab_note(lab=locked, event="extend", actor=actor,
-                 message=f"+{hours} h, now expires {locked.expires_at:%Y-%m-%d %H:%M} UTC")
+        lab_note(
+            lab=locked,
+            event="extend",
+            actor=actor,
+            message=f"+{hours} h, now expires {locked.expires_at:%Y-%m-%d %H:%M} UTC",
+        )
     lab.expires_at = locked.expires_at
     return lab
 
@@ -483,11 +531,17 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
     _check_may_issue(actor=actor, course=course)
     enrollments = list(
         Enrollment.objects.filter(course=course, status=EnrollmentStatus.ENROLLED)
-        .select_related("student", "lab").order_by("student__username")
+        .select_related("student", "lab")
+        .order_by("student__username")
     )
     pending = [e for e in enrollments if e.lab is None or e.lab.state not in LIVE]
-    plan = IssuePlan(course=course.name, dry_run=dry_run, enrolled=len(enrollments),
-                     already_issued=len(enrollments) - len(pending), to_issue=len(pending))
+    plan = IssuePlan(
+        course=course.name,
+        dry_run=dry_run,
+        enrolled=len(enrollments),
+        already_issued=len(enrollments) - len(pending),
+        to_issue=len(pending),
+    )
     if not pending:
         return plan
     version = template_latest_version(course.template)
@@ -505,7 +559,8 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
                 f"The fleet has free capacity for {placed} of the {count} labs this course needs "
                 f"({version.vcpus} vCPUs, {version.memory_mb} MB, {version.disk_gb} GB each); "
                 f"{count - placed} short.",
-                fits=placed, needed=count,
+                fits=placed,
+                needed=count,
             )
         rooms = [_reserve(r, need) if r is room else r for r in rooms]
         plan.labs.append({"student": enrollment.student.username, "host": room.host.name})
@@ -521,16 +576,21 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
             plan.issued += 1
         except (DomainError, ValidationError) as exc:
             message = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [str(exc)]))
-            plan.refused.append({"student": enrollment.student.username,
-                                 "code": getattr(exc, "code", "invalid"), "message": message})
+            plan.refused.append(
+                {"student": enrollment.student.username, "code": getattr(exc, "code", "invalid"), "message": message}
+            )
     return plan
 
 
 def _reserve(room, need):
     from workers.services.placement import HostRoom
 
-    return HostRoom(room.host, room.vcpus_used + need["vcpus"], room.memory_used_mb + need["memory_mb"],
-                    room.storage_used_gb + need["storage_gb"])
+    return HostRoom(
+        room.host,
+        room.vcpus_used + need["vcpus"],
+        room.memory_used_mb + need["memory_mb"],
+        room.storage_used_gb + need["storage_gb"],
+    )
 
 
 def _check_may_issue(*, actor, course: Course) -> None:

@@ -262,16 +262,22 @@ def _owner_lab_perms(role: str | None) -> tuple[str, ...]:
     return LAB_STUDENT_OWNER if role == Role.STUDENT else LAB_ALL
 
 
-@transaction.atomic
-def permissions_grant_for_lab(lab) -> None:
-    """Grant the lab's owner, the tenant's managers and the course's instructors. Idempotent."""
+_UNKNOWN = object()
+
+
+@transaction.atomic(savepoint=False)  # it runs inside lab_request's transaction, once per lab
+def permissions_grant_for_lab(lab, *, owner_role=_UNKNOWN) -> None:
+    """Grant the lab's owner, the tenant's managers and the course's instructors. Idempotent.
+
+    ``owner_role`` saves a query when the caller already knows it."""
     from labs.models import LabGroupObjectPermission, LabUserObjectPermission
 
     perms = _permissions("labs.lab", LAB_ALL)
     by_code = {p.codename: p for p in perms}
-    owner_role = Membership.objects.filter(tenant_id=lab.tenant_id, user_id=lab.owner_id).values_list(
-        "role", flat=True
-    ).first()
+    if owner_role is _UNKNOWN:
+        owner_role = Membership.objects.filter(tenant_id=lab.tenant_id, user_id=lab.owner_id).values_list(
+            "role", flat=True
+        ).first()
     LabUserObjectPermission.objects.bulk_create(
         [
             LabUserObjectPermission(user_id=lab.owner_id, permission=by_code[code], content_object=lab)

@@ -14,7 +14,6 @@ from rest_framework.response import Response
 from config.api import NestlabViewSet
 from labs import services as lab_services
 from labs.api.parsers import CsvParser, RdpRenderer
-from labs.api.roster import roster_from_csv, roster_import, roster_validate
 from labs.api.serializers import (
     CourseCreateSerializer,
     CourseProgressSerializer,
@@ -33,11 +32,12 @@ from labs.api.serializers import (
     TemplateSerializer,
     TemplateUpdateSerializer,
 )
-from labs.api.services import TEMPLATE_EDITABLE, template_update
 from labs.connection import lab_connection
 from labs.filtersets import CourseFilterSet, EnrollmentFilterSet, LabFilterSet, LabTemplateFilterSet
 from labs.models import Course, Lab, LabTemplate, LabTemplateVersion
+from labs.roster import roster_from_csv, roster_import, roster_validate
 from labs.selectors import course_progress
+from labs.services import TEMPLATE_EDITABLE, template_update
 
 _ACCEPTED = {202: LabSerializer}
 

@@ -8,7 +8,6 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from config.api import NestlabViewSet, PlatformAdminWrites, deny
-from tenants.api.invitations import member_add_by_email
 from tenants.api.serializers import (
     MembershipCreateSerializer,
     MembershipSerializer,
@@ -19,12 +18,19 @@ from tenants.api.serializers import (
     TenantUpdateSerializer,
     UsageLineSerializer,
 )
-from tenants.api.services import tenant_delete, tenant_update
 from tenants.filtersets import MembershipFilterSet, TenantFilterSet
+from tenants.invitations import member_add_by_email
 from tenants.models import Membership, Quota, Tenant
 from tenants.permissions import may, may_assign_role, restrict
 from tenants.selectors import tenant_usage
-from tenants.services import membership_change_role, membership_remove, quota_update, tenant_create
+from tenants.services import (
+    membership_change_role,
+    membership_remove,
+    quota_update,
+    tenant_create,
+    tenant_delete,
+    tenant_update,
+)
 
 _SLUG = r"[-a-zA-Z0-9_]+"
 

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from labs.api.roster import MAX_ROWS
 from labs.models import Enrollment
+from labs.roster import MAX_ROWS
 from tenants.models import Invitation, Membership
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from labs.services import enrollment_add
-from tenants.api.invitations import ensure_student, user_find_or_invite
+from tenants.invitations import ensure_student, user_find_or_invite
 
 MAX_ROWS = 2000
 COLUMNS = ("email", "name")
