@@ -19,5 +19,5 @@ def _make_filesystem_broker_folders(sender, **kwargs):
     from django.conf import settings
 
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        for key in ("data_folder_in", "processed_folder"):
+        for key in ("data_folder_in", "processed_folder", "control_folder"):
             Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]).mkdir(parents=True, exist_ok=True)
