@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # serves Swagger UI's files from here: no CDN, works offline
     "guardian",
     "tenants",
     "labs",
@@ -245,7 +246,10 @@ for _scope, _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Nestlab API",
-    "DESCRIPTION": "Nested-virtualization labs on shared Hyper-V hosts. See docs-api.md for roles and errors.",
+    "DESCRIPTION": "Nested-virtualization labs on shared Hyper-V hosts. See the README's REST API section for roles and errors.",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
