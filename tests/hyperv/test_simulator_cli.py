@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_docs_latency_table_is_the_one_in_the_code():
-    docs = (Path(REPO_ROOT) / "docs-hvsim.md").read_text()
+    docs = (Path(REPO_ROOT) / "README.md").read_text()
     table = docs.split("<!-- latency-table -->\n", 1)[1].split("\n<!-- /latency-table -->", 1)[0]
     assert table == latency_table_markdown()
 

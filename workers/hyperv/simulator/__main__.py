@@ -1,4 +1,4 @@
-"""``python -m workers.hyperv.simulator``: see cli.py and docs-hvsim.md."""
+"""``python -m workers.hyperv.simulator``: see cli.py and the README."""
 
 import sys
 

@@ -1,7 +1,7 @@
 """The simulator's control API, for tests and demos (never part of a real host).
 
 Routes under ``/_hvsim/``: ``GET state``, ``GET|POST|DELETE faults``, ``POST outage``,
-``POST restart``, ``POST vms/<name or id>/guest-shutdown``. See docs-hvsim.md.
+``POST restart``, ``POST vms/<name or id>/guest-shutdown``. See the README, "Simulated hosts".
 """
 
 from __future__ import annotations

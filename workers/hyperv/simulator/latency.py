@@ -74,7 +74,7 @@ class Latency:
 
 
 def latency_table_markdown() -> str:
-    """The table for docs-hvsim.md, generated from the one above so they cannot drift."""
+    """The table for the README, generated from the one above so they cannot drift."""
     rows = [f"| `{name}` | {seconds:g} |" for name, seconds in sorted(REALISTIC_SECONDS.items())]
     rows.append(f"| `Stop-VM -TurnOff` | {TURN_OFF_SECONDS:g} |")
     rows.append(f"| other `Get-*` (Hyper-V, CIM) | {GET_SECONDS:g} |")

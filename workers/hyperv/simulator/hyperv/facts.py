@@ -119,7 +119,7 @@ IntegrationServiceNames = (
 )
 
 # Error texts. Microsoft does not publish them; the first four are what hosts commonly print
-# (docs/hyperv.md). The rest are the simulator's own wording, marked so in docs-hvsim.md.
+# (docs/hyperv.md). The rest are the simulator's own wording, marked so in the README.
 VM_NOT_FOUND = 'Hyper-V was unable to find a virtual machine with name "{name}".'
 WRONG_STATE = "The operation cannot be performed while the virtual machine is in its current state."
 NOT_ENOUGH_MEMORY = (
