@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from labs.models import Course, Enrollment, Lab, LabEvent, LabTemplate, LabTemplateVersion
+from labs.services import VERSIONED_FIELDS
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -20,19 +21,7 @@ class LabTemplateVersionInline(admin.TabularInline):
     model = LabTemplateVersion
     extra = 0
     can_delete = False
-    fields = [
-        "version",
-        "vcpus",
-        "memory_mb",
-        "disk_gb",
-        "base_image_path",
-        "generation",
-        "config_version",
-        "network_scope",
-        "network_mode",
-        "default_lifetime",
-        "max_continuous_running",
-    ]
+    fields = ["version", *VERSIONED_FIELDS]
 
     def has_change_permission(self, request, obj=None):
         return False

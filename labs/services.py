@@ -376,29 +376,28 @@ def _enqueue_after_commit(task_name: str, lab_id: str, *args) -> None:
     send_lab_task_on_commit(task_name, lab_id, *args)
 
 
+def _move_and_send(lab: Lab, event: str, task: str, *args, actor=None, message: str = "") -> Lab:
+    """Apply ``event`` (compare-and-set, with its LabEvent) and send ``task`` once that commits."""
+    with transaction.atomic():
+        transition(lab, event, actor=actor, message=message)
+        _enqueue_after_commit(task, str(lab.pk), *args)
+    return lab
+
+
 def lab_start(*, actor, lab: Lab) -> Lab:
     """Power a stopped lab on. Raises InvalidTransition unless it is stopped."""
-    with transaction.atomic():
-        transition(lab, LabEventName.START, actor=actor)
-        _enqueue_after_commit("lab_power_on", str(lab.pk))
-    return lab
+    return _move_and_send(lab, LabEventName.START, "lab_power_on", actor=actor)
 
 
 def lab_stop(*, actor, lab: Lab, reason: str = "") -> Lab:
     """Shut a running lab down (gracefully, then power off). Raises InvalidTransition unless running."""
-    with transaction.atomic():
-        transition(lab, LabEventName.STOP, actor=actor, message=reason)
-        _enqueue_after_commit("lab_power_off", str(lab.pk))
-    return lab
+    return _move_and_send(lab, LabEventName.STOP, "lab_power_off", actor=actor, message=reason)
 
 
 def lab_reset(*, actor, lab: Lab) -> Lab:
     """Return the lab to its clean checkpoint, keeping its power state."""
-    with transaction.atomic():
-        was = lab.state
-        transition(lab, LabEventName.RESET, actor=actor, message=f"from {was}")
-        _enqueue_after_commit("lab_reset", str(lab.pk), was)
-    return lab
+    was = lab.state
+    return _move_and_send(lab, LabEventName.RESET, "lab_reset", was, actor=actor, message=f"from {was}")
 
 
 def _checkpoint_name(name: str) -> str:
@@ -483,18 +482,13 @@ def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
 
 def lab_delete(*, actor, lab: Lab, reason: str = "") -> Lab:
     """Remove the lab: the worker deletes its VM, disk and folder, then releases its capacity."""
-    with transaction.atomic():
-        transition(lab, LabEventName.DELETE, actor=actor, message=reason)
-        _enqueue_after_commit("lab_teardown", str(lab.pk))
-    return lab
+    return _move_and_send(lab, LabEventName.DELETE, "lab_teardown", actor=actor, message=reason)
 
 
 def lab_expire(*, lab: Lab) -> Lab:
     """The lab's lifetime is over: delete it (the expiry schedule calls this)."""
-    with transaction.atomic():
-        transition(lab, LabEventName.EXPIRE, message=f"expired at {lab.expires_at:%Y-%m-%d %H:%M} UTC")
-        _enqueue_after_commit("lab_teardown", str(lab.pk))
-    return lab
+    expired = f"expired at {lab.expires_at:%Y-%m-%d %H:%M} UTC"
+    return _move_and_send(lab, LabEventName.EXPIRE, "lab_teardown", message=expired)
 
 
 # --- Course issue ----------------------------------------------------------------------------
