@@ -27,18 +27,11 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production-000000000000")
-os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1")
-os.environ.setdefault("NESTLAB_ENCRYPTION_KEY", "Q2hhbmdlTWUtdGhpcy1pcy1hLXRlc3Qta2V5LTAwMDA=")
-os.environ.setdefault("NESTLAB_TLS", "0")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/nestlab")
+from bench.common import ROOT, require_postgres, setup_django, throwaway_database  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -76,24 +69,40 @@ def populate() -> dict:
     User = get_user_model()
     started = time.perf_counter()
     password = make_password("bench-password")
-    lab_perms = {p.codename: p for p in Permission.objects.filter(content_type__app_label="labs",
-                                                                    codename__in=perms.LAB_ALL)}
+    lab_perms = {
+        p.codename: p for p in Permission.objects.filter(content_type__app_label="labs", codename__in=perms.LAB_ALL)
+    }
     rng = random.Random(7)
     states = [LabState.RUNNING] * 6 + [LabState.STOPPED] * 3 + [LabState.REQUESTED]
     now = timezone.now()
     picked = {}
     for t in range(TENANTS):
-        tenant = tenant_create(slug=f"bench{t:02d}", name=f"Bench {t}", max_labs=10_000, max_running_labs=10_000,
-                               max_vcpus=100_000, max_memory_mb=10**9, max_storage_gb=10**8, student_max_labs=100)
+        tenant = tenant_create(
+            slug=f"bench{t:02d}",
+            name=f"Bench {t}",
+            max_labs=10_000,
+            max_running_labs=10_000,
+            max_vcpus=100_000,
+            max_memory_mb=10**9,
+            max_storage_gb=10**8,
+            student_max_labs=100,
+        )
         template = lab_services.template_create(
-            tenant=tenant, name="bench-lab", vcpus=2, memory_mb=4096, disk_gb=40,
-            base_image_path=r"C:\Images\base.vhdx", self_service=True,
+            tenant=tenant,
+            name="bench-lab",
+            vcpus=2,
+            memory_mb=4096,
+            disk_gb=40,
+            base_image_path=r"C:\Images\base.vhdx",
+            self_service=True,
         )
         version = template.versions.get()
-        users = User.objects.bulk_create([
-            User(username=f"bench{t:02d}-u{u:02d}", email=f"u{u}@bench{t}.test", password=password)
-            for u in range(USERS_PER_TENANT)
-        ])
+        users = User.objects.bulk_create(
+            [
+                User(username=f"bench{t:02d}-u{u:02d}", email=f"u{u}@bench{t}.test", password=password)
+                for u in range(USERS_PER_TENANT)
+            ]
+        )
         roles = [Role.ADMIN] + [Role.INSTRUCTOR] * 2 + [Role.STUDENT] * (USERS_PER_TENANT - 3)
         Membership.objects.bulk_create(
             [Membership(tenant=tenant, user=user, role=role) for user, role in zip(users, roles, strict=True)]
@@ -103,19 +112,33 @@ def populate() -> dict:
         students = users[3:]
         labs = []
         for n in range(LABS_PER_TENANT):
-            lab = Lab(tenant=tenant, owner=students[n % len(students)], template_version=version,
-                      name=f"lab {n}", state=rng.choice(states), expires_at=now + timedelta(days=7),
-                      state_changed_at=now)
+            lab = Lab(
+                tenant=tenant,
+                owner=students[n % len(students)],
+                template_version=version,
+                name=f"lab {n}",
+                state=rng.choice(states),
+                expires_at=now + timedelta(days=7),
+                state_changed_at=now,
+            )
             lab.vm_name = vm_name_for(lab.id)
             labs.append(lab)
         Lab.objects.bulk_create(labs, batch_size=1000)
         LabUserObjectPermission.objects.bulk_create(
-            [LabUserObjectPermission(user_id=lab.owner_id, permission=lab_perms[c], content_object=lab)
-             for lab in labs for c in perms.LAB_STUDENT_OWNER], batch_size=2000,
+            [
+                LabUserObjectPermission(user_id=lab.owner_id, permission=lab_perms[c], content_object=lab)
+                for lab in labs
+                for c in perms.LAB_STUDENT_OWNER
+            ],
+            batch_size=2000,
         )
         LabGroupObjectPermission.objects.bulk_create(
-            [LabGroupObjectPermission(group=managers, permission=lab_perms[c], content_object=lab)
-             for lab in labs for c in perms.LAB_ALL], batch_size=2000,
+            [
+                LabGroupObjectPermission(group=managers, permission=lab_perms[c], content_object=lab)
+                for lab in labs
+                for c in perms.LAB_ALL
+            ],
+            batch_size=2000,
         )
         if t == TENANTS // 2:
             picked = {"admin": users[0], "student": students[0]}
@@ -123,12 +146,16 @@ def populate() -> dict:
         cursor.execute("ANALYZE")
     tokens = {who: Token.objects.create(user=user).key for who, user in picked.items()}
     counts = {
-        "tenants": TENANTS, "users": User.objects.count(), "labs": Lab.objects.count(),
-        "groups": Group.objects.count(), "lab grants": LabUserObjectPermission.objects.count()
-        + LabGroupObjectPermission.objects.count(),
+        "tenants": TENANTS,
+        "users": User.objects.count(),
+        "labs": Lab.objects.count(),
+        "groups": Group.objects.count(),
+        "lab grants": LabUserObjectPermission.objects.count() + LabGroupObjectPermission.objects.count(),
     }
-    print(f"populated in {time.perf_counter() - started:.1f} s: "
-          + ", ".join(f"{v:,} {k}" for k, v in counts.items()), flush=True)
+    print(
+        f"populated in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()),
+        flush=True,
+    )
     return tokens
 
 
@@ -146,9 +173,18 @@ def serve(database_name: str) -> subprocess.Popen:
     if url.get("PASSWORD"):
         env["DATABASE_URL"] = f"postgres://{url['USER']}:{url['PASSWORD']}@{url['HOST']}:{url['PORT']}/{database_name}"
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "config.wsgi:application", "-b", f"127.0.0.1:{PORT}",
-         "-w", str(WORKERS), "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "config.wsgi:application",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "-w",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -204,40 +240,44 @@ def load(token: str, requests: int, clients: int) -> tuple[list[float], float, i
 
 
 def main() -> int:
-    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        print("bench/api.py needs PostgreSQL: set DATABASE_URL=postgres://...", file=sys.stderr)
+    if not require_postgres("bench/api.py"):
         return 2
-    bench_name = settings.DATABASES["default"]["NAME"] + "_bench_api"
-    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = bench_name
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    server = None
-    try:
-        tokens = populate()
-        connection.close()
-        server = serve(bench_name)
-        print(f"load average {os.getloadavg()[0]:.1f}; gunicorn: {WORKERS} sync workers on {os.cpu_count()} CPUs; "
-              f"{CLIENTS} concurrent clients, "
-              f"{REQUESTS} requests per persona (after {CLIENTS * 10} warm-up requests)", flush=True)
-        worst = 0.0
-        for persona, token in tokens.items():
-            load(token, CLIENTS * 10, CLIENTS)  # warm-up: connections, imports, caches
-            alone, _, _ = load(token, 200, 1)  # one client: the service time, without queueing
-            latencies, elapsed, rows = load(token, REQUESTS, CLIENTS)
-            p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
-            worst = max(worst, p95)
-            print(f"GET /api/v1/labs/ as tenant {persona:7s} ({rows:2d} rows/page): "
-                  f"{CLIENTS} clients: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  {len(latencies) / elapsed:5.0f} req/s"
-                  " | 1 client: p50 "
-                  f"{statistics.median(alone):5.1f} ms  p95 {percentile(alone, 0.95):5.1f} ms", flush=True)
-        verdict = "meets" if worst <= TARGET_P95_MS else "MISSES"
-        print(f"target p95 <= {TARGET_P95_MS:.0f} ms with {CLIENTS} clients: {verdict} (worst p95 {worst:.1f} ms); "
-              f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (this machine is shared)")
-        return 0
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+    with throwaway_database("api") as bench_name:
+        server = None
+        try:
+            tokens = populate()
+            connection.close()
+            server = serve(bench_name)
+            print(
+                f"load average {os.getloadavg()[0]:.1f}; gunicorn: {WORKERS} sync workers on {os.cpu_count()} CPUs; "
+                f"{CLIENTS} concurrent clients, "
+                f"{REQUESTS} requests per persona (after {CLIENTS * 10} warm-up requests)",
+                flush=True,
+            )
+            worst = 0.0
+            for persona, token in tokens.items():
+                load(token, CLIENTS * 10, CLIENTS)  # warm-up: connections, imports, caches
+                alone, _, _ = load(token, 200, 1)  # one client: the service time, without queueing
+                latencies, elapsed, rows = load(token, REQUESTS, CLIENTS)
+                p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
+                worst = max(worst, p95)
+                print(
+                    f"GET /api/v1/labs/ as tenant {persona:7s} ({rows:2d} rows/page): "
+                    f"{CLIENTS} clients: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  {len(latencies) / elapsed:5.0f} req/s"
+                    " | 1 client: p50 "
+                    f"{statistics.median(alone):5.1f} ms  p95 {percentile(alone, 0.95):5.1f} ms",
+                    flush=True,
+                )
+            verdict = "meets" if worst <= TARGET_P95_MS else "MISSES"
+            print(
+                f"target p95 <= {TARGET_P95_MS:.0f} ms with {CLIENTS} clients: {verdict} (worst p95 {worst:.1f} ms); "
+                f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (this machine is shared)"
+            )
+            return 0
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -44,14 +44,15 @@ def require_postgres(script: str) -> bool:
 
 @contextmanager
 def throwaway_database(what: str):
-    """Create, migrate and finally drop ``<configured name>_bench_<what>``."""
+    """Create, migrate and finally drop ``<configured name>_bench_<what>``; yields its name."""
     from django.conf import settings
     from django.db import connection
 
-    settings.DATABASES["default"]["TEST"]["NAME"] = f"{settings.DATABASES['default']['NAME']}_bench_{what}"
+    name = f"{settings.DATABASES['default']['NAME']}_bench_{what}"
+    settings.DATABASES["default"]["TEST"]["NAME"] = name
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        yield
+        yield name
     finally:
         connection.close()
         connection.creation.destroy_test_db(old_name, verbosity=0)

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from config.errors import DomainError
 from tenants import permissions as tenant_permissions
-from tenants.models import QUOTA_LIMIT_FIELDS, Membership, Quota, Role, Tenant
+from tenants.models import QUOTA_LIMIT_FIELDS, Membership, Quota, Tenant
 
 
 @transaction.atomic
@@ -62,15 +62,6 @@ def membership_change_role(*, membership: Membership, role: str) -> Membership:
 def membership_remove(*, membership: Membership) -> None:
     tenant_permissions.permissions_revoke_membership(membership)
     membership.delete()
-
-
-def role_of(user: AbstractBaseUser, tenant: Tenant | int) -> str | None:
-    """The user's role in the tenant, or None if not a member."""
-    tenant_id = tenant.pk if isinstance(tenant, Tenant) else tenant
-    return Membership.objects.filter(tenant_id=tenant_id, user=user).values_list("role", flat=True).first()
-
-
-STAFF_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 
 
 TENANT_EDITABLE = ("name", "active")

@@ -22,17 +22,17 @@ def test_the_password_never_shows_in_repr_or_str(db):
 
 
 def test_keys_rotate_without_losing_credentials(db):
-    from cryptography.fernet import Fernet
+    from io import StringIO
 
-    from workers import crypto
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
 
     host = factories.host("hv1", password="rotate-me")
     new_key = Fernet.generate_key().decode()
     from django.conf import settings
 
     with override_settings(NESTLAB_ENCRYPTION_KEYS=[new_key, *settings.NESTLAB_ENCRYPTION_KEYS]):
-        host.password_ciphertext = crypto.rotate(host.password_ciphertext)
-        host.save()
+        call_command("rotate_host_credentials", stdout=StringIO())
     with override_settings(NESTLAB_ENCRYPTION_KEYS=[new_key]):
         assert Host.objects.get(pk=host.pk).get_password() == "rotate-me"
 
