@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin
 
+from labs import services
 from labs.models import Course, Enrollment, Lab, LabEvent, LabTemplate, LabTemplateVersion
 from labs.services import VERSIONED_FIELDS
 
@@ -63,17 +65,45 @@ class LabAdmin(admin.ModelAdmin):
         return False
 
 
+class EnrollmentInlineForm(forms.ModelForm):
+    class Meta:
+        model = Enrollment
+        fields = ["student"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["student"].disabled = True
+
+
 class EnrollmentInline(admin.TabularInline):
+    """Add students here (enrollment_add grants them the course); existing rows are read-only."""
+
     model = Enrollment
     extra = 0
+    can_delete = False
     autocomplete_fields = ["student"]
-    readonly_fields = ["lab"]
+    readonly_fields = ["status", "lab"]
+    form = EnrollmentInlineForm
 
 
 @admin.register(Course)
 class CourseAdmin(admin.ModelAdmin):
+    """Saves go through the course services, so instructors and students get their grants."""
+
     list_display = ["name", "tenant", "template", "starts_at", "ends_at"]
     list_filter = ["tenant"]
     search_fields = ["name"]
     filter_horizontal = ["instructors"]
     inlines = [EnrollmentInline]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Enrollment:
+            return super().save_formset(request, form, formset, change)
+        for enrollment in formset.save(commit=False):
+            if enrollment.pk is None:
+                services.enrollment_add(course=enrollment.course, student=enrollment.student)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.course_instructors_set(course=form.instance, instructors=form.cleaned_data["instructors"])

@@ -133,8 +133,13 @@ def course_create(
     course = Course(tenant=tenant, name=name, template=template, starts_at=starts_at, ends_at=ends_at, **options)
     course.full_clean()
     course.save()
-    if instructors:
-        course.instructors.set(instructors)
+    return course_instructors_set(course=course, instructors=instructors)
+
+
+@transaction.atomic
+def course_instructors_set(*, course: Course, instructors) -> Course:
+    """Make ``instructors`` the course's teachers, and bring the grants on it and its labs in line."""
+    course.instructors.set(instructors)
     tenant_permissions.permissions_grant_for_course(course)
     return course
 

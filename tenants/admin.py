@@ -1,14 +1,42 @@
+from django import forms
 from django.contrib import admin
 from django.utils.html import format_html_join
 
+from tenants import services
 from tenants.models import Membership, Quota, Tenant
 from tenants.selectors import tenant_usage
 
 
+class MembershipInlineForm(forms.ModelForm):
+    """A membership's person is fixed once it exists; change its role, or remove it and add another."""
+
+    class Meta:
+        model = Membership
+        fields = ["user", "role"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["user"].disabled = True
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipInlineForm
     extra = 0
     autocomplete_fields = ["user"]
+
+
+def save_memberships(formset) -> None:
+    """Membership changes go through the services, which keep the django-guardian grants in step."""
+    changed = formset.save(commit=False)
+    for membership in formset.deleted_objects:
+        services.membership_remove(membership=membership)
+    for membership in changed:
+        if membership.pk is None:
+            services.membership_add(tenant=membership.tenant, user=membership.user, role=membership.role)
+        else:
+            services.membership_change_role(membership=membership, role=membership.role)
 
 
 class QuotaInline(admin.StackedInline):
@@ -26,6 +54,12 @@ class TenantAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [QuotaInline, MembershipInline]
     readonly_fields = ["usage_against_quota"]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is Membership:
+            save_memberships(formset)
+        else:
+            super().save_formset(request, form, formset, change)
 
     @admin.display(description="Usage against quota")
     def usage_against_quota(self, tenant):
@@ -47,3 +81,19 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role", "tenant"]
     search_fields = ["user__username", "user__email", "tenant__slug"]
     autocomplete_fields = ["user", "tenant"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant", "user"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.membership_change_role(membership=obj, role=obj.role)
+        else:
+            obj.pk = services.membership_add(tenant=obj.tenant, user=obj.user, role=obj.role).pk
+
+    def delete_model(self, request, obj):
+        services.membership_remove(membership=obj)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset:
+            services.membership_remove(membership=membership)

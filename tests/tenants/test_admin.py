@@ -55,3 +55,43 @@ def test_lab_history_is_read_only_in_the_admin(admin_client, acme_admin, acme_te
     assert page.status_code == 200
     assert "requested from" in page.content.decode()
     assert admin_client.post(f"/admin/labs/lab/{lab.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+def test_a_member_added_in_the_admin_gets_the_roles_grants(admin_client, acme, acme_admin, acme_template):
+    from tenants.models import Membership
+    from tenants.permissions import may
+    from tests import factories
+
+    lab = lab_request(actor=acme_admin, template=acme_template)
+    newcomer = factories.user("acme-newadmin")
+    response = admin_client.post(
+        "/admin/tenants/membership/add/", {"tenant": acme.pk, "user": newcomer.pk, "role": "admin"}
+    )
+    assert response.status_code == 302, response.content.decode()[:1500]
+    assert may(newcomer, lab, "view")
+    membership = Membership.objects.get(user=newcomer)
+    response = admin_client.post(f"/admin/tenants/membership/{membership.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not may(newcomer, lab, "view")
+
+
+def test_course_instructors_and_students_set_in_the_admin_get_their_grants(admin_client, acme, acme_template):
+    from labs.models import Course
+    from tenants.permissions import may
+    from tests import factories
+
+    teacher = factories.member(acme, "acme-teacher", "instructor")
+    student = factories.member(acme, "acme-pupil", "student")
+    response = admin_client.post(
+        "/admin/labs/course/add/",
+        {
+            "tenant": acme.pk, "name": "Admin course", "template": acme_template.pk,
+            "instructors": [teacher.pk], "starts_at_0": "2026-12-01", "starts_at_1": "09:00:00",
+            "ends_at_0": "2026-12-05", "ends_at_1": "17:00:00", "hours_per_student": 20, "lab_lifetime": "14 00:00:00",
+            "enrollments-TOTAL_FORMS": 1, "enrollments-INITIAL_FORMS": 0, "enrollments-0-student": student.pk,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    course = Course.objects.get(name="Admin course")
+    assert may(teacher, course, "view") and may(student, course, "view")
+    assert course.enrollments.get().student == student
