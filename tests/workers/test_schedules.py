@@ -126,3 +126,17 @@ def test_requests_left_waiting_are_sent_again_then_given_up(
     lab.refresh_from_db()
     assert report.abandoned == 1
     assert lab.state == LabState.FAILED and "No host could take it in 31 minutes" in lab.last_error
+
+
+def test_a_students_course_lab_stops_at_the_courses_hours(fake_fleet, roomy):
+    tenant, admin = roomy
+    student = factories.member(tenant, "course-hours-student", "student")
+    template = factories.template(tenant, "course-hours")
+    course = factories.course(tenant, "Short course", template, students=[student], hours_per_student=1)
+    lab = lab_request(actor=admin, owner=student, template=template, course=course)
+    operations.lab_place_for_build(lab_id=lab.pk)
+    operations.lab_build(lab_id=lab.pk)
+    lab.refresh_from_db()
+    assert run_schedules(now=lab.running_since + timedelta(minutes=30)).stopped == {}
+    assert run_schedules(now=lab.running_since + timedelta(minutes=61)).stopped == {"student_hours": 1}
+    assert "Course hours used up" in Lab.objects.get(pk=lab.pk).events.get(event="stop").message

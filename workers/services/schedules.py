@@ -103,24 +103,44 @@ def enforce_monthly_hours(now, report: ScheduleReport) -> None:
 
 
 def enforce_student_hours(now, report: ScheduleReport) -> None:
-    """Stop students' labs past their hours: course labs by the course's hours, others monthly."""
+    """Stop students' labs past their hours: course labs by the course's hours, others monthly.
+
+    Three grouped queries for the usage and the limits, whatever the number of running labs.
+    """
     month = month_start(now)
-    running = _running(
-        Lab.objects.filter(owner__memberships__role=Role.STUDENT, owner__memberships__tenant_id=F("tenant_id"))
-    ).select_related("course")
-    for lab in running.distinct():
+    labs = list(
+        _running(
+            Lab.objects.filter(owner__memberships__role=Role.STUDENT, owner__memberships__tenant_id=F("tenant_id"))
+        )
+        .select_related("course")
+        .distinct()
+    )
+    if not labs:
+        return
+    course_seconds = dict(
+        LabUsageMonth.objects.filter(lab_id__in=[lab.pk for lab in labs if lab.course_id])
+        .values("lab_id")
+        .annotate(s=Sum("running_seconds"))
+        .values_list("lab_id", "s")
+    )
+    monthly_seconds = {
+        (owner_id, tenant_id): seconds
+        for owner_id, tenant_id, seconds in LabUsageMonth.objects.filter(
+            month=month, lab__course__isnull=True, owner_id__in={lab.owner_id for lab in labs}
+        )
+        .values("owner_id", "tenant_id")
+        .annotate(s=Sum("running_seconds"))
+        .values_list("owner_id", "tenant_id", "s")
+    }
+    student_hours = dict(
+        Quota.objects.filter(tenant_id__in={lab.tenant_id for lab in labs}).values_list("tenant_id", "student_hours")
+    )
+    for lab in labs:
         if lab.course_id:
-            limit = lab.course.hours_per_student
-            used = LabUsageMonth.objects.filter(lab_id=lab.pk).aggregate(s=Sum("running_seconds"))["s"] or 0
+            limit, used = lab.course.hours_per_student, course_seconds.get(lab.pk, 0)
             what = f"Course hours used up: {used / 3600:.1f} of {limit} h for {lab.course.name}."
         else:
-            limit = Quota.objects.get(tenant_id=lab.tenant_id).student_hours
-            used = (
-                LabUsageMonth.objects.filter(
-                    owner_id=lab.owner_id, tenant_id=lab.tenant_id, month=month, lab__course__isnull=True
-                ).aggregate(s=Sum("running_seconds"))["s"]
-                or 0
-            )
+            limit, used = student_hours[lab.tenant_id], monthly_seconds.get((lab.owner_id, lab.tenant_id), 0)
             what = f"Student hours for this month used up: {used / 3600:.1f} of {limit} h."
         if used >= limit * 3600:
             _stop(lab, what, "student_hours", report)
