@@ -91,7 +91,8 @@ def reconcile_host(*, host_id, now=None) -> ReconcileReport:
     host = Host.objects.get(pk=host_id)
     report = ReconcileReport(host=host.name)
     try:
-        vms = driver_for(host).list_tagged_vms()
+        driver = driver_for(host)
+        vms = driver.list_tagged_vms()
     except HypervisorError as exc:
         report.answered = False
         host_mark_offline(host, f"{type(exc).__name__}: {exc.host_message}", report)
@@ -106,7 +107,7 @@ def reconcile_host(*, host_id, now=None) -> ReconcileReport:
     for lab in labs:
         _reconcile_lab(lab, vms_by_lab.get(lab.pk, []), now, report)
     known = {lab.pk for lab in labs}
-    _collect_orphans(host, [vm for vm in vms if vm.lab_id not in known], now, report)
+    _collect_orphans(host, driver, [vm for vm in vms if vm.lab_id not in known], now, report)
     return report
 
 
@@ -166,7 +167,7 @@ def _enqueue_cleanup(lab: Lab, report: ReconcileReport) -> None:
     report.cleanups.append(str(lab.pk))
 
 
-def _collect_orphans(host: Host, strays: list[TaggedVm], now, report: ReconcileReport) -> None:
+def _collect_orphans(host: Host, driver, strays: list[TaggedVm], now, report: ReconcileReport) -> None:
     grace = timedelta(seconds=settings.NESTLAB_ORPHAN_GRACE)
     live_elsewhere = set(
         Lab.objects.filter(pk__in=[vm.lab_id for vm in strays if vm.lab_id], state__in=LIVE).values_list(
@@ -183,7 +184,7 @@ def _collect_orphans(host: Host, strays: list[TaggedVm], now, report: ReconcileR
         )
         if now - sighting.first_seen >= grace:
             try:
-                driver_for(host).delete_vm(vm.name, vm_root=host.vm_root)
+                driver.delete_vm(vm.name, vm_root=host.vm_root)
             except HypervisorError as exc:
                 log.warning("orphan %s on %s not deleted yet: %s", vm.name, host.name, exc.host_message)
                 continue
