@@ -273,6 +273,9 @@ if NESTLAB_PROXY_COUNT:
     IPWARE_STRICT = False  # a client's own X-Forwarded-For entries come first and are skipped
 else:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# The API's per-address throttle reads the client address the same way (DRF's default would take
+# any X-Forwarded-For a client sends, so inventing one would escape the anonymous rate).
+REST_FRAMEWORK["NUM_PROXIES"] = NESTLAB_PROXY_COUNT
 
 # django-rest-knox: tokens are stored as SHA-512 digests. A token lapses after NESTLAB_TOKEN_TTL
 # seconds without use (each use moves the expiry on); NESTLAB_TOKEN_MAX_AGE, when set, caps a

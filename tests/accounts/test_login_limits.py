@@ -174,3 +174,10 @@ def test_djangos_own_login_view_is_limited_too(acme_student):
     assert response.status_code == 429
     assert "Sign-in temporarily locked" in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_the_anonymous_throttle_cannot_be_escaped_with_an_invented_forwarded_for(acme_student, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "3/min"}}
+    codes = [api_login(f"nobody{n}", "guess", address="10.0.0.3", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").status_code
+             for n in range(4)]
+    assert codes == [400, 400, 400, 429]
