@@ -209,3 +209,19 @@ def test_the_upgrade_drops_drf_authtokens_clear_text_table(db):
     executor = MigrationExecutor(connection)
     executor.migrate([("accounts", "0001_drop_drf_authtoken_table")])
     assert "authtoken_token" not in connection.introspection.table_names()
+
+
+def test_the_openapi_schema_describes_the_auth_endpoints(db):
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    token = schema["paths"]["/api/v1/auth/token/"]["post"]
+    assert token.get("security", []) in ([], [{}])  # no credentials needed
+    assert {"200", "400", "429"} <= set(token["responses"])
+    answer = token["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(schema["components"]["schemas"][answer]["properties"]) == {"token", "expiry"}
+    for path in ("/api/v1/auth/logout/", "/api/v1/auth/logout-all/"):
+        assert "204" in schema["paths"][path]["post"]["responses"]
+    assert schema["paths"]["/api/v1/auth/logout/"]["post"]["security"] == [{"tokenAuth": []}]
+    assert schema["components"]["securitySchemes"]["tokenAuth"] == {
+        "type": "apiKey", "in": "header", "name": "Authorization",
+        "description": 'Token-based authentication with required prefix "Token"',
+    }
