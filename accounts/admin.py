@@ -1,16 +1,36 @@
 """API tokens in the admin: who holds one and until when, never the token.
 
 knox's own admin lists each token's digest (also its primary key, so it would appear in every
-link and checkbox); it is replaced by a read-only list without links or actions. To revoke a
-person's tokens, change their password or deactivate them, or they log out everywhere.
+link and checkbox); it is replaced by a read-only list without links or actions. A person's
+tokens are revoked from the users list ("Revoke API tokens"), or by changing their password or
+deactivating them.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from knox.models import AuthToken
 
+from accounts import services
+
 admin.site.unregister(AuthToken)
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class NestlabUserAdmin(UserAdmin):
+    actions = ["revoke_api_tokens"]
+
+    @admin.action(description="Revoke API tokens of the selected users", permissions=["change"])
+    def revoke_api_tokens(self, request, queryset):
+        revoked = sum(
+            services.tokens_revoke_all(user=user, reason=f"revoked in the admin by {request.user.get_username()}")
+            for user in queryset
+        )
+        self.message_user(request, f"Revoked {revoked} API token(s) of {queryset.count()} user(s).", messages.SUCCESS)
 
 
 @admin.register(AuthToken)

@@ -225,3 +225,14 @@ def test_the_openapi_schema_describes_the_auth_endpoints(db):
         "type": "apiKey", "in": "header", "name": "Authorization",
         "description": 'Token-based authentication with required prefix "Token"',
     }
+
+
+def test_an_admin_revokes_a_users_tokens_from_the_users_list(client, platform_admin, acme_student, acme_student2):
+    key = _obtain("acme-student1").json()["token"]
+    other = _obtain("acme-student2").json()["token"]
+    client.force_login(platform_admin)
+    response = client.post("/admin/auth/user/", {"action": "revoke_api_tokens", "_selected_action": [acme_student.pk]},
+                           follow=True)
+    assert "Revoked 1 API token(s) of 1 user(s)." in response.content.decode()
+    assert not _works(key)
+    assert _works(other)
