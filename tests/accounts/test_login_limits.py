@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import subprocess
 import sys
@@ -12,6 +13,9 @@ import pytest
 from axes.models import AccessAttempt
 from django.test import Client
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +185,28 @@ def test_the_anonymous_throttle_cannot_be_escaped_with_an_invented_forwarded_for
     codes = [api_login(f"nobody{n}", "guess", address="10.0.0.3", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").status_code
              for n in range(4)]
     assert codes == [400, 400, 400, 429]
+
+
+_ipv4 = st.tuples(*[st.integers(0, 255)] * 4).map(lambda parts: ".".join(map(str, parts)))
+# A TCP peer's address: not 0.0.0.0/8, multicast or reserved (ipware rightly refuses those).
+_peer = _ipv4.filter(lambda a: not (a.startswith("0.") or (ip := ipaddress.ip_address(a)).is_multicast
+                                    or ip.is_reserved))
+
+
+@pytest.mark.parametrize("proxies", [1, 2])
+@given(sent=st.lists(st.one_of(_ipv4, st.just("unknown"), st.just("")), max_size=5), real=_peer, hops=_ipv4)
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_behind_proxies_whatever_a_client_sends_the_address_the_outer_proxy_saw_counts(settings, proxies, sent,
+                                                                                       real, hops):
+    from axes.helpers import get_client_ip_address
+    from django.test import RequestFactory
+
+    # What settings.py sets for NESTLAB_PROXY_COUNT=proxies.
+    settings.AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    settings.AXES_IPWARE_PROXY_COUNT = proxies - 1
+    settings.IPWARE_STRICT = False
+    # The outer proxy appends the client it saw; each inner proxy appends the proxy before it.
+    chain = [*sent, real] + [hops] * (proxies - 1)
+    request = RequestFactory().post("/api/v1/auth/token/", REMOTE_ADDR="127.0.0.1",
+                                    HTTP_X_FORWARDED_FOR=", ".join(chain))
+    assert get_client_ip_address(request) == real
