@@ -57,8 +57,8 @@ def populate() -> dict:
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import Group, Permission
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
+    from accounts.services import token_issue
     from labs import services as lab_services
     from labs.lifecycle import LabState
     from labs.models import Lab, LabGroupObjectPermission, LabUserObjectPermission, vm_name_for
@@ -144,7 +144,7 @@ def populate() -> dict:
             picked = {"admin": users[0], "student": students[0]}
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    tokens = {who: Token.objects.create(user=user).key for who, user in picked.items()}
+    tokens = {who: token_issue(user=user)[1] for who, user in picked.items()}
     counts = {
         "tenants": TENANTS,
         "users": User.objects.count(),

@@ -7,6 +7,7 @@ Celery broker that needs no server. Production sets ``DATABASE_URL`` (PostgreSQL
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -58,7 +59,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # serves Swagger UI's files from here: no CDN, works offline
@@ -66,6 +68,7 @@ INSTALLED_APPS = [
     "tenants",
     "labs",
     "workers",
+    "accounts",  # after knox: its admin replaces knox's
 ]
 
 MIDDLEWARE = [
@@ -76,9 +79,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a flagged lockout into the lockout answer
 ]
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out sign-in before the password is even checked (see "Sign-in limits").
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -217,7 +223,7 @@ NESTLAB_VLAN_POOL = env_str("NESTLAB_VLAN_POOL", "100-3999")
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes anonymous requests answer 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -243,6 +249,45 @@ for _scope, _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
     _number, _, _period = _rate.partition("/")
     if not _number.isdigit() or _period not in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}:
         raise SettingError(f"NESTLAB_API_RATE_{_scope.upper()}", "must look like 100/min (s, min, hour, day)", _rate)
+
+# --- Sign-in limits and API tokens (see README "Sign-in limits and API tokens") --------------------
+# django-axes counts failed sign-ins on every way in (API token, admin, Django's auth views) in the
+# database, so the count holds across processes and machines. Either limit locks: too many
+# failures for one username (from any address), or from one address (for any usernames).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env_int("NESTLAB_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("NESTLAB_LOGIN_COOLOFF", 900, minimum=1))
+# A cool-off runs from the last counted failure; attempts during it are refused but do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+# The client address. 0 (the default): REMOTE_ADDR, and X-Forwarded-For is ignored (anyone can
+# send one). N: Django sits behind N reverse proxies that each append to X-Forwarded-For (nginx's
+# $proxy_add_x_forwarded_for), so the N-th entry from the right is the one the outermost proxy saw.
+NESTLAB_PROXY_COUNT = env_int("NESTLAB_PROXY_COUNT", 0, minimum=0, maximum=10)
+if NESTLAB_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT = NESTLAB_PROXY_COUNT - 1  # ipware counts the proxies *inside* the header
+    AXES_IPWARE_PROXY_ORDER = "left-most"
+    IPWARE_STRICT = False  # a client's own X-Forwarded-For entries come first and are skipped
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# The API's per-address throttle reads the client address the same way (DRF's default would take
+# any X-Forwarded-For a client sends, so inventing one would escape the anonymous rate).
+REST_FRAMEWORK["NUM_PROXIES"] = NESTLAB_PROXY_COUNT
+
+# django-rest-knox: tokens are stored as SHA-512 digests. A token lapses after NESTLAB_TOKEN_TTL
+# seconds without use (each use moves the expiry on); NESTLAB_TOKEN_MAX_AGE, when set, caps a
+# token's whole life however much it is used.
+_token_max_age = env_int("NESTLAB_TOKEN_MAX_AGE", 0, minimum=0)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(seconds=env_int("NESTLAB_TOKEN_TTL", 10 * 3600, minimum=60)),
+    "AUTO_REFRESH": True,
+    "AUTO_REFRESH_MAX_TTL": timedelta(seconds=_token_max_age) if _token_max_age else None,
+    "MIN_REFRESH_INTERVAL": 60,
+    "AUTH_HEADER_PREFIX": "Token",
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Nestlab API",

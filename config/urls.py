@@ -3,7 +3,6 @@ from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import ObtainAuthToken
 
 
 @csrf_exempt
@@ -13,7 +12,7 @@ def api_not_found(request, *args, **kwargs):
 
 
 api_v1 = [
-    path("auth/token/", ObtainAuthToken.as_view(), name="api-token"),
+    path("auth/", include("accounts.urls")),
     path("", include("tenants.api.urls")),
     path("", include("labs.api.urls")),
     path("", include("workers.api.urls")),

@@ -19,7 +19,6 @@ from _pytest.nodes import Node
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -29,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from accounts import services as account_services
 from tenants.models import Membership
 
 # Compatibility shim: schemathesis 4.32 renames the pytest node (``request.node._nodeid``) to add
@@ -103,12 +103,14 @@ def _steer(case, world) -> None:
 
 def _run(case, world, persona):
     _steer(case, world)
-    token, _ = Token.objects.get_or_create(user=world.users[persona])
+    tokens = vars(world).setdefault("tokens", {})  # one per persona for the whole run
+    if persona not in tokens:
+        tokens[persona] = account_services.token_issue(user=world.users[persona])[1]
     # Each case runs in a savepoint that is rolled back: every case sees the same world, and a
     # case cannot change what the next one finds.
     savepoint = transaction.savepoint()
     try:
-        case.call_and_validate(headers={"Authorization": f"Token {token.key}"}, checks=CHECKS)
+        case.call_and_validate(headers={"Authorization": f"Token {tokens[persona]}"}, checks=CHECKS)
     finally:
         transaction.savepoint_rollback(savepoint)
 
