@@ -409,6 +409,12 @@ class RestrictedPrimaryKeyRelatedField(_RestrictedMixin, serializers.PrimaryKeyR
 class RestrictedSlugRelatedField(_RestrictedMixin, serializers.SlugRelatedField):
     """A slug of a row the caller may ``access``; others are 'does not exist'."""
 
+    def to_internal_value(self, data):
+        # PostgreSQL refuses NUL in text (a DataError, so a 500) before it could say "no such row".
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
 
 # --- Built on first use (see the import cycle note at the top) ------------------------------------
 

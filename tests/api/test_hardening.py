@@ -266,3 +266,8 @@ def test_a_blank_host_password_keeps_the_stored_one_and_a_new_host_needs_one(wor
         "logical_cpus": 16, "memory_mb": 65536, "storage_gb": 1000,
     }, format="json")
     assert "password" in _json_error(created, 400) and not Host.objects.filter(name="hv09").exists()
+
+
+def test_a_slug_with_a_nul_byte_is_a_400_not_a_database_error(world, api):
+    response = api("admin").post("/api/v1/courses/", _course_body(world, tenant="ac\x00me"), format="json")
+    assert "tenant" in _json_error(response, 400)
