@@ -145,26 +145,31 @@ def course_create(
     return course_instructors_set(course=course, instructors=instructors)
 
 
-@transaction.atomic
-def course_instructors_set(*, course: Course, instructors) -> Course:
-    """Make ``instructors`` the course's teachers, and bring the grants on it and its labs in line.
-
-    Raises ValidationError (field ``instructors``) unless each is an owner, admin or instructor of
-    the course's tenant; nothing changes then."""
+def course_instructors_check(*, tenant: Tenant, instructors) -> None:
+    """Only owners, admins and instructors of the course's tenant teach; else ValidationError naming
+    the ``instructors`` field and the people refused."""
     instructors = list(instructors)
     teachers = set(
         Membership.objects.filter(
-            tenant_id=course.tenant_id,
-            user__in=instructors,
-            role__in=[Role.OWNER, Role.ADMIN, Role.INSTRUCTOR],
+            tenant=tenant, user__in=instructors, role__in=[Role.OWNER, Role.ADMIN, Role.INSTRUCTOR]
         ).values_list("user_id", flat=True)
     )
     refused = sorted(str(user) for user in instructors if user.pk not in teachers)
     if refused:
         raise ValidationError({
-            "instructors": f"Only owners, admins and instructors of {course.tenant} may teach a course, "
+            "instructors": f"Only owners, admins and instructors of {tenant} may teach a course, "
             f"not {', '.join(refused)}."
         })
+
+
+@transaction.atomic
+def course_instructors_set(*, course: Course, instructors) -> Course:
+    """Make ``instructors`` the course's teachers, and bring the grants on it and its labs in line.
+
+    Raises ValidationError (field ``instructors``) unless each may teach (see
+    ``course_instructors_check``); nothing changes then."""
+    instructors = list(instructors)
+    course_instructors_check(tenant=course.tenant, instructors=instructors)
     course.instructors.set(instructors)
     tenant_permissions.permissions_grant_for_course(course)
     return course
