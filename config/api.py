@@ -136,13 +136,18 @@ class StrictFilterBackend(django_filters.rest_framework.DjangoFilterBackend):
                 known |= set(filterset_class.base_filters)
             if getattr(view, "ordering_fields", None):
                 known.add(api_settings.ORDERING_PARAM)
-            unknown = sorted(set(request.query_params) - known)
-            if unknown:
-                accepted = ", ".join(sorted(known))
-                raise exceptions.ValidationError(
-                    {name: [f"Unknown query parameter; this endpoint accepts: {accepted}."] for name in unknown}
-                )
+            refuse_unknown_parameters(request, known)
         return super().filter_queryset(request, queryset, view)
+
+
+def refuse_unknown_parameters(request, known) -> None:
+    """400 naming each query parameter not in ``known`` (and listing the accepted ones)."""
+    unknown = sorted(set(request.query_params) - set(known))
+    if unknown:
+        accepted = ", ".join(sorted(known))
+        raise exceptions.ValidationError(
+            {name: [f"Unknown query parameter; this endpoint accepts: {accepted}."] for name in unknown}
+        )
 
 
 #: Query parameters every list endpoint accepts besides its filters (pagination).

@@ -11,7 +11,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from config.api import JSONParser, NestlabViewSet
+from config.api import LIST_PARAMETERS, JSONParser, NestlabViewSet, refuse_unknown_parameters
 from labs import services as lab_services
 from labs.api.parsers import CsvParser, RdpRenderer
 from labs.api.serializers import (
@@ -237,6 +237,7 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     def enrollments(self, request, pk=None):
         course = self.get_object()
         if request.method == "GET":
+            refuse_unknown_parameters(request, {*EnrollmentFilterSet.base_filters, *LIST_PARAMETERS})
             rows = course.enrollments.select_related("student").order_by("student__username")
             filterset = EnrollmentFilterSet(request.query_params, queryset=rows, request=request)
             if not filterset.is_valid():
