@@ -13,17 +13,23 @@ access each action needs (``action_access``). The base class does the rest:
 
 from __future__ import annotations
 
+import traceback
+
 import django_filters
 import django_filters.rest_framework
 from django import forms
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
+from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser as DRFJSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -57,7 +63,7 @@ class StandardPagination(PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or int(raw) < 1:
+        if not _is_number(raw) or int(raw) < 1:
             raise exceptions.ValidationError({self.page_size_query_param: ["Give a whole number from 1 to 200."]})
         return min(int(raw), self.max_page_size)
 
@@ -67,9 +73,14 @@ class StandardPagination(PageNumberPagination):
             return 1
         if raw in self.last_page_strings:
             return paginator.num_pages
-        if not raw.isdigit():
+        if not _is_number(raw):
             raise exceptions.NotFound("Invalid page.")
         return raw
+
+
+def _is_number(raw: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²' and other digits int() refuses."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 9
 
 
 class _StrictBooleanField(forms.Field):
@@ -98,7 +109,12 @@ class IntegerFilter(django_filters.NumberFilter):
 
 class StrictFilterBackend(django_filters.rest_framework.DjangoFilterBackend):
     """django-filter treats ``?state=`` as "no filter"; we refuse an empty value for every filter
-    that is not free text, so a typo cannot silently widen a query. Errors are 400."""
+    that is not free text, so a typo cannot silently widen a query. Errors are 400.
+
+    On list endpoints it also refuses query parameters the endpoint does not know (a misspelt
+    filter would otherwise return everything): the known ones are the filterset's filters,
+    ``ordering`` where the view orders, the pagination parameters and ``LIST_PARAMETERS``.
+    """
 
     def get_filterset(self, request, queryset, view):
         filterset = super().get_filterset(request, queryset, view)
@@ -111,6 +127,73 @@ class StrictFilterBackend(django_filters.rest_framework.DjangoFilterBackend):
             if empty:
                 raise exceptions.ValidationError({name: ["Give a value or leave the parameter out."] for name in empty})
         return filterset
+
+    def filter_queryset(self, request, queryset, view):
+        if getattr(view, "action", None) == "list":
+            known = set(LIST_PARAMETERS) | set(getattr(view, "extra_query_parameters", ()))
+            filterset_class = self.get_filterset_class(view, queryset)
+            if filterset_class is not None:
+                known |= set(filterset_class.base_filters)
+            if getattr(view, "ordering_fields", None):
+                known.add(api_settings.ORDERING_PARAM)
+            refuse_unknown_parameters(request, known)
+        return super().filter_queryset(request, queryset, view)
+
+
+def refuse_unknown_parameters(request, known) -> None:
+    """400 naming each query parameter not in ``known`` (and listing the accepted ones)."""
+    unknown = sorted(set(request.query_params) - set(known))
+    if unknown:
+        accepted = ", ".join(sorted(known))
+        raise exceptions.ValidationError(
+            {name: [f"Unknown query parameter; this endpoint accepts: {accepted}."] for name in unknown}
+        )
+
+
+#: Query parameters every list endpoint accepts besides its filters (pagination).
+LIST_PARAMETERS = ("page", "page_size")
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """``?ordering=`` naming a field the endpoint does not sort by is a 400, not silently ignored."""
+
+    def get_ordering(self, request, queryset, view):
+        params = request.query_params.get(self.ordering_param)
+        if params is not None:
+            terms = [term.strip() for term in params.split(",")]
+            valid = {item[0] for item in self.get_valid_fields(queryset, view, {"request": request})}
+            bad = [term for term in terms if not term or term.lstrip("-") not in valid]
+            if bad:
+                raise exceptions.ValidationError(
+                    {self.ordering_param: [
+                        f"Cannot sort by {', '.join(repr(term) for term in bad)}; use one of "
+                        f"{', '.join(sorted(valid))}, with a leading '-' for descending order."
+                    ]}
+                )
+        return super().get_ordering(request, queryset, view)
+
+
+class JSONParser(DRFJSONParser):
+    """DRF's JSON parser, refusing bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (413; Django checks it
+    only for form bodies) and bodies nested too deeply for Python's decoder (400, not a 500)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {}).get("request")
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if request is not None and limit is not None:
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit:
+                raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(TOO_DEEP) from None
+
+
+TOO_DEEP = "JSON parse error - the document is nested too deeply."
 
 
 # --- Throttles -------------------------------------------------------------------------------------
@@ -214,7 +297,15 @@ def exception_handler(exc, context):
     * ``ProtectedError`` (deleting something still in use) -> 409.
     * DRF's own exceptions keep DRF's handling; non-validation ones also carry ``code`` and
       ``message`` next to DRF's ``detail``.
+    * A body over Django's upload limit -> 413; too many form fields or files -> 400; a JSON body
+      nested too deeply for the decoder (whatever parser the view uses) -> 400 parse error.
     """
+    if isinstance(exc, RequestDataTooBig):
+        return Response(request_too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        exc = exceptions.ParseError(str(exc))
+    elif isinstance(exc, RecursionError) and _raised_while_parsing(exc):
+        exc = exceptions.ParseError(TOO_DEEP)
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
@@ -240,6 +331,19 @@ def exception_handler(exc, context):
             "detail": str(detail),
         }
     return response
+
+
+def _raised_while_parsing(exc: BaseException) -> bool:
+    """A RecursionError from a parser (a hostile body) rather than from our own code (a bug)."""
+    return any(frame.filename.endswith(("rest_framework/parsers.py", "json/decoder.py"))
+               for frame in traceback.extract_tb(exc.__traceback__))
+
+
+def request_too_large_body(limit_bytes: int | None = None) -> dict:
+    """The 413 body, also used by the roster's own limit."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE if limit_bytes is None else limit_bytes
+    message = f"The request body is too large; send at most {limit // 1024} KiB."
+    return {"code": "too_large", "message": message, "detail": message, "limit_bytes": limit}
 
 
 # --- Schema ----------------------------------------------------------------------------------------
@@ -310,6 +414,12 @@ class RestrictedPrimaryKeyRelatedField(_RestrictedMixin, serializers.PrimaryKeyR
 class RestrictedSlugRelatedField(_RestrictedMixin, serializers.SlugRelatedField):
     """A slug of a row the caller may ``access``; others are 'does not exist'."""
 
+    def to_internal_value(self, data):
+        # PostgreSQL refuses NUL in text (a DataError, so a 500) before it could say "no such row".
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
 
 # --- Built on first use (see the import cycle note at the top) ------------------------------------
 
@@ -334,6 +444,7 @@ def _build_lazy_classes() -> dict:
                 "405": OpenApiResponse(ErrorSerializer, description="Method not allowed."),
                 "406": OpenApiResponse(ErrorSerializer, description="Cannot render the requested format."),
                 "409": OpenApiResponse(ErrorSerializer, description="A domain rule refused it (quota, state)."),
+                "413": OpenApiResponse(ErrorSerializer, description="The request body is too large."),
                 "415": OpenApiResponse(ErrorSerializer, description="Unsupported request media type."),
                 "429": OpenApiResponse(ErrorSerializer, description="Too many requests (per user or per tenant)."),
             }

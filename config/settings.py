@@ -91,6 +91,8 @@ AUTHENTICATION_BACKENDS = [
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous callers get nothing
 
 ROOT_URLCONF = "config.urls"
+# Error reports (the DEBUG page too) blank the passwords inside DATABASE_URL and other URLs.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.reporting.CredentialsCleansingFilter"
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -228,11 +230,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.api.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "config.api.StandardPagination",
     "DEFAULT_FILTER_BACKENDS": [
         "config.api.StrictFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "config.api.StrictOrderingFilter",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["config.api.AnonThrottle", "config.api.UserThrottle", "config.api.TenantThrottle"],
     "DEFAULT_THROTTLE_RATES": {

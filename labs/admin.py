@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from labs import services
 from labs.models import Course, Enrollment, Lab, LabEvent, LabTemplate, LabTemplateVersion
@@ -87,9 +88,30 @@ class EnrollmentInline(admin.TabularInline):
     form = EnrollmentInlineForm
 
 
+class CourseAdminForm(forms.ModelForm):
+    """Refuses instructors who may not teach before anything is saved (the service's own check)."""
+
+    class Meta:
+        model = Course
+        fields = ["tenant", "name", "template", "instructors", "starts_at", "ends_at", "hours_per_student",
+                  "lab_lifetime"]
+
+    def clean(self):
+        data = super().clean()
+        tenant, instructors = data.get("tenant"), data.get("instructors")
+        if tenant is not None and instructors:
+            try:
+                services.course_instructors_check(tenant=tenant, instructors=instructors)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return data
+
+
 @admin.register(Course)
 class CourseAdmin(admin.ModelAdmin):
     """Saves go through the course services, so instructors and students get their grants."""
+
+    form = CourseAdminForm
 
     list_display = ["name", "tenant", "template", "starts_at", "ends_at"]
     list_filter = ["tenant"]

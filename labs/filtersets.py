@@ -44,6 +44,9 @@ class LabTemplateFilterSet(django_filters.FilterSet):
 class CourseFilterSet(django_filters.FilterSet):
     tenant = django_filters.CharFilter(field_name="tenant__slug")
     instructor = IntegerFilter(field_name="instructors")
+    # An id, not a choice among every template: another tenant's template and one that does not
+    # exist must answer alike (an empty list), or the answer tells which ids exist.
+    template = IntegerFilter(field_name="template_id")
 
     class Meta:
         model = Course

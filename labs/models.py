@@ -1,9 +1,9 @@
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
@@ -19,6 +19,26 @@ base_image_path = RegexValidator(
     r"^[A-Za-z]:\\(?:[A-Za-z0-9 ._-]+\\)*[A-Za-z0-9 ._-]+\.vhdx?$",
     r"Give an absolute Windows path to a .vhdx or .vhd file, such as C:\NestlabImages\win2022-base.vhdx.",
 )
+
+# Bounds on time, declared once: the models validate them (so the admin shows them), and the
+# API's serializers reuse the same validators.
+#: A lab lives at most this long from its creation, extensions included.
+MAX_LAB_LIFETIME = timedelta(days=365)
+MIN_LAB_LIFETIME = timedelta(hours=1)
+lifetime_validators = [
+    MinValueValidator(MIN_LAB_LIFETIME, "Give a lifetime of at least 1 hour."),
+    MaxValueValidator(MAX_LAB_LIFETIME, "A lab lives at most 365 days."),
+]
+continuous_running_validators = [
+    MinValueValidator(timedelta(minutes=1), "Give at least 1 minute, or leave it empty for no limit."),
+    MaxValueValidator(MAX_LAB_LIFETIME, "Give at most 365 days, or leave it empty for no limit."),
+]
+COURSE_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+COURSE_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+course_date_validators = [
+    MinValueValidator(COURSE_EARLIEST, "Give a date in the years 2000 to 2099."),
+    MaxValueValidator(COURSE_LATEST, "Give a date in the years 2000 to 2099."),
+]
 
 
 class NetworkScope(models.TextChoices):
@@ -89,9 +109,10 @@ class LabTemplateVersion(models.Model):
     )
     network_scope = models.CharField(max_length=10, choices=NetworkScope.choices, default=NetworkScope.TENANT)
     network_mode = models.CharField(max_length=10, choices=NetworkMode.choices, default=NetworkMode.PRIVATE)
-    default_lifetime = models.DurationField(default=timedelta(days=7))
+    default_lifetime = models.DurationField(default=timedelta(days=7), validators=lifetime_validators)
     max_continuous_running = models.DurationField(
-        null=True, blank=True, help_text="Stop a lab that has run this long without a break. Empty: no limit."
+        null=True, blank=True, validators=continuous_running_validators,
+        help_text="Stop a lab that has run this long without a break. Empty: no limit.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -119,10 +140,10 @@ class Course(models.Model):
     name = models.CharField(max_length=200)
     template = models.ForeignKey(LabTemplate, on_delete=models.PROTECT, related_name="courses")
     instructors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="courses_taught", blank=True)
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
+    starts_at = models.DateTimeField(validators=course_date_validators)
+    ends_at = models.DateTimeField(validators=course_date_validators)
     hours_per_student = models.PositiveIntegerField(default=20, validators=[MinValueValidator(1)])
-    lab_lifetime = models.DurationField(default=timedelta(days=14))
+    lab_lifetime = models.DurationField(default=timedelta(days=14), validators=lifetime_validators)
     labs_started_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the schedule powered the labs on for class."
     )

@@ -14,10 +14,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from config.errors import DomainError
 from labs.services import enrollment_add
 from tenants.invitations import ensure_student, user_find_or_invite
 
 MAX_ROWS = 2000
+#: One limit for every way a roster arrives: a CSV body, a CSV file in a form, a JSON list.
+MAX_ROSTER_BYTES = 2 * 1024 * 1024
 COLUMNS = ("email", "name")
 _MAX_REPORTED = 50
 
@@ -37,6 +40,20 @@ class RosterResult:
     enrollments: list
 
 
+class RosterTooLarge(DomainError):
+    code = "too_large"
+    http_status = 413
+
+
+def roster_check_size(size: int) -> None:
+    """Refuse a roster (a request body or an uploaded file) of more than MAX_ROSTER_BYTES."""
+    if size > MAX_ROSTER_BYTES:
+        raise RosterTooLarge(
+            f"The roster is larger than {MAX_ROSTER_BYTES // 1024} KiB; split it into smaller uploads.",
+            limit_bytes=MAX_ROSTER_BYTES,
+        )
+
+
 def _fail(errors: list[str]) -> None:
     shown = errors[:_MAX_REPORTED]
     if len(errors) > _MAX_REPORTED:
@@ -45,7 +62,9 @@ def _fail(errors: list[str]) -> None:
 
 
 def roster_from_csv(data: bytes) -> list[RosterEntry]:
-    """Parse ``email,name`` CSV (UTF-8, optional BOM). Raises ValidationError naming rows and columns."""
+    """Parse ``email,name`` CSV (UTF-8, optional BOM). Raises ValidationError naming rows and columns,
+    RosterTooLarge beyond MAX_ROSTER_BYTES."""
+    roster_check_size(len(data))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -17,7 +17,16 @@ from django.utils import timezone
 
 from config.errors import DomainError, InvalidTransition, NoCapacity, NotAllowed, QuotaExceeded
 from labs.lifecycle import INITIAL, LabEventName, transition
-from labs.models import Course, Enrollment, EnrollmentStatus, Lab, LabEvent, LabTemplate, LabTemplateVersion
+from labs.models import (
+    MAX_LAB_LIFETIME,
+    Course,
+    Enrollment,
+    EnrollmentStatus,
+    Lab,
+    LabEvent,
+    LabTemplate,
+    LabTemplateVersion,
+)
 from tenants import permissions as tenant_permissions
 from tenants.models import Membership, Quota, Role, Tenant
 from tenants.selectors import running_seconds_this_month, tenant_live_usage
@@ -136,9 +145,31 @@ def course_create(
     return course_instructors_set(course=course, instructors=instructors)
 
 
+def course_instructors_check(*, tenant: Tenant, instructors) -> None:
+    """Only owners, admins and instructors of the course's tenant teach; else ValidationError naming
+    the ``instructors`` field and the people refused."""
+    instructors = list(instructors)
+    teachers = set(
+        Membership.objects.filter(
+            tenant=tenant, user__in=instructors, role__in=[Role.OWNER, Role.ADMIN, Role.INSTRUCTOR]
+        ).values_list("user_id", flat=True)
+    )
+    refused = sorted(str(user) for user in instructors if user.pk not in teachers)
+    if refused:
+        raise ValidationError({
+            "instructors": f"Only owners, admins and instructors of {tenant} may teach a course, "
+            f"not {', '.join(refused)}."
+        })
+
+
 @transaction.atomic
 def course_instructors_set(*, course: Course, instructors) -> Course:
-    """Make ``instructors`` the course's teachers, and bring the grants on it and its labs in line."""
+    """Make ``instructors`` the course's teachers, and bring the grants on it and its labs in line.
+
+    Raises ValidationError (field ``instructors``) unless each may teach (see
+    ``course_instructors_check``); nothing changes then."""
+    instructors = list(instructors)
+    course_instructors_check(tenant=course.tenant, instructors=instructors)
     course.instructors.set(instructors)
     tenant_permissions.permissions_grant_for_course(course)
     return course
@@ -225,7 +256,8 @@ def lab_request(
         # READ COMMITTED the count, taken after the lock is granted, sees every lab committed
         # before it plus this one; a refusal rolls all of it back.
         now = timezone.now()
-        lifetime: timedelta = course.lab_lifetime if course else version.default_lifetime
+        # Rows saved before lifetimes were bounded may hold more; never past the maximum.
+        lifetime: timedelta = min(course.lab_lifetime if course else version.default_lifetime, MAX_LAB_LIFETIME)
         lab = Lab(
             tenant=tenant,
             owner=owner,
@@ -462,7 +494,8 @@ def lab_checkpoint_remove(*, actor, lab: Lab, name: str) -> Lab:
 
 
 def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
-    """Push the expiry back by ``hours`` (1..720). Only live labs can be extended."""
+    """Push the expiry back by ``hours`` (1..720), never past MAX_LAB_LIFETIME from the lab's creation
+    (ValidationError on ``hours``). Only live labs can be extended."""
     from labs.lifecycle import LIVE
 
     if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_EXTENSION_HOURS:
@@ -472,6 +505,15 @@ def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
         if locked.state not in LIVE:
             raise InvalidTransition(f"A lab that is {locked.state} cannot be extended.", state=locked.state)
         base = max(locked.expires_at, timezone.now())
+        # A lab lives at most MAX_LAB_LIFETIME from its creation; comparing before adding also
+        # keeps a stored expiry near the end of the calendar from overflowing.
+        latest = locked.created_at + MAX_LAB_LIFETIME
+        if base > latest - timedelta(hours=hours):
+            left = max(0, int((latest - base).total_seconds() // 3600))
+            raise ValidationError({
+                "hours": f"A lab lives at most {MAX_LAB_LIFETIME.days} days, until {latest:%Y-%m-%d %H:%M} UTC for "
+                f"this one; it can be extended by at most {left} more hours."
+            })
         locked.expires_at = base + timedelta(hours=hours)
         locked.expiry_warned_at = None
         locked.save(update_fields=["expires_at", "expiry_warned_at", "updated_at"])

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+from labs.roster import MAX_ROSTER_BYTES, roster_check_size
 
 
 class CsvParser(BaseParser):
@@ -13,9 +12,8 @@ class CsvParser(BaseParser):
     media_type = "text/csv"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = stream.read(MAX_UPLOAD_BYTES + 1) if stream is not None else b""
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise ParseError(f"The CSV is larger than {MAX_UPLOAD_BYTES // 1024} KiB.")
+        data = stream.read(MAX_ROSTER_BYTES + 1) if stream is not None else b""
+        roster_check_size(len(data))
         return data
 
 

@@ -6,7 +6,19 @@ from rest_framework import serializers
 
 from config.api import RestrictedPrimaryKeyRelatedField, RestrictedSlugRelatedField
 from labs.lifecycle import LabState
-from labs.models import Course, Enrollment, Lab, LabEvent, LabTemplate, LabTemplateVersion, NetworkMode, NetworkScope
+from labs.models import (
+    Course,
+    Enrollment,
+    Lab,
+    LabEvent,
+    LabTemplate,
+    LabTemplateVersion,
+    NetworkMode,
+    NetworkScope,
+    continuous_running_validators,
+    course_date_validators,
+    lifetime_validators,
+)
 from tenants.models import Tenant
 
 GENERATIONS = [(1, "Generation 1"), (2, "Generation 2")]
@@ -56,8 +68,8 @@ _SHAPE_FIELDS = {
     "config_version": serializers.RegexField(r"^\d{1,2}\.\d{1,2}$", max_length=8),
     "network_scope": serializers.ChoiceField(choices=NetworkScope.choices),
     "network_mode": serializers.ChoiceField(choices=NetworkMode.choices),
-    "default_lifetime": serializers.DurationField(),
-    "max_continuous_running": serializers.DurationField(allow_null=True),
+    "default_lifetime": serializers.DurationField(validators=lifetime_validators),
+    "max_continuous_running": serializers.DurationField(allow_null=True, validators=continuous_running_validators),
 }
 
 
@@ -79,8 +91,10 @@ class TemplateCreateSerializer(serializers.Serializer):
     config_version = serializers.RegexField(r"^\d{1,2}\.\d{1,2}$", max_length=8, required=False)
     network_scope = serializers.ChoiceField(choices=NetworkScope.choices, required=False)
     network_mode = serializers.ChoiceField(choices=NetworkMode.choices, required=False)
-    default_lifetime = serializers.DurationField(required=False)
-    max_continuous_running = serializers.DurationField(required=False, allow_null=True)
+    default_lifetime = serializers.DurationField(required=False, validators=lifetime_validators)
+    max_continuous_running = serializers.DurationField(
+        required=False, allow_null=True, validators=continuous_running_validators
+    )
 
     def validate(self, data):
         user = self.context["request"].user
@@ -107,8 +121,10 @@ class TemplateUpdateSerializer(serializers.Serializer):
     config_version = serializers.RegexField(r"^\d{1,2}\.\d{1,2}$", max_length=8, required=False)
     network_scope = serializers.ChoiceField(choices=NetworkScope.choices, required=False)
     network_mode = serializers.ChoiceField(choices=NetworkMode.choices, required=False)
-    default_lifetime = serializers.DurationField(required=False)
-    max_continuous_running = serializers.DurationField(required=False, allow_null=True)
+    default_lifetime = serializers.DurationField(required=False, validators=lifetime_validators)
+    max_continuous_running = serializers.DurationField(
+        required=False, allow_null=True, validators=continuous_running_validators
+    )
 
     def validate(self, data):
         if not data:
@@ -233,10 +249,10 @@ class CourseCreateSerializer(serializers.Serializer):
     instructors = RestrictedPrimaryKeyRelatedField(
         queryset=get_user_model().objects.all(), many=True, required=False, default=list
     )
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
+    starts_at = serializers.DateTimeField(validators=course_date_validators)
+    ends_at = serializers.DateTimeField(validators=course_date_validators)
     hours_per_student = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
-    lab_lifetime = serializers.DurationField(required=False)
+    lab_lifetime = serializers.DurationField(required=False, validators=lifetime_validators)
 
     def validate(self, data):
         tenant = data["tenant"]

@@ -7,11 +7,11 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from config.api import NestlabViewSet
+from config.api import LIST_PARAMETERS, JSONParser, NestlabViewSet, refuse_unknown_parameters
 from labs import services as lab_services
 from labs.api.parsers import CsvParser, RdpRenderer
 from labs.api.serializers import (
@@ -35,7 +35,7 @@ from labs.api.serializers import (
 from labs.connection import lab_connection
 from labs.filtersets import CourseFilterSet, EnrollmentFilterSet, LabFilterSet, LabTemplateFilterSet
 from labs.models import Course, Lab, LabTemplate, LabTemplateVersion
-from labs.roster import roster_from_csv, roster_import, roster_validate
+from labs.roster import roster_check_size, roster_from_csv, roster_import, roster_validate
 from labs.selectors import course_progress
 from labs.services import TEMPLATE_EDITABLE, template_update
 
@@ -183,6 +183,16 @@ class LabViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         return response
 
 
+_FORM_ENVELOPE_BYTES = 16 * 1024
+
+
+def _content_length(request) -> int:
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
 class _RosterUpload(serializers.Serializer):
     file = serializers.FileField(help_text="CSV with the columns email,name (UTF-8).")
 
@@ -227,6 +237,7 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     def enrollments(self, request, pk=None):
         course = self.get_object()
         if request.method == "GET":
+            refuse_unknown_parameters(request, {*EnrollmentFilterSet.base_filters, *LIST_PARAMETERS})
             rows = course.enrollments.select_related("student").order_by("student__username")
             filterset = EnrollmentFilterSet(request.query_params, queryset=rows, request=request)
             if not filterset.is_valid():
@@ -234,6 +245,10 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             rows = filterset.qs
             page = self.paginate_queryset(rows)
             return self.get_paginated_response(EnrollmentSerializer(page, many=True).data)
+        # Before the body is parsed (a multipart file would be spooled to disk first). A form's
+        # envelope (boundaries, part headers) is allowed for; its file is measured exactly later.
+        envelope = _FORM_ENVELOPE_BYTES if request.content_type.startswith("multipart/") else 0
+        roster_check_size(_content_length(request) - envelope)
         entries = roster_validate(self._roster_items(request))
         result = roster_import(actor=request.user, course=course, entries=entries)
         return Response(RosterResultSerializer(result).data, status=status.HTTP_201_CREATED)

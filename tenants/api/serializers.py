@@ -45,6 +45,17 @@ class QuotaSerializer(serializers.ModelSerializer):
         read_only_fields = ["updated_at"]
         extra_kwargs = {name: {"min_value": 1, "max_value": 2_147_483_647} for name in QUOTA_LIMIT_FIELDS}
 
+    def validate(self, data):
+        # PUT replaces the whole quota: every limit is required (PATCH changes some).
+        if self.instance is not None and not self.partial:
+            missing = [name for name in QUOTA_LIMIT_FIELDS if name not in data]
+            if missing:
+                raise serializers.ValidationError(
+                    {name: ["This field is required with PUT; use PATCH to change only some limits."]
+                     for name in missing}
+                )
+        return data
+
 
 class UsageLineSerializer(serializers.Serializer):
     quota = serializers.CharField()

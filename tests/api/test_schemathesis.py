@@ -47,7 +47,7 @@ CHECKS = [
 ]
 
 HYPOTHESIS = settings(
-    max_examples=12,
+    max_examples=15,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -127,3 +127,40 @@ def test_api_as_tenant_admin(case, world):
 @HYPOTHESIS
 def test_api_as_student(case, world):
     _run(case, world, "student")
+
+
+def _operations_with_json_bodies(world):
+    from drf_spectacular.generators import SchemaGenerator
+
+    ids = {**_real_ids(world), "/api/v1/tenants/{tenant_slug}/members/": world.acme.slug}
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    for path, operations in sorted(paths.items()):
+        for method, operation in sorted(operations.items()):
+            if "application/json" not in operation.get("requestBody", {}).get("content", {}):
+                continue
+            url = path
+            for prefix, value in ids.items():
+                if path.startswith(prefix.split("{")[0]):
+                    url = url.replace("{id}", str(value)).replace("{slug}", str(value))
+            url = url.replace("{tenant_slug}", world.acme.slug).replace("{id}", "1")
+            yield method.upper(), url
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", ["admin", "platform", "anonymous"])
+def test_bodies_nested_deeper_than_any_parser_allows_are_refused_as_json_everywhere(world, persona):
+    """Schemathesis' bodies stay shallow; this sends every JSON operation a body nested 50,000
+    deep (Python's decoder gives up long before) and asserts a JSON 4xx, never a server error."""
+    from rest_framework.test import APIClient
+
+    client = APIClient(raise_request_exception=False)
+    if persona != "anonymous":
+        client.force_authenticate(world.users[persona])
+    deep = "{\"a\":" * 50_000 + "1" + "}" * 50_000
+    answers = {}
+    for method, url in _operations_with_json_bodies(world):
+        response = client.generic(method, url, deep, content_type="application/json")
+        assert response["Content-Type"].startswith("application/json"), (method, url, response.status_code)
+        answers[(method, url)] = response.status_code
+    assert answers and all(400 <= status < 500 for status in answers.values()), answers
+    assert any(status == 400 for status in answers.values())

@@ -421,3 +421,16 @@ def test_templates_never_overwrite_a_value_variable(name):
     assigned = {match.lower() for match in re.findall(r"\$(\w+)\s*=(?!=)", TEMPLATES[name])}
     assigned |= {match.lower() for match in re.findall(r"foreach\s*\(\s*\$(\w+)\s+in", TEMPLATES[name])}
     assert assigned & _value_names() == set()
+
+
+def test_base_images_are_looked_up_in_batches_that_each_fit_and_a_refused_path_is_reported_not_raised():
+    paths = ["C:\\Images\\" + "a" * 60 + "\\" + f"{index:02d}-" + "b" * 55 + ".vhdx" for index in range(40)]
+    refused = "C:\\Images\\..\\x.vhdx"
+    driver, client = recording_driver(*[[] for _ in range(10)])
+    found = driver.base_images_present([*paths[:20], refused, *paths[20:]])
+    assert len(client.scripts) > 1
+    assert all(command_line_length(script) < MAX_COMMAND_LINE for script in client.scripts)
+    sent = [path for script in client.scripts for path in paths if "'" + path + "'" in script]
+    assert sent == paths and all(refused not in script for script in client.scripts)
+    assert [image.path for image in found] == [*paths[:20], refused, *paths[20:]]
+    assert found[20].problem and not found[20].present and not any(image.problem for image in found[:20])

@@ -3,7 +3,13 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from labs.models import LabTemplateVersion
+from tests import factories
 from tests.integration.harness import host_for
+from workers.hyperv.driver import HOST_FACTS
+from workers.hyperv.errors import CommandTooLong
+from workers.hyperv.powershell import build_script
+from workers.hyperv.simulator.hyperv.facts import DEFAULT_BASE_IMAGES
 from workers.hyperv.simulator.testing import run_simulator
 from workers.models import Host
 
@@ -43,3 +49,45 @@ def test_a_healthy_simulated_host_passes(db, settings, capsys, acme_template):
 def test_an_unknown_host_is_a_clear_error(db):
     with pytest.raises(CommandError, match="No host named 'nope'"):
         call_command("host_doctor", "nope")
+
+
+def _report(host):
+    host.refresh_from_db()
+    return {check["name"]: check for check in host.doctor_report}
+
+
+def test_a_template_path_the_driver_refuses_fails_only_the_base_image_check(db, settings, acme, acme_template):
+    # Stored before the API validated paths (or written by hand): the doctor must survive it.
+    refused = "C:\\Images\\..\\other.vhdx"
+    bad = factories.template(acme, "bad-path")
+    LabTemplateVersion.objects.filter(template=bad).update(base_image_path=refused)
+    settings.NESTLAB_DRIVER_FACTORY = "workers.services.hostcalls.winrm_driver"
+    with run_simulator() as sim:
+        host = host_for(sim, "shared")
+        with pytest.raises(CommandError, match="cannot run nested labs yet: base_images\\.$"):
+            call_command("host_doctor", "shared")
+    report = _report(host)
+    assert "connect" not in report
+    assert report["hyperv_role"]["status"] == "pass" and report["memory"]["status"] == "pass"
+    assert refused in report["base_images"]["detail"] and "cannot be checked" in report["base_images"]["detail"]
+    assert "credentials" not in report["base_images"]["fix"]
+    assert host.facts["os_build"] and host.last_seen is not None
+
+
+def test_many_long_base_image_paths_are_checked_in_batches_under_the_command_line_limit(
+    db, settings, acme, acme_template
+):
+    paths = ["C:\\NestlabImages\\" + "a" * 60 + "\\" + f"{index:02d}-" + "b" * 55 + ".vhdx" for index in range(25)]
+    with pytest.raises(CommandTooLong):  # one script cannot carry them all
+        build_script(HOST_FACTS, Images=paths)
+    for index, path in enumerate(paths):
+        factories.template(acme, f"long-{index}", base_image_path=path)
+    settings.NESTLAB_DRIVER_FACTORY = "workers.services.hostcalls.winrm_driver"
+    with run_simulator(base_images=",".join([*DEFAULT_BASE_IMAGES, *paths[:7], *paths[8:]])) as sim:
+        host = host_for(sim, "shared")
+        with pytest.raises(CommandError, match="cannot run nested labs yet: base_images\\.$"):
+            call_command("host_doctor", "shared")
+    report = _report(host)
+    assert "connect" not in report and report["nesting_os"]["status"] == "pass"
+    detail = report["base_images"]["detail"]
+    assert "1 of 26 base images are missing" in detail and paths[7] in detail and paths[8] not in detail

@@ -95,3 +95,22 @@ def test_course_instructors_and_students_set_in_the_admin_get_their_grants(admin
     course = Course.objects.get(name="Admin course")
     assert may(teacher, course, "view") and may(student, course, "view")
     assert course.enrollments.get().student == student
+
+
+def test_the_admin_refuses_a_student_as_course_instructor(admin_client, acme, acme_template):
+    from labs.models import Course
+    from tests import factories
+
+    pupil = factories.member(acme, "acme-pupil2", "student")
+    response = admin_client.post(
+        "/admin/labs/course/add/",
+        {
+            "tenant": acme.pk, "name": "Pupil-taught", "template": acme_template.pk,
+            "instructors": [pupil.pk], "starts_at_0": "2026-12-01", "starts_at_1": "09:00:00",
+            "ends_at_0": "2026-12-05", "ends_at_1": "17:00:00", "hours_per_student": 20, "lab_lifetime": "14 00:00:00",
+            "enrollments-TOTAL_FORMS": 0, "enrollments-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 200
+    assert "acme-pupil2" in response.context["adminform"].form.errors["instructors"][0]
+    assert not Course.objects.filter(name="Pupil-taught").exists()

@@ -9,8 +9,10 @@ class HostSerializer(serializers.ModelSerializer):
     """A Hyper-V host. ``password`` is accepted on write and never returned; ``has_password`` says
     whether one is stored. State changes go through the drain/enable actions, not through edits."""
 
-    password = serializers.CharField(write_only=True, required=False, trim_whitespace=False, max_length=1024,
-                                     style={"input_type": "password"})
+    password = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
+                                     max_length=1024, style={"input_type": "password"},
+                                     help_text="Required for a new host; blank or left out on an edit keeps the "
+                                     "stored one.")
     has_password = serializers.BooleanField(read_only=True)
 
     class Meta:

@@ -258,19 +258,35 @@ def check_storage(facts: HostFacts) -> Check:
     )
 
 
-def check_base_images(facts: HostFacts, base_images: list[str]) -> Check:
-    present = {image.path.lower() for image in facts.base_images if image.present}
-    missing = [path for path in base_images if path.lower() not in present]
+def check_base_images(facts: HostFacts, base_images: list[str], *, error: str | None = None) -> Check:
+    """``error``: why the images could not be looked up at all (the host failed the lookup)."""
+    fix = "Copy each missing base image to that path on the host (labs are differencing disks over it)."
     if not base_images:
         return Check("base_images", "pass", "No base images are required for this host.")
-    if not missing:
+    if error is not None:
+        return Check(
+            "base_images",
+            "fail",
+            f"The host could not check the {len(base_images)} base images: {error}",
+            "Run the doctor again; if it fails the same way, check each template's base image path.",
+        )
+    found = {image.path: image for image in facts.base_images}
+    refused = [found[path] for path in base_images if path in found and found[path].problem]
+    missing = [path for path in base_images if path not in found or not (found[path].present or found[path].problem)]
+    if not missing and not refused:
         return Check("base_images", "pass", f"All {len(base_images)} base images are present.")
-    return Check(
-        "base_images",
-        "fail",
-        f"{len(missing)} of {len(base_images)} base images are missing: {', '.join(missing)}.",
-        "Copy each missing base image to that path on the host (labs are differencing disks over it).",
-    )
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} of {len(base_images)} base images are missing: {', '.join(missing)}.")
+    if refused:
+        parts.append(
+            f"{len(refused)} base image paths cannot be checked: "
+            + "; ".join(f"{image.path} ({image.problem})" for image in refused)
+            + "."
+        )
+        fix = ("Correct the base image path of the templates named above." if not missing
+               else fix + " Correct the base image path of the templates whose path cannot be checked.")
+    return Check("base_images", "fail", " ".join(parts), fix)
 
 
 def check_winrm_transport(*, transport: str, use_tls: bool, is_simulator: bool) -> Check:
@@ -303,6 +319,7 @@ def doctor_checks(
     use_tls: bool,
     is_simulator: bool,
     base_images: list[str],
+    base_images_error: str | None = None,
 ) -> list[Check]:
     """Every requirement for nested labs, checked against ``facts``, in a fixed order."""
     hardware = [check_firmware_virtualization(facts), check_slat(facts), check_vm_monitor_mode(facts)]
@@ -315,6 +332,6 @@ def doctor_checks(
         check_config_version(facts),
         check_memory(facts),
         check_storage(facts),
-        check_base_images(facts, base_images),
+        check_base_images(facts, base_images, error=base_images_error),
         check_winrm_transport(transport=transport, use_tls=use_tls, is_simulator=is_simulator),
     ]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from workers.hyperv.errors import HostError, InvalidState, InvalidValue, Timeout
+from workers.hyperv.errors import CommandTooLong, HostError, InvalidState, InvalidValue, Timeout
 from workers.hyperv.interface import (
     CLEAN_CHECKPOINT,
     NOTES_TAG,
@@ -81,6 +81,12 @@ Lp=$h.LogicalProcessorCount;Memory=$h.MemoryCapacity
 VmPath=$h.VirtualMachinePath;VhdPath=$h.VirtualHardDiskPath
 Versions=$versions;Disks=$disks;Images=$img
 } | ConvertTo-Json -Depth 3 -Compress
+"""
+# The doctor asks about base images apart from the facts, in batches that each fit the
+# command-line limit, so any number of templates can never crowd out the facts.
+BASE_IMAGES = """
+$img=@(foreach($i in $Images){@{Path=$i;Present=[bool](Test-Path -LiteralPath $i)}})
+ConvertTo-Json -InputObject $img -Compress
 """
 
 _ENSURE_SWITCH_HEAD = """
@@ -224,6 +230,27 @@ class HyperVDriver:
         images = [validate_windows_path(path, what="base image path") for path in base_images]
         raw = self.client.run_script(build_script(HOST_FACTS, Images=images))
         return _host_facts(raw)
+
+    def base_images_present(self, paths: list[str]) -> list[BaseImage]:
+        found: dict[str, BaseImage] = {}
+        batches: list[list[str]] = []
+        for path in paths:
+            try:
+                validate_windows_path(path, what="base image path")
+            except InvalidValue as exc:
+                found[path] = BaseImage(path=path, present=False, problem=str(exc))
+                continue
+            if batches and _fits(batches[-1] + [path]):
+                batches[-1].append(path)
+            else:
+                batches.append([path])
+        with self.client.shell():
+            for batch in batches:
+                rows = _as_list(self.client.run_script(_base_images_script(batch)))
+                present = {_field(row, "Path", str): bool(row.get("Present")) for row in rows if isinstance(row, dict)}
+                for path in batch:
+                    found[path] = BaseImage(path=path, present=present.get(path, False))
+        return [found[path] for path in paths]
 
     def ensure_switch(self, spec: SwitchSpec) -> None:
         if spec.mode == "private":
@@ -379,6 +406,18 @@ def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
+
+
+def _base_images_script(paths: list[str]) -> str:
+    return build_script(BASE_IMAGES, Images=paths)
+
+
+def _fits(paths: list[str]) -> bool:
+    try:
+        _base_images_script(paths)
+    except CommandTooLong:
+        return False
+    return True
 
 
 def _optional_bool(value: Any) -> bool | None:

@@ -170,6 +170,18 @@ class FakeDriver:
             base_images=tuple(BaseImage(path, path in self.base_images) for path in base_images),
         )
 
+    def base_images_present(self, paths: list[str]) -> list[BaseImage]:
+        self._enter("base_images_present")
+        found = []
+        for path in paths:
+            try:
+                validate_windows_path(path, what="base image path")
+            except InvalidValue as exc:
+                found.append(BaseImage(path, False, problem=str(exc)))
+            else:
+                found.append(BaseImage(path, path in self.base_images))
+        return found
+
     def ensure_switch(self, spec: SwitchSpec) -> None:
         self._enter("ensure_switch")
         wanted = _SWITCH_TYPES[spec.mode]

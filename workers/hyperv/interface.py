@@ -222,6 +222,8 @@ class DiskSpace:
 class BaseImage:
     path: str
     present: bool
+    #: Why the path could not be checked (the driver refused it), or "" when it was.
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,11 @@ class HypervisorDriver(Protocol):
 
     def host_facts(self, base_images: list[str]) -> HostFacts:
         """Facts and capacity of the host, and whether each of ``base_images`` is present."""
+
+    def base_images_present(self, paths: list[str]) -> list[BaseImage]:
+        """Whether each of ``paths`` exists on the host, in order. Never raises for one path:
+        a path the driver refuses comes back with ``problem`` saying why. As many scripts as
+        it takes to keep each under the command-line limit."""
 
     def ensure_switch(self, spec: SwitchSpec) -> None:
         """Make the switch (and its NAT) exist as specified. InvalidState if a switch of that

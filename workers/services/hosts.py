@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from django.conf import settings
 from django.db import transaction
@@ -82,12 +82,21 @@ def host_doctor_run(*, host_id: int) -> list[Check]:
     """Connect, gather facts, and judge every requirement for nested labs. Stores both on the Host.
 
     Never raises for host trouble: a host that cannot be reached gets a failed 'connect' check
-    that says why.
+    that says why. Base images are checked after the facts, in their own scripts, so a template's
+    image path (refused, or one too many) fails only the base-images check and never hides the
+    state of the host.
     """
     host = Host.objects.get(pk=host_id)
     images = base_images_in_use()
+    driver = driver_for(host)
+    images_error = None
     try:
-        facts = driver_for(host).host_facts(images)
+        with driver.session():
+            facts = driver.host_facts([])
+            try:
+                facts = replace(facts, base_images=tuple(driver.base_images_present(images)))
+            except HypervisorError as exc:
+                images_error = f"{type(exc).__name__}: {exc.host_message}"
     except HypervisorError as exc:
         checks = [
             Check(
@@ -105,6 +114,7 @@ def host_doctor_run(*, host_id: int) -> list[Check]:
         use_tls=host.use_tls,
         is_simulator=host.transport == "plaintext" and settings.NESTLAB_ALLOW_PLAINTEXT_WINRM,
         base_images=images,
+        base_images_error=images_error,
     )
     Host.objects.filter(pk=host_id).update(
         facts=_jsonable(asdict(facts)),
