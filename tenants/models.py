@@ -8,12 +8,18 @@ from config import validators as host_rules
 
 
 class LowerCaseSlugField(models.SlugField):
-    """A slug stored lower-case: every way in (services, admin forms) goes through ``to_python``
-    in ``full_clean``, which folds the case before the validators run."""
+    """A slug stored lower-case: ``full_clean`` (services, admin forms) folds the case before the
+    validators run, and every save and query folds it too (``get_prep_value`` calls
+    ``to_python``; ``pre_save`` keeps the instance in step with its row)."""
 
     def to_python(self, value):
         value = super().to_python(value)
         return value.lower() if isinstance(value, str) else value
+
+    def pre_save(self, model_instance, add):
+        value = self.to_python(super().pre_save(model_instance, add))
+        setattr(model_instance, self.attname, value)
+        return value
 
 
 class Tenant(models.Model):
