@@ -104,7 +104,7 @@ def spec(**overrides) -> VmSpec:
         {"base_image_path": "C:\\Images\\..\\base.vhdx"},
         {"base_image_path": "C:\\Images\\aux.vhdx"},
         {"vm_root": " C:\\Labs"},
-        {"tenant_slug": "ACME"},
+        {"tenant_slug": "-acme"},
     ],
 )
 def test_a_vm_spec_the_host_would_refuse_cannot_be_built(overrides):

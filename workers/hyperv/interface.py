@@ -25,11 +25,10 @@ from workers.hyperv.names import (
     check_config_version,
     check_memory_mb,
     check_switch_name,
-    check_tenant_slug,
     check_vm_name,
     check_windows_path,
 )
-from workers.hyperv.powershell import validate_nat_prefix, validate_vlan_id
+from workers.hyperv.powershell import validate_name, validate_nat_prefix, validate_vlan_id
 
 Transport = Literal["ntlm", "kerberos", "credssp", "ssl", "plaintext"]
 SwitchMode = Literal["private", "nat", "vlan"]
@@ -155,7 +154,9 @@ class VmSpec:
 
     def __post_init__(self) -> None:
         check_vm_name(self.name)
-        check_tenant_slug(self.tenant_slug, what="tenant slug")
+        # Only the Notes tag carries the slug; tenants made before the slug rule (with '_', say)
+        # keep working, so this checks the plain-name rule, not check_tenant_slug.
+        validate_name(self.tenant_slug, what="tenant slug")
         check_switch_name(self.switch_name)
         if not isinstance(self.lab_id, UUID):
             raise InvalidValue("lab_id must be a UUID")
