@@ -77,7 +77,9 @@ POWERED = frozenset({S.REQUESTED, S.PROVISIONING, S.STARTING, S.RUNNING, S.RESET
 INITIAL = S.REQUESTED
 
 _ENDABLE = LIVE  # delete and expire are allowed from every live state
-_BUSY = frozenset({S.RESETTING, S.CHECKPOINTING, S.RESTORING, S.DEGRADED})
+# settled_* also ends a start or stop that failed on the host: the lab goes back to the power
+# state the host reports (a failed user operation never fails the lab).
+_BUSY = frozenset({S.STARTING, S.STOPPING, S.RESETTING, S.CHECKPOINTING, S.RESTORING, S.DEGRADED})
 
 TRANSITIONS: dict[tuple[str, str], str] = {
     (S.REQUESTED, E.PLACE): S.PROVISIONING,

@@ -8,16 +8,14 @@ from django.db import models
 from django.db.models import F, Q
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from config import validators as host_rules
 from labs.lifecycle import LabState
+from workers.hyperv import names as host_names
 
 # Conservative: these names reach PowerShell (quoted) and host paths, so keep them boring.
 safe_name = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$",
     "Use letters, digits, spaces, dots, dashes and underscores (1-100 characters, starting with a letter or digit).",
-)
-base_image_path = RegexValidator(
-    r"^[A-Za-z]:\\(?:[A-Za-z0-9 ._-]+\\)*[A-Za-z0-9 ._-]+\.vhdx?$",
-    r"Give an absolute Windows path to a .vhdx or .vhd file, such as C:\NestlabImages\win2022-base.vhdx.",
 )
 
 # Bounds on time, declared once: the models validate them (so the admin shows them), and the
@@ -96,16 +94,17 @@ class LabTemplateVersion(models.Model):
         "vCPUs", validators=[MinValueValidator(2, "Nested virtualization needs at least 2 vCPUs.")]
     )
     memory_mb = models.PositiveIntegerField(
-        "static memory (MB)", validators=[MinValueValidator(2048, "Give a nested hypervisor at least 2048 MB.")]
+        "static memory (MB)",
+        validators=[MinValueValidator(2048, "Give a nested hypervisor at least 2048 MB."), host_rules.memory_mb],
     )
     disk_gb = models.PositiveIntegerField("disk size (GB)", validators=[MinValueValidator(1)])
-    base_image_path = models.CharField(max_length=260, validators=[base_image_path])
+    base_image_path = models.CharField(max_length=260, validators=[host_rules.base_image_path])
     generation = models.PositiveSmallIntegerField(choices=[(1, "Generation 1"), (2, "Generation 2")], default=2)
     config_version = models.CharField(
         "VM configuration version",
         max_length=8,
         default="9.0",
-        validators=[RegexValidator(r"^\d{1,2}\.\d{1,2}$", "Use a version such as 9.0 or 10.0.")],
+        validators=[host_rules.config_version],
     )
     network_scope = models.CharField(max_length=10, choices=NetworkScope.choices, default=NetworkScope.TENANT)
     network_mode = models.CharField(max_length=10, choices=NetworkMode.choices, default=NetworkMode.PRIVATE)
@@ -224,8 +223,8 @@ class Lab(models.Model):
 
 
 def vm_name_for(lab_id: uuid.UUID) -> str:
-    """The deterministic VM name every host operation is keyed by."""
-    return f"nestlab-{lab_id}"
+    """The deterministic VM name every host operation is keyed by (see workers.hyperv.names)."""
+    return host_names.vm_name(lab_id)
 
 
 class LabEvent(models.Model):
@@ -320,7 +319,7 @@ class LabCheckpoint(models.Model):
     """A named checkpoint a user took of a lab (the clean checkpoint is implicit and not listed)."""
 
     lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="checkpoints")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[host_rules.checkpoint_name])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -438,24 +438,24 @@ def lab_reset(*, actor, lab: Lab) -> Lab:
 
 
 def _checkpoint_name(name: str) -> str:
-    from labs.models import safe_name
+    """The name as the host will get it, or ValidationError naming the rule (config.validators)."""
+    from config.validators import checkpoint_name
 
     name = (name or "").strip()
-    if name.startswith("nestlab-"):
-        raise ValidationError({"name": "Names starting with 'nestlab-' are reserved."})
     try:
-        safe_name(name)
+        checkpoint_name(name)
     except ValidationError as exc:
         raise ValidationError({"name": exc.messages}) from None
     return name
 
 
 def lab_checkpoint(*, actor, lab: Lab, name: str) -> Lab:
-    """Take a named checkpoint. At most MAX_CHECKPOINTS_PER_LAB per lab; names are unique per lab."""
+    """Take a named checkpoint. At most MAX_CHECKPOINTS_PER_LAB per lab; names are unique per lab,
+    ignoring case (as Hyper-V compares them)."""
     name = _checkpoint_name(name)
     with transaction.atomic():
         existing = set(lab.checkpoints.values_list("name", flat=True))
-        if name in existing:
+        if name.lower() in {other.lower() for other in existing}:
             raise ValidationError({"name": f"This lab already has a checkpoint named {name!r}."})
         if len(existing) >= MAX_CHECKPOINTS_PER_LAB:
             raise QuotaExceeded(

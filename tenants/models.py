@@ -2,13 +2,37 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
+
+from config import validators as host_rules
+
+
+class LowerCaseSlugField(models.SlugField):
+    """A slug stored lower-case: ``full_clean`` (services, admin forms) folds the case before the
+    validators run, and every save and query folds it too (``get_prep_value`` calls
+    ``to_python``; ``pre_save`` keeps the instance in step with its row)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.lower() if isinstance(value, str) else value
+
+    def pre_save(self, model_instance, add):
+        value = self.to_python(super().pre_save(model_instance, add))
+        setattr(model_instance, self.attname, value)
+        return value
 
 
 class Tenant(models.Model):
-    """An organisation that owns labs, templates and courses, and is bound by one Quota."""
+    """An organisation that owns labs, templates and courses, and is bound by one Quota.
 
-    slug = models.SlugField(
-        max_length=40, unique=True, help_text="Short stable identifier used in URLs and host names."
+    The slug becomes part of host object names (switches, NATs, VM notes), and Hyper-V compares
+    those without case: so slugs are lower-case and unique without case, both enforced by the
+    database as well."""
+
+    slug = LowerCaseSlugField(
+        max_length=40,
+        validators=[host_rules.tenant_slug],
+        help_text="Short stable identifier used in URLs and host names: lower-case letters, digits and '-'.",
     )
     name = models.CharField(max_length=200)
     active = models.BooleanField(default=True, help_text="Inactive tenants cannot request labs.")
@@ -16,6 +40,14 @@ class Tenant(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("slug"),
+                name="tenant_slug_unique_ignoring_case",
+                violation_error_message="A tenant with this slug already exists (slugs are compared without case).",
+            ),
+            models.CheckConstraint(condition=Q(slug=Lower("slug")), name="tenant_slug_lower_case"),
+        ]
 
     def __str__(self) -> str:
         return self.slug

@@ -13,10 +13,20 @@ from tenants.models import QUOTA_LIMIT_FIELDS, Membership, Quota, Tenant
 
 @transaction.atomic
 def tenant_create(*, slug: str, name: str, **quota_limits: int) -> Tenant:
-    """Create a tenant together with its quota (defaults unless given). Raises ValidationError."""
+    """Create a tenant together with its quota (defaults unless given). Raises ValidationError.
+
+    The slug is stored lower-case and must be unique ignoring case (the database enforces both):
+    host object names are derived from it and Hyper-V compares them without case."""
     tenant = Tenant(slug=slug, name=name)
+    taken = {"slug": f"A tenant with the slug {str(slug).lower()!r} already exists (slugs are compared without case)."}
+    if isinstance(slug, str) and Tenant.objects.filter(slug__iexact=slug).exists():
+        raise ValidationError(taken)
     tenant.full_clean()
-    tenant.save()
+    try:
+        with transaction.atomic():
+            tenant.save()
+    except IntegrityError:
+        raise ValidationError(taken) from None
     quota_update(tenant=tenant, **quota_limits)
     return tenant
 

@@ -2,6 +2,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
+from config import validators as host_rules
 from workers import crypto
 
 hostname = RegexValidator(
@@ -49,9 +50,17 @@ class Host(models.Model):
     max_parallel_operations = models.PositiveSmallIntegerField(
         default=4, validators=[MinValueValidator(1)], help_text="Host operations at once, across all workers."
     )
-    vm_root = models.CharField(max_length=200, default=r"C:\Nestlab\Labs")
+    vm_root = models.CharField(
+        max_length=200,
+        default=r"C:\Nestlab\Labs",
+        validators=[host_rules.windows_folder],
+        help_text="Local folder on the host where each lab gets its own folder and disk.",
+    )
     external_adapter = models.CharField(
-        max_length=100, blank=True, help_text="Physical NIC for VLAN-mode external switches."
+        max_length=100,
+        blank=True,
+        validators=[host_rules.adapter_name],
+        help_text="Physical NIC for VLAN-mode external switches.",
     )
     state = models.CharField(max_length=10, choices=HostState.choices, default=HostState.ENABLED)
     resume_state = models.CharField(

@@ -5,8 +5,10 @@
 - Transient errors (host unreachable, timeouts, no capacity yet) are retried with exponential
   backoff and jitter, capped at MAX_BACKOFF seconds, so waits are short re-enqueued polls rather
   than long ETAs. A busy host or lab is polled again within a second, without using up retries.
-  Permanent errors, or transient ones that outlast MAX_RETRIES, fail the lab with the reason,
-  and its leftovers are cleaned up.
+  Permanent errors, or transient ones that outlast MAX_RETRIES, fail a lab being built (or
+  deleted) with the reason, and its leftovers are cleaned up. A user operation on a built lab
+  (start, stop, reset, checkpoint, restore, checkpoint removal) that fails never fails the lab:
+  it goes back to a stable state with ``last_error`` and an event (operations.lab_operation_failed).
 - Host work is routed to the queue ``hosts.<site>`` of the lab's host, so an operator can run one
   worker pool per site, next to its hosts. Placement and schedules use the default queue.
 """
@@ -21,6 +23,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
 from config.errors import InvalidTransition
+from labs.lifecycle import LabState
 from labs.models import Lab
 from workers.services import operations
 
@@ -64,7 +67,8 @@ def _backoff(retries: int) -> float:
 
 
 def _run(task, lab_id, operation, *, on_give_up=None):
-    """Run ``operation()``; retry transient errors; on a permanent one, fail the lab."""
+    """Run ``operation()``; retry transient errors; on a permanent one call ``on_give_up(reason)``,
+    or, without one (build and teardown), fail the lab and clean up after it."""
     try:
         return operation()
     except Lab.DoesNotExist:
@@ -84,11 +88,17 @@ def _run(task, lab_id, operation, *, on_give_up=None):
             raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from None
         reason = getattr(exc, "host_message", None) or getattr(exc, "message", None) or str(exc)
         log.warning("lab %s: %s failed for good: %s", lab_id, task.name, reason)
+        reason = f"{type(exc).__name__}: {reason}"
         if on_give_up is not None:
-            on_give_up()
-        if operations.lab_fail(lab_id=lab_id, reason=f"{type(exc).__name__}: {reason}"):
+            on_give_up(reason)
+        elif operations.lab_fail(lab_id=lab_id, reason=reason):
             send_lab_task_on_commit("lab_cleanup", lab_id)
         return None
+
+
+def _settle_on_failure(lab_id, state: str, was: str):
+    """The give-up of a user operation: back to a stable state, never failed."""
+    return lambda reason: operations.lab_operation_failed(lab_id=lab_id, state=state, was=was, reason=reason)
 
 
 lab_task = shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
@@ -116,37 +126,63 @@ def lab_build(self, lab_id: str) -> None:
 
 @lab_task
 def lab_power_on(self, lab_id: str) -> None:
-    _run(self, lab_id, lambda: operations.lab_power_on(lab_id=lab_id))
-
-
-@lab_task
-def lab_power_off(self, lab_id: str) -> None:
-    _run(self, lab_id, lambda: operations.lab_power_off(lab_id=lab_id))
-
-
-@lab_task
-def lab_reset(self, lab_id: str, was: str) -> None:
-    _run(self, lab_id, lambda: operations.lab_reset_run(lab_id=lab_id, was=was))
-
-
-@lab_task
-def lab_checkpoint(self, lab_id: str, name: str, was: str) -> None:
     _run(
         self,
         lab_id,
-        lambda: operations.lab_checkpoint_run(lab_id=lab_id, name=name, was=was),
-        on_give_up=lambda: operations.checkpoint_forget(lab_id=lab_id, name=name),
+        lambda: operations.lab_power_on(lab_id=lab_id),
+        on_give_up=_settle_on_failure(lab_id, LabState.STARTING, LabState.STOPPED),
     )
 
 
 @lab_task
+def lab_power_off(self, lab_id: str) -> None:
+    _run(
+        self,
+        lab_id,
+        lambda: operations.lab_power_off(lab_id=lab_id),
+        on_give_up=_settle_on_failure(lab_id, LabState.STOPPING, LabState.RUNNING),
+    )
+
+
+@lab_task
+def lab_reset(self, lab_id: str, was: str) -> None:
+    _run(
+        self,
+        lab_id,
+        lambda: operations.lab_reset_run(lab_id=lab_id, was=was),
+        on_give_up=_settle_on_failure(lab_id, LabState.RESETTING, was),
+    )
+
+
+@lab_task
+def lab_checkpoint(self, lab_id: str, name: str, was: str) -> None:
+    settle = _settle_on_failure(lab_id, LabState.CHECKPOINTING, was)
+
+    def give_up(reason: str) -> None:
+        operations.checkpoint_forget(lab_id=lab_id, name=name)
+        settle(reason)
+
+    _run(self, lab_id, lambda: operations.lab_checkpoint_run(lab_id=lab_id, name=name, was=was), on_give_up=give_up)
+
+
+@lab_task
 def lab_restore(self, lab_id: str, name: str, was: str) -> None:
-    _run(self, lab_id, lambda: operations.lab_restore_run(lab_id=lab_id, name=name, was=was))
+    _run(
+        self,
+        lab_id,
+        lambda: operations.lab_restore_run(lab_id=lab_id, name=name, was=was),
+        on_give_up=_settle_on_failure(lab_id, LabState.RESTORING, was),
+    )
 
 
 @lab_task
 def lab_checkpoint_remove(self, lab_id: str, name: str) -> None:
-    _run(self, lab_id, lambda: operations.lab_checkpoint_remove_run(lab_id=lab_id, name=name))
+    _run(
+        self,
+        lab_id,
+        lambda: operations.lab_checkpoint_remove_run(lab_id=lab_id, name=name),
+        on_give_up=lambda reason: operations.lab_checkpoint_remove_failed(lab_id=lab_id, name=name, reason=reason),
+    )
 
 
 @lab_task

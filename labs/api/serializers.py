@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework import serializers
 
+from config import validators as host_rules
 from config.api import RestrictedPrimaryKeyRelatedField, RestrictedSlugRelatedField
 from labs.lifecycle import LabState
 from labs.models import (
@@ -61,11 +62,13 @@ class TemplateSerializer(serializers.ModelSerializer):
 
 _SHAPE_FIELDS = {
     "vcpus": serializers.IntegerField(min_value=2, max_value=240),
-    "memory_mb": serializers.IntegerField(min_value=2048, max_value=12 * 1024 * 1024),
+    "memory_mb": serializers.IntegerField(
+        min_value=2048, max_value=12 * 1024 * 1024, validators=[host_rules.memory_mb]
+    ),
     "disk_gb": serializers.IntegerField(min_value=1, max_value=64 * 1024),
-    "base_image_path": serializers.CharField(max_length=260),
+    "base_image_path": serializers.CharField(max_length=260, validators=[host_rules.base_image_path]),
     "generation": serializers.ChoiceField(choices=GENERATIONS),
-    "config_version": serializers.RegexField(r"^\d{1,2}\.\d{1,2}$", max_length=8),
+    "config_version": serializers.CharField(max_length=8, validators=[host_rules.config_version]),
     "network_scope": serializers.ChoiceField(choices=NetworkScope.choices),
     "network_mode": serializers.ChoiceField(choices=NetworkMode.choices),
     "default_lifetime": serializers.DurationField(validators=lifetime_validators),
@@ -84,11 +87,11 @@ class TemplateCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     self_service = serializers.BooleanField(required=False, default=False)
     vcpus = serializers.IntegerField(min_value=2, max_value=240)
-    memory_mb = serializers.IntegerField(min_value=2048, max_value=12 * 1024 * 1024)
+    memory_mb = serializers.IntegerField(min_value=2048, max_value=12 * 1024 * 1024, validators=[host_rules.memory_mb])
     disk_gb = serializers.IntegerField(min_value=1, max_value=64 * 1024)
-    base_image_path = serializers.CharField(max_length=260)
+    base_image_path = serializers.CharField(max_length=260, validators=[host_rules.base_image_path])
     generation = serializers.ChoiceField(choices=GENERATIONS, required=False)
-    config_version = serializers.RegexField(r"^\d{1,2}\.\d{1,2}$", max_length=8, required=False)
+    config_version = serializers.CharField(max_length=8, required=False, validators=[host_rules.config_version])
     network_scope = serializers.ChoiceField(choices=NetworkScope.choices, required=False)
     network_mode = serializers.ChoiceField(choices=NetworkMode.choices, required=False)
     default_lifetime = serializers.DurationField(required=False, validators=lifetime_validators)
@@ -114,11 +117,13 @@ class TemplateUpdateSerializer(serializers.Serializer):
     self_service = serializers.BooleanField(required=False)
     active = serializers.BooleanField(required=False, help_text="False retires it: no new labs.")
     vcpus = serializers.IntegerField(min_value=2, max_value=240, required=False)
-    memory_mb = serializers.IntegerField(min_value=2048, max_value=12 * 1024 * 1024, required=False)
+    memory_mb = serializers.IntegerField(
+        min_value=2048, max_value=12 * 1024 * 1024, required=False, validators=[host_rules.memory_mb]
+    )
     disk_gb = serializers.IntegerField(min_value=1, max_value=64 * 1024, required=False)
-    base_image_path = serializers.CharField(max_length=260, required=False)
+    base_image_path = serializers.CharField(max_length=260, required=False, validators=[host_rules.base_image_path])
     generation = serializers.ChoiceField(choices=GENERATIONS, required=False)
-    config_version = serializers.RegexField(r"^\d{1,2}\.\d{1,2}$", max_length=8, required=False)
+    config_version = serializers.CharField(max_length=8, required=False, validators=[host_rules.config_version])
     network_scope = serializers.ChoiceField(choices=NetworkScope.choices, required=False)
     network_mode = serializers.ChoiceField(choices=NetworkMode.choices, required=False)
     default_lifetime = serializers.DurationField(required=False, validators=lifetime_validators)
@@ -214,7 +219,11 @@ class LabExtendSerializer(serializers.Serializer):
 
 
 class LabCheckpointSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(
+        max_length=100,
+        validators=[host_rules.checkpoint_name],
+        help_text="1-100 letters, digits, spaces, '.', '_', '-'; see 'Validation rules' in the README.",
+    )
 
 
 class LabConnectionSerializer(serializers.Serializer):

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config import validators as host_rules
 from tenants.models import QUOTA_LIMIT_FIELDS, Membership, Quota, Role, Tenant
+
+
+class LowerCaseSlugField(serializers.SlugField):
+    """Slugs are stored lower-case: fold the case before the rules run."""
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(data).lower()
 
 
 class TenantSerializer(serializers.ModelSerializer):
@@ -15,6 +23,8 @@ class TenantSerializer(serializers.ModelSerializer):
 class TenantCreateSerializer(serializers.ModelSerializer):
     """Create a tenant, optionally with some quota limits (the rest take their defaults)."""
 
+    # Uniqueness (ignoring case) is the service's answer; the host-name rule is checked here too.
+    slug = LowerCaseSlugField(max_length=40, validators=[host_rules.tenant_slug])
     quota = serializers.DictField(
         child=serializers.IntegerField(min_value=1), required=False, help_text="Limits by name, e.g. max_labs."
     )
@@ -22,7 +32,6 @@ class TenantCreateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tenant
         fields = ["slug", "name", "quota"]
-        extra_kwargs = {"slug": {"validators": []}}  # uniqueness is the service's answer
 
     def validate_quota(self, value):
         unknown = sorted(set(value) - set(QUOTA_LIMIT_FIELDS))

@@ -146,7 +146,7 @@ def largest_spec(**overrides) -> VmSpec:
     values = dict(
         name=LONGEST_NAME,
         lab_id=uuid.uuid4(),
-        tenant_slug="t" * 64,
+        tenant_slug="t" * 40,
         vcpus=240,
         memory_mb=12 * 1024 * 1024,
         disk_gb=64 * 1024,

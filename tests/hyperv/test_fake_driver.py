@@ -226,7 +226,7 @@ def test_names_are_validated_like_the_real_driver(fake):
     with pytest.raises(InvalidValue):
         fake.start_vm("lab'1")
     with pytest.raises(InvalidValue):
-        fake.checkpoint_vm("lab-1", "a b")
+        fake.checkpoint_vm("lab-1", "snap.")
 
 
 def test_nesting_needs_a_new_enough_host_and_version():

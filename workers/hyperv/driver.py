@@ -30,12 +30,14 @@ from workers.hyperv.interface import (
     VmStatus,
     lab_id_from_notes,
 )
-from workers.hyperv.powershell import (
-    build_script,
-    validate_account,
-    validate_name,
-    validate_windows_path,
+from workers.hyperv.names import (
+    check_account,
+    check_checkpoint_name,
+    check_switch_name,
+    check_vm_name,
+    check_windows_path,
 )
+from workers.hyperv.powershell import build_script
 from workers.hyperv.winrm_client import STEP_MARKER, WinRMClient
 
 MIB = 1024 * 1024
@@ -227,7 +229,7 @@ class HyperVDriver:
         return self.client.round_trips
 
     def host_facts(self, base_images: list[str]) -> HostFacts:
-        images = [validate_windows_path(path, what="base image path") for path in base_images]
+        images = [check_windows_path(path, what="base image path") for path in base_images]
         raw = self.client.run_script(build_script(HOST_FACTS, Images=images))
         return _host_facts(raw)
 
@@ -270,7 +272,7 @@ class HyperVDriver:
         self.client.run_script(script)
 
     def remove_switch(self, name: str, *, force: bool = False) -> None:
-        validate_name(name, what="switch name")
+        check_switch_name(name)
         self.client.run_script(build_script(REMOVE_SWITCH, Name=name, Force=bool(force)))
 
     def ensure_vm(self, spec: VmSpec, *, on_step: Callable[[str], None] | None = None) -> str:
@@ -307,7 +309,7 @@ class HyperVDriver:
         """Ask the guest to shut down; if it is not Off within ``graceful_timeout_s`` (the
         shutdown command is then terminated), or the host refuses a guest shutdown (no shutdown
         integration service, say), pull the power. Both steps share one shell."""
-        validate_name(name, what="VM name")
+        check_vm_name(name)
         with self.client.shell():
             try:
                 graceful_deadline_s = min(graceful_timeout_s, self.conn.call_deadline_s)
@@ -321,20 +323,20 @@ class HyperVDriver:
         self.restore_vm(name, CLEAN_CHECKPOINT)
 
     def checkpoint_vm(self, name: str, checkpoint: str) -> None:
-        self._run_vm_script(ENSURE_CHECKPOINT, name, Checkpoint=validate_name(checkpoint, what="checkpoint name"))
+        self._run_vm_script(ENSURE_CHECKPOINT, name, Checkpoint=check_checkpoint_name(checkpoint))
 
     def restore_vm(self, name: str, checkpoint: str) -> None:
-        self._run_vm_script(RESTORE_CHECKPOINT, name, Checkpoint=validate_name(checkpoint, what="checkpoint name"))
+        self._run_vm_script(RESTORE_CHECKPOINT, name, Checkpoint=check_checkpoint_name(checkpoint))
 
     def remove_checkpoint(self, name: str, checkpoint: str) -> None:
-        validate_name(checkpoint, what="checkpoint name")
-        if checkpoint == CLEAN_CHECKPOINT:
+        check_checkpoint_name(checkpoint)
+        if checkpoint.lower() == CLEAN_CHECKPOINT:
             raise InvalidValue(f"the {CLEAN_CHECKPOINT} checkpoint is what reset restores; it is removed with the VM")
         self._run_vm_script(REMOVE_CHECKPOINT, name, Checkpoint=checkpoint)
 
     def delete_vm(self, name: str, *, vm_root: str) -> None:
-        validate_name(name, what="VM name")
-        validate_windows_path(vm_root, what="VM root folder")
+        check_vm_name(name)
+        check_windows_path(vm_root, what="VM root folder")
         self.client.run_script(build_script(DELETE_VM, Name=name, Root=vm_root, Tag=NOTES_TAG))
 
     def vm_status(self, name: str) -> VmStatus:
@@ -362,7 +364,7 @@ class HyperVDriver:
         ]
 
     def grant_console(self, name: str, user: str) -> str:
-        result = self._run_vm_script(GRANT_CONSOLE, name, User=validate_account(user))
+        result = self._run_vm_script(GRANT_CONSOLE, name, User=check_account(user))
         if not isinstance(result, str):
             raise HostError("the host did not return the VM id after granting console access")
         return result
@@ -379,7 +381,7 @@ class HyperVDriver:
         )
 
     def _run_vm_script(self, template: str, name: str, **values: Any) -> Any:
-        validate_name(name, what="VM name")
+        check_vm_name(name)
         return self.client.run_script(build_script(template, Name=name, **values))
 
 

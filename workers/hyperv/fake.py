@@ -42,7 +42,13 @@ from workers.hyperv.interface import (
     VmStatus,
     lab_id_from_notes,
 )
-from workers.hyperv.powershell import validate_account, validate_name, validate_windows_path
+from workers.hyperv.names import (
+    check_account,
+    check_checkpoint_name,
+    check_switch_name,
+    check_vm_name,
+    check_windows_path,
+)
 
 #: The steps of ``ensure_vm`` in order, as reported to ``on_step`` (the real driver's names).
 ENSURE_VM_STEPS = ("disk", "vm", "notes", "memory", "processor", "network", "vlan", "checkpoint")
@@ -162,7 +168,7 @@ class FakeDriver:
     def host_facts(self, base_images: list[str]) -> HostFacts:
         self._enter("host_facts")
         for path in base_images:
-            validate_windows_path(path, what="base image path")
+            check_windows_path(path, what="base image path")
         running_mb = sum(vm.memory_mb for vm in self.vms if vm.state == "Running")
         return replace(
             self.facts,
@@ -199,7 +205,7 @@ class FakeDriver:
 
     def remove_switch(self, name: str, *, force: bool = False) -> None:
         self._enter("remove_switch")
-        validate_name(name, what="switch name")
+        check_switch_name(name)
         connected = [vm for vm in self.vms if vm.switch_name == name]
         if connected and not force:
             raise InvalidState(
@@ -282,7 +288,7 @@ class FakeDriver:
 
     def checkpoint_vm(self, name: str, checkpoint: str) -> None:
         self._enter("checkpoint_vm")
-        validate_name(checkpoint, what="checkpoint name")
+        check_checkpoint_name(checkpoint)
         vm = self._exactly_one(name)
         vm.checkpoints.setdefault(checkpoint, vm.state)
 
@@ -291,14 +297,14 @@ class FakeDriver:
 
     def remove_checkpoint(self, name: str, checkpoint: str) -> None:
         self._enter("remove_checkpoint")
-        validate_name(checkpoint, what="checkpoint name")
-        if checkpoint == CLEAN_CHECKPOINT:
+        check_checkpoint_name(checkpoint)
+        if checkpoint.lower() == CLEAN_CHECKPOINT:
             raise InvalidValue(f"the {CLEAN_CHECKPOINT} checkpoint is what reset restores; it is removed with the VM")
         self._exactly_one(name).checkpoints.pop(checkpoint, None)
 
     def delete_vm(self, name: str, *, vm_root: str) -> None:
         self._enter("delete_vm")
-        validate_windows_path(vm_root, what="VM root folder")
+        check_windows_path(vm_root, what="VM root folder")
         vm = self._at_most_one(name)
         if vm is not None:
             if vm.notes and not vm.notes.startswith(NOTES_TAG):
@@ -331,7 +337,7 @@ class FakeDriver:
 
     def grant_console(self, name: str, user: str) -> str:
         self._enter("grant_console")
-        validate_account(user)
+        check_account(user)
         vm = self._exactly_one(name)
         vm.console_users.add(user)
         return vm.vm_id
@@ -354,7 +360,7 @@ class FakeDriver:
             raise fault.error
 
     def _at_most_one(self, name: str) -> FakeVm | None:
-        validate_name(name, what="VM name")
+        check_vm_name(name)
         found = [vm for vm in self.vms if vm.name.lower() == name.lower()]
         if len(found) > 1:
             raise HostError(f"nestlab: {len(found)} virtual machines are named {name}; refusing to guess")
@@ -390,7 +396,7 @@ class FakeDriver:
 
     def _restore(self, operation: str, name: str, checkpoint: str) -> None:
         self._enter(operation)
-        validate_name(checkpoint, what="checkpoint name")
+        check_checkpoint_name(checkpoint)
         vm = self._exactly_one(name)
         if checkpoint not in vm.checkpoints:
             raise NotFound(f'Hyper-V was unable to find a checkpoint with name "{checkpoint}".')

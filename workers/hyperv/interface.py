@@ -19,13 +19,16 @@ from typing import Literal, Protocol, runtime_checkable
 from uuid import UUID
 
 from workers.hyperv.errors import InvalidValue
-from workers.hyperv.powershell import (
-    validate_adapter_name,
-    validate_name,
-    validate_nat_prefix,
-    validate_vlan_id,
-    validate_windows_path,
+from workers.hyperv.names import (
+    check_adapter_name,
+    check_base_image_path,
+    check_config_version,
+    check_memory_mb,
+    check_switch_name,
+    check_vm_name,
+    check_windows_path,
 )
+from workers.hyperv.powershell import validate_name, validate_nat_prefix, validate_vlan_id
 
 Transport = Literal["ntlm", "kerberos", "credssp", "ssl", "plaintext"]
 SwitchMode = Literal["private", "nat", "vlan"]
@@ -114,7 +117,7 @@ class SwitchSpec:
     external_adapter: str | None = None
 
     def __post_init__(self) -> None:
-        validate_name(self.name, what="switch name")
+        check_switch_name(self.name)
         if self.mode not in ("private", "nat", "vlan"):
             raise InvalidValue(f"switch mode must be private, nat or vlan; got {self.mode!r}")
         if (self.mode == "nat") != (self.nat_prefix is not None):
@@ -124,7 +127,7 @@ class SwitchSpec:
         if self.nat_prefix is not None:
             validate_nat_prefix(self.nat_prefix)
         if self.external_adapter is not None:
-            validate_adapter_name(self.external_adapter)
+            check_adapter_name(self.external_adapter)
 
     @property
     def nat_network(self) -> ipaddress.IPv4Network | None:
@@ -150,15 +153,15 @@ class VmSpec:
     vlan_id: int | None = None
 
     def __post_init__(self) -> None:
-        validate_name(self.name, what="VM name")
+        check_vm_name(self.name)
+        # Only the Notes tag carries the slug; tenants made before the slug rule (with '_', say)
+        # keep working, so this checks the plain-name rule, not check_tenant_slug.
         validate_name(self.tenant_slug, what="tenant slug")
-        validate_name(self.switch_name, what="switch name")
+        check_switch_name(self.switch_name)
         if not isinstance(self.lab_id, UUID):
             raise InvalidValue("lab_id must be a UUID")
-        validate_windows_path(self.base_image_path, what="base image path")
-        validate_windows_path(self.vm_root, what="VM root folder")
-        if not self.base_image_path.lower().endswith((".vhdx", ".vhd")):
-            raise InvalidValue("base image must be a .vhdx or .vhd file")
+        check_base_image_path(self.base_image_path)
+        check_windows_path(self.vm_root, what="VM root folder")
         if len(self.disk_path) >= WINDOWS_MAX_PATH:
             raise InvalidValue(f"the lab disk path would be {len(self.disk_path)} characters; Windows allows 259")
         for what, value, low, high in (
@@ -169,11 +172,8 @@ class VmSpec:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise InvalidValue(f"{what} must be an integer in {low}..{high}; got {value!r}")
-        if self.memory_mb % 2:
-            raise InvalidValue("memory_mb must be a multiple of 2 MB (Hyper-V's memory granularity)")
-        parts = self.config_version.split(".") if isinstance(self.config_version, str) else []
-        if len(parts) != 2 or not all(part.isdigit() and len(part) <= 3 for part in parts):
-            raise InvalidValue(f"config_version must look like 9.0; got {self.config_version!r}")
+        check_memory_mb(self.memory_mb)
+        check_config_version(self.config_version)
         if self.vlan_id is not None:
             validate_vlan_id(self.vlan_id)
 

@@ -18,6 +18,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 
+from workers.hyperv import names
 from workers.hyperv.errors import CommandTooLong, InvalidValue
 
 #: Characters PowerShell treats as a single quote inside a single-quoted string: the ASCII
@@ -30,34 +31,9 @@ MAX_COMMAND_LINE = 8191
 COMMAND_PREFIX = "powershell -encodedcommand "
 PROLOGUE = "$ErrorActionPreference='Stop'; $ProgressPreference='SilentlyContinue'\n"
 
-#: VM, switch, checkpoint names and tenant slugs: no spaces, no wildcard or quote characters.
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-#: Physical NIC names as Windows shows them ("Ethernet 2", "SLOT 3 Port 1").
-ADAPTER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()#-]{0,63}")
-#: Local absolute paths with plain segments: C:\Nestlab\Images\win2022.vhdx.
-_PATH_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9 ._()-]{0,63}"
-WINDOWS_PATH_RE = re.compile(r"[A-Za-z]:(?:\\" + _PATH_SEGMENT + r")+")
-MAX_PATH_LENGTH = 160
-#: Windows account for console access: user, DOMAIN\user, or user@domain.tld.
-ACCOUNT_RE = re.compile(
-    r"(?:[A-Za-z0-9][A-Za-z0-9.-]{0,62}\\)?"  # optional DOMAIN\
-    r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # user
-    r"(?:@[A-Za-z0-9.-]{1,190})?"  # optional @domain
-)
+#: The plainest object name (switches); every rule lives in workers/hyperv/names.py.
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 _VARIABLE_RE = re.compile(r"[A-Z][A-Za-z0-9]*")
-#: DOS device names: as a file or folder name (with any extension) they open the device.
-_RESERVED_WINDOWS_NAMES = frozenset(
-    (
-        "CON PRN AUX NUL COM0 COM1 COM2 COM3 COM4 COM5 COM6 COM7 COM8 COM9 "
-        "LPT0 LPT1 LPT2 LPT3 LPT4 LPT5 LPT6 LPT7 LPT8 LPT9"
-    ).split()
-)
-
-
-def _is_bad_file_name(segment: str) -> bool:
-    """True for names Windows would alias or treat as a device: trailing dots or spaces, or a
-    reserved device name (``nul``, ``COM1.txt``)."""
-    return segment.endswith((" ", ".")) or segment.split(".", 1)[0].rstrip(" ").upper() in _RESERVED_WINDOWS_NAMES
 
 
 def ps_quote(value: str) -> str:
@@ -124,43 +100,23 @@ def check_length(script: str) -> None:
         )
 
 
+# The name and path rules are declared once, in names.py; these keep the driver's old spellings.
 def validate_name(value: str, *, what: str = "name") -> str:
-    """Return ``value`` if it is a conservative object name (VM, switch, checkpoint, tenant slug),
-    else raise InvalidValue."""
-    if not isinstance(value, str) or not NAME_RE.fullmatch(value) or _is_bad_file_name(value):
-        raise InvalidValue(
-            f"{what} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, not ending"
-            f" in '.', and not a Windows device name; got {value!r}"
-        )
-    return value
+    """Return ``value`` if it is a plain object name (the switch rule: 1-64 letters, digits, '.',
+    '_', '-'), else raise InvalidValue."""
+    return names.check_switch_name(value, what=what)
 
 
 def validate_adapter_name(value: str) -> str:
-    """Return a physical network adapter name if it is plain, else raise InvalidValue."""
-    if not isinstance(value, str) or not ADAPTER_NAME_RE.fullmatch(value):
-        raise InvalidValue(f"network adapter name must be 1-64 plain characters; got {value!r}")
-    return value
+    return names.check_adapter_name(value)
 
 
 def validate_windows_path(value: str, *, what: str = "path") -> str:
-    """Return ``value`` if it is an absolute local Windows path made of plain segments (no
-    ``..``, wildcards, quotes, UNC or device paths), at most MAX_PATH_LENGTH long; else raise
-    InvalidValue."""
-    if (
-        not isinstance(value, str)
-        or len(value) > MAX_PATH_LENGTH
-        or not WINDOWS_PATH_RE.fullmatch(value)
-        or any(_is_bad_file_name(segment) for segment in value.split("\\")[1:])
-    ):
-        raise InvalidValue(f"{what} must be an absolute local Windows path of plain segments; got {value!r}")
-    return value
+    return names.check_windows_path(value, what=what)
 
 
 def validate_account(value: str) -> str:
-    """Return a Windows account name (user, DOMAIN\\user or user@domain) or raise InvalidValue."""
-    if not isinstance(value, str) or not ACCOUNT_RE.fullmatch(value):
-        raise InvalidValue(f"account must look like user, DOMAIN\\user or user@domain; got {value!r}")
-    return value
+    return names.check_account(value)
 
 
 def validate_vlan_id(value: int) -> int:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from config.errors import HostError
 from labs.lifecycle import LIVE
 from labs.models import Lab, NetworkMode, NetworkScope
+from workers.hyperv import names as host_names
 from workers.hyperv.errors import InvalidState
 from workers.hyperv.interface import HypervisorDriver, SwitchSpec
 from workers.models import TenantSegment, TenantSwitch
@@ -51,13 +52,14 @@ def nat_prefixes() -> list[str]:
 
 
 def switch_name(lab: Lab) -> str:
-    """Deterministic: the same lab always lands on the same switch name."""
+    """Deterministic: the same lab always lands on the same switch name, and no two tenants (or
+    per-lab networks) share one under Hyper-V's case-insensitive comparison (workers.hyperv.names)."""
     version = lab.template_version
     if version.network_mode == NetworkMode.VLAN:
         return settings.NESTLAB_EXTERNAL_SWITCH
     if version.network_scope == NetworkScope.LAB:
-        return f"nestlab-lab-{lab.pk.hex}"
-    return f"nestlab-{lab.tenant.slug}-{version.network_mode}"
+        return host_names.lab_switch_name(lab.pk)
+    return host_names.tenant_switch_name(lab.tenant.slug, version.network_mode)
 
 
 def _allocate(tenant, field: str, candidates) -> TenantSegment:

@@ -4,7 +4,9 @@ Each function takes ids, loads rows, checks that the lab is in the state the ope
 to (a duplicate or late delivery finds it moved on and does nothing), talks to the host through
 the driver outside any database transaction, holding one of the host's operation slots, and
 then moves the lab on through ``labs.lifecycle.transition``. Driver errors propagate: the task
-retries the transient ones and calls ``lab_fail`` for the rest.
+retries the transient ones. For the rest, a failed *build* fails the lab (``lab_fail``, then
+``lab_cleanup``); a failed user operation on a built lab (start, stop, reset, checkpoint, restore,
+checkpoint removal) never does: ``lab_operation_failed`` puts the lab back in a stable state.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from config.errors import InvalidTransition
 from labs.lifecycle import TRANSIENT, LabEventName, LabState, transition
 from labs.models import Lab, LabCheckpoint
 from labs.services import lab_note, lab_notes_add
-from workers.hyperv.errors import NotFound
+from workers.hyperv.errors import HypervisorError, NotFound
 from workers.hyperv.interface import VmSpec
 from workers.models import Allocation, Host
 from workers.services.hostcalls import driver_for, host_slot, lab_lease
@@ -229,6 +231,76 @@ def lab_cleanup(*, lab_id) -> None:
         allocation_release(lab=lab)
         lab_note(lab=lab, event="cleanup", message="removed from host; capacity released")
     segment_release_if_unused(lab.tenant)
+
+
+#: The state each user operation holds a built lab in while the worker runs it, and its name.
+OPERATIONS = {
+    LabState.STARTING: "start",
+    LabState.STOPPING: "stop",
+    LabState.RESETTING: "reset",
+    LabState.CHECKPOINTING: "checkpoint",
+    LabState.RESTORING: "restore",
+}
+
+
+def _host_power(lab: Lab) -> str | None:
+    """The VM's power state as the host reports it ("Running", "Off", ...), or None if the host
+    does not say (unreachable, the VM is gone, any error): the caller then falls back."""
+    if lab.host_id is None:
+        return None
+    try:
+        return driver_for(lab.host).vm_status(lab.vm_name).state
+    except HypervisorError as exc:
+        log.info("lab %s: no power state from %s: %s", lab.pk, lab.host.name, exc.host_message)
+        return None
+
+
+def lab_settle(lab: Lab, *, was: str, message: str, now=None, **changes) -> bool:
+    """Move a built lab out of an operation's transient state to the stable state its VM is in.
+
+    The host is asked for the power state when it answers (an operation may have got half way:
+    a stop that powered off, a start that did not); otherwise the lab returns to ``was``, the
+    state it was in before. A VM that vanished is left to the reconciler (``vm_lost``). Meters
+    running time when the lab ends up off. Returns False if the lab had moved on meanwhile.
+    """
+    now = now or timezone.now()
+    power = _host_power(lab)
+    running = power == "Running" if power in ("Running", "Off") else was == LabState.RUNNING
+    if running:
+        if lab.running_since is None:
+            changes.update(running_since=now, metered_until=now)
+        event = E.SETTLED_RUNNING
+    else:
+        if lab.running_since is not None:
+            meter_lab(lab_id=lab.pk, now=now)
+        changes.update(running_since=None)
+        event = E.SETTLED_STOPPED
+    try:
+        transition(lab, event, message=message, **changes)
+    except InvalidTransition:
+        return False
+    return True
+
+
+def lab_operation_failed(*, lab_id, state: str, was: str, reason: str) -> bool:
+    """A user operation failed for good on the host: the lab goes back to a stable state (see
+    ``lab_settle``) with ``last_error`` and an event saying why. It is never failed or deleted:
+    only a failed build fails a lab. Returns False if the lab is no longer in ``state``."""
+    lab = Lab.objects.select_related("host").filter(pk=lab_id).first()
+    if lab is None or lab.state != state or state not in OPERATIONS:
+        return False
+    message = f"{OPERATIONS[state]} failed: {reason}"
+    return lab_settle(lab, was=was, message=message, last_error=message[:2000])
+
+
+def lab_checkpoint_remove_failed(*, lab_id, name: str, reason: str) -> None:
+    """Removing a checkpoint failed for good: the lab stays as it is; say why, keep the record."""
+    lab = Lab.objects.filter(pk=lab_id).first()
+    if lab is None:
+        return
+    message = f"removing checkpoint {name} failed: {reason}"
+    Lab.objects.filter(pk=lab_id).update(last_error=message[:2000], updated_at=timezone.now())
+    lab_note(lab=lab, event="checkpoint_remove_failed", message=message)
 
 
 def checkpoint_forget(*, lab_id, name: str) -> None:

@@ -7,7 +7,11 @@ a VM it did not make is never touched. Per host and pass:
   from what the host reports;
 - a settled lab whose VM vanished fails, with the reason;
 - power-state drift is corrected (a guest that shut itself down makes its lab stopped);
-- labs stuck in a transient state past NESTLAB_TRANSIENT_DEADLINE fail;
+- labs stuck in a transient state past NESTLAB_TRANSIENT_DEADLINE: a built lab stuck in a user
+  operation (starting, stopping, resetting, checkpointing, restoring) settles to the power state
+  its VM has on the host, with last_error saying so; it is never failed while its VM exists.
+  A lab stuck before its VM was built (requested, provisioning), or while being deleted, fails
+  and is cleaned up;
 - failed labs that still hold capacity are cleaned up;
 - tagged VMs without a live lab are deleted once seen for NESTLAB_ORPHAN_GRACE seconds.
 """
@@ -30,7 +34,7 @@ from workers.hyperv.interface import TaggedVm
 from workers.models import Allocation, Host, HostState, OrphanSighting
 from workers.services.hostcalls import driver_for
 from workers.services.metering import meter_lab
-from workers.services.operations import lab_fail
+from workers.services.operations import OPERATIONS, lab_fail
 
 log = logging.getLogger(__name__)
 E = LabEventName
@@ -142,11 +146,31 @@ def _reconcile_lab(lab: Lab, vms: list[TaggedVm], now, report: ReconcileReport) 
                 report.drift += 1
     elif lab.state in TRANSIENT and now - lab.state_changed_at > deadline:
         minutes = int((now - lab.state_changed_at).total_seconds() // 60)
-        if lab_fail(lab_id=lab.pk, reason=f"Stuck in {lab.state} for {minutes} minutes."):
+        reason = f"Stuck in {lab.state} for {minutes} minutes."
+        if lab.state in OPERATIONS and vms:
+            if vm is not None and _settle_stuck(lab, vm, reason, now):
+                report.stuck += 1
+            return  # its VM exists: never fail it (two VMs of one name wait for an operator)
+        if lab_fail(lab_id=lab.pk, reason=reason):
             report.stuck += 1
             _enqueue_cleanup(lab, report)
     elif lab.state == LabState.FAILED and Allocation.objects.filter(lab=lab).exists():
         _enqueue_cleanup(lab, report)
+
+
+def _settle_stuck(lab: Lab, vm: TaggedVm, reason: str, now) -> bool:
+    """A built lab whose operation never finished: back to the power state its VM has, from the
+    inventory just read (a checkpoint row it may not have got is kept; restoring it would say)."""
+    running = vm.state in _RUNNING_VM
+    message = f"{OPERATIONS[lab.state]} did not finish: {reason} The VM is {vm.state.lower()}."
+    changes = {"last_error": message}
+    if running and lab.running_since is None:
+        changes.update(running_since=now, metered_until=now)
+    elif not running:
+        if lab.running_since is not None:
+            meter_lab(lab_id=lab.pk, now=now)
+        changes.update(running_since=None)
+    return _try(lab, E.SETTLED_RUNNING if running else E.SETTLED_STOPPED, message=message, **changes)
 
 
 def lab_fail_settled(lab: Lab, reason: str) -> bool:

@@ -4,6 +4,7 @@ resource metering."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -120,8 +121,34 @@ def get_supported_versions(invocation: Invocation, host: Host) -> list[Any]:
 # --- creation and configuration ---------------------------------------------------------------
 
 
+def valid_file_name(segment: str) -> bool:
+    """Whether Windows allows ``segment`` as a file or folder name (facts.INVALID_NAME)."""
+    return not (
+        not segment
+        or any(char in '<>:"/\\|?*' or ord(char) < 32 for char in segment)
+        or segment.endswith((" ", "."))
+        or segment.split(".", 1)[0].rstrip(" ").upper() in facts.RESERVED_DEVICE_NAMES
+    )
+
+
+def _check_new_vm_name(invocation: Invocation, name: str) -> None:
+    if len(name) > facts.MAX_VM_NAME:
+        raise vm_error(
+            invocation, facts.NEW_VM_FAILED, target=name, category="InvalidArgument", error_id="InvalidParameter"
+        )
+    if "Path" in invocation and not valid_file_name(name):  # the VM gets a folder of its name
+        raise vm_error(
+            invocation,
+            f"{facts.NEW_VM_FAILED.splitlines()[0]}\n{facts.INVALID_NAME}",
+            target=name,
+            category="InvalidArgument",
+            error_id="InvalidParameter",
+        )
+
+
 def new_vm(invocation: Invocation, host: Host) -> list[Any]:
     name = invocation.get("Name", "New Virtual Machine")
+    _check_new_vm_name(invocation, name)
     version_text = _configuration_version(invocation, host)
     memory = invocation.get("MemoryStartupBytes", facts.DEFAULT_MEMORY_STARTUP)
     _check_startup_memory(invocation, name, memory)
@@ -156,7 +183,7 @@ def _configuration_version(invocation: Invocation, host: Host) -> str:
     wanted = invocation.get("Version", versions[-1])
     if wanted in versions:
         return wanted
-    if wanted.replace(".", "").isdigit():
+    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", wanted, re.ASCII):  # [version] parses ASCII digits only
         match = next((v for v in versions if _version_tuple(v) == _version_tuple(wanted)), None)
         if match is not None:
             return match

@@ -141,6 +141,20 @@ NESTING_BUILD = (
     "Windows Server 2022 (build 20348) or later."
 )
 UNSUPPORTED_VERSION = "'{version}' is not a supported virtual machine configuration version on this host."
+#: Hyper-V limits VM names to 100 characters; a real host refuses a longer one with this text
+#: (InvalidArgument, InvalidParameter): microsoft/openvmm#1647 quotes it from New-VM.
+MAX_VM_NAME = 100
+NEW_VM_FAILED = (
+    "Failed to create a new virtual machine.\nAn unexpected error occurred: The parameter is incorrect. (0x80070057)."
+)
+#: Win32 ERROR_INVALID_NAME (123), for a file or folder name Windows does not allow ("Naming
+#: Files, Paths, and Namespaces": no <>:"/\|?* or control characters, no trailing dot or space,
+#: and not a device name such as CON, PRN, AUX, NUL, COM0-9, LPT0-9, even with an extension).
+INVALID_NAME = "The filename, directory name, or volume label syntax is incorrect."
+RESERVED_DEVICE_NAMES = frozenset(
+    "CON PRN AUX NUL COM0 COM1 COM2 COM3 COM4 COM5 COM6 COM7 COM8 COM9 "
+    "LPT0 LPT1 LPT2 LPT3 LPT4 LPT5 LPT6 LPT7 LPT8 LPT9".split()
+)
 FILE_NOT_FOUND = "The system cannot find the file specified."
 PATH_NOT_FOUND = "The system cannot find the path specified."
 FILE_EXISTS = "The file exists."
