@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labs', '0004_worker_bookkeeping'),
+        ('labs', '0005_bound_lifetimes_and_course_dates'),
     ]
 
     operations = [
