@@ -9,13 +9,14 @@ from __future__ import annotations
 from django.contrib.auth import authenticate, user_logged_in, user_logged_out
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import lockout, services
 from accounts.authentication import TokenAuthentication
-from config.api import ErrorSerializer
+from config.api import ErrorSerializer, JSONParser
 
 
 class LoginLocked(exceptions.APIException):
@@ -40,6 +41,8 @@ class TokenObtainView(APIView):
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
+    # As DRF's ObtainAuthToken did: scripts may post a form (curl -d) as well as JSON.
+    parser_classes = (JSONParser, FormParser, MultiPartParser)
 
     @extend_schema(
         summary="Obtain an API token",

@@ -32,6 +32,7 @@ from workers.hyperv.interface import (
 )
 from workers.hyperv.names import (
     check_account,
+    check_base_image_path,
     check_checkpoint_name,
     check_switch_name,
     check_vm_name,
@@ -238,7 +239,7 @@ class HyperVDriver:
         batches: list[list[str]] = []
         for path in paths:
             try:
-                validate_windows_path(path, what="base image path")
+                check_base_image_path(path)
             except InvalidValue as exc:
                 found[path] = BaseImage(path=path, present=False, problem=str(exc))
                 continue

@@ -44,6 +44,7 @@ from workers.hyperv.interface import (
 )
 from workers.hyperv.names import (
     check_account,
+    check_base_image_path,
     check_checkpoint_name,
     check_switch_name,
     check_vm_name,
@@ -181,7 +182,7 @@ class FakeDriver:
         found = []
         for path in paths:
             try:
-                validate_windows_path(path, what="base image path")
+                check_base_image_path(path)
             except InvalidValue as exc:
                 found.append(BaseImage(path, False, problem=str(exc)))
             else:
