@@ -293,18 +293,36 @@ def _check_actor_may_request(*, actor, actor_role, owner, template, course) -> N
         raise NotAllowed("This template is not open for student self-service.")
 
 
+TENANT_LIMITS = (
+    # (quota field, usage key, what one lab of a version takes, unit)
+    ("max_labs", "labs", lambda version: 1, "labs"),
+    ("max_running_labs", "running", lambda version: 1, "labs"),
+    ("max_vcpus", "vcpus", lambda version: version.vcpus, "vCPUs"),
+    ("max_memory_mb", "memory_mb", lambda version: version.memory_mb, "MB"),
+    ("max_storage_gb", "storage_gb", lambda version: version.disk_gb, "GB"),
+)
+RUNNING_LIMITS = ("max_running_labs",)
+"""The tenant limits a lab that already exists meets again when it is powered on."""
+
+
 def check_tenant_room(
-    *, quota: Quota, usage: dict, version: LabTemplateVersion, count: int, usage_includes_request: bool
+    *,
+    quota: Quota,
+    usage: dict,
+    version: LabTemplateVersion,
+    count: int,
+    usage_includes_request: bool,
+    limits: tuple[str, ...] | None = None,
 ) -> None:
-    """Refuse, naming the limit, if ``count`` more labs of ``version`` do not fit the tenant's quota."""
-    for name, key, each, limit, unit in (
-        ("max_labs", "labs", 1, quota.max_labs, "labs"),
-        ("max_running_labs", "running", 1, quota.max_running_labs, "labs"),
-        ("max_vcpus", "vcpus", version.vcpus, quota.max_vcpus, "vCPUs"),
-        ("max_memory_mb", "memory_mb", version.memory_mb, quota.max_memory_mb, "MB"),
-        ("max_storage_gb", "storage_gb", version.disk_gb, quota.max_storage_gb, "GB"),
-    ):
-        requested = each * count
+    """Refuse, naming the limit, if ``count`` more labs of ``version`` do not fit the tenant's quota.
+
+    ``limits`` narrows the check to some of TENANT_LIMITS (by quota field); all of them by default.
+    """
+    for name, key, each, unit in TENANT_LIMITS:
+        if limits is not None and name not in limits:
+            continue
+        limit = getattr(quota, name)
+        requested = each(version) * count
         used = usage[key] - (requested if usage_includes_request else 0)
         if used + requested > limit:
             raise QuotaExceeded(quota=name, used=used, requested=requested, limit=limit, unit=unit)
@@ -326,6 +344,11 @@ def _check_limits(*, quota: Quota, usage: dict, version: LabTemplateVersion, own
             limit=quota.student_max_labs,
             unit="labs",
         )
+    _check_hours(quota=quota, seconds=seconds, is_student=is_student, course=course)
+
+
+def _check_hours(*, quota: Quota, seconds: dict, is_student: bool, course) -> None:
+    """The monthly hour limits a lab meets whenever it is to run (requested or started)."""
     if seconds["tenant"] >= quota.monthly_lab_hours * 3600:
         raise QuotaExceeded(
             quota="monthly_lab_hours",
@@ -344,6 +367,30 @@ def _check_limits(*, quota: Quota, usage: dict, version: LabTemplateVersion, own
             limit=quota.student_hours,
             unit="hours",
         )
+
+
+def _admit_power_on(lab: Lab) -> None:
+    """Admit a lab that has just moved to a powered state (its row is locked by that update).
+
+    Locks the tenant's quota row next (the order is lab, then quota, as in ``lab_request``), then
+    counts running labs from rows, this one included, and checks the running-labs limit and the
+    monthly hour limits. Raises QuotaExceeded; the caller's transaction then rolls back.
+    """
+    owner_role = (
+        Membership.objects.filter(tenant_id=lab.tenant_id, user_id=lab.owner_id).values_list("role", flat=True).first()
+    )
+    seconds = running_seconds_this_month(lab.tenant_id, owner_id=lab.owner_id)
+    quota = Quota.objects.select_for_update(no_key=True, of=("self",)).get(tenant_id=lab.tenant_id)
+    usage = tenant_live_usage(lab.tenant_id)
+    check_tenant_room(
+        quota=quota,
+        usage=usage,
+        version=lab.template_version,
+        count=1,
+        usage_includes_request=True,
+        limits=RUNNING_LIMITS,
+    )
+    _check_hours(quota=quota, seconds=seconds, is_student=owner_role == Role.STUDENT, course=lab.course_id)
 
 
 def lab_note(*, lab: Lab, event: str, message: str = "", actor=None) -> LabEvent:
@@ -390,8 +437,23 @@ def _move_and_send(lab: Lab, event: str, task: str, *args, actor=None, message: 
 
 
 def lab_start(*, actor, lab: Lab) -> Lab:
-    """Power a stopped lab on. Raises InvalidTransition unless it is stopped."""
-    return _move_and_send(lab, LabEventName.START, "lab_power_on", actor=actor)
+    """Power a stopped lab on, if the tenant has room for one more running lab.
+
+    Admitted under the quota lock like a request (see ``_admit_power_on``). Raises
+    InvalidTransition unless the lab is stopped, and QuotaExceeded (naming the limit and the
+    numbers) when it would take the tenant past its running-labs or hour limits; either way
+    nothing changes.
+    """
+    before = (lab.state, lab.state_changed_at, lab.updated_at)
+    try:
+        with transaction.atomic():
+            transition(lab, LabEventName.START, actor=actor)
+            _admit_power_on(lab)
+            _enqueue_after_commit("lab_power_on", str(lab.pk))
+    except QuotaExceeded:
+        lab.state, lab.state_changed_at, lab.updated_at = before  # rolled back with the transaction
+        raise
+    return lab
 
 
 def lab_stop(*, actor, lab: Lab, reason: str = "") -> Lab:
