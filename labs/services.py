@@ -570,8 +570,10 @@ class IssuePlan:
     enrolled: int
     already_issued: int
     to_issue: int
-    labs: list[dict] = field(default_factory=list)  # {"student": ..., "host": ...} per new lab
-    capacity_left: list[dict] = field(default_factory=list)  # per enabled host, after the plan
+    labs: list[dict] = field(default_factory=list)  # {"student": ...} per new lab (+ "host": platform admins)
+    capacity_left: list[dict] = field(default_factory=list)  # per enabled host, after the plan (platform admins)
+    fits: int = 0  # how many of the labs to issue the fleet has room for
+    capacity: str = ""  # the same in words: "room for all 30 labs", "room for 26 of 30: ..."
     issued: int = 0
     refused: list[dict] = field(default_factory=list)  # {"student": ..., "code": ..., "message": ...}
 
@@ -581,9 +583,11 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
 
     Before anything is created it checks that the tenant's quota and the fleet's free capacity
     can take the whole class, and refuses up front naming the shortfall (QuotaExceeded,
-    NoCapacity). A dry run returns the plan: which student's lab would land on which host and
-    what capacity is left. Issuing twice never gives a student two labs: lab_request itself
-    refuses a second live lab per student and course.
+    NoCapacity). A dry run returns the plan instead of refusing for capacity: whether the class
+    fits ("room for 26 of 30: the fleet is 4 labs short"). Hosts are the platform's business:
+    only platform admins see which host each lab would land on and what capacity is left per
+    host; nobody else learns anything about hosts or other tenants' labs. Issuing twice never
+    gives a student two labs: lab_request itself refuses a second live lab per student and course.
     """
     from labs.lifecycle import LIVE
     from workers.models import Host, HostState
@@ -604,6 +608,7 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
         to_issue=len(pending),
     )
     if not pending:
+        plan.capacity = "nothing to issue: every enrolled student has a lab"
         return plan
     version = template_latest_version(course.template)
     quota = Quota.objects.get(tenant_id=course.tenant_id)
@@ -613,22 +618,31 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
 
     rooms = host_rooms(list(Host.objects.filter(state=HostState.ENABLED).order_by("pk")))
     need = {"vcpus": version.vcpus, "memory_mb": version.memory_mb, "storage_gb": version.disk_gb}
-    for placed, enrollment in enumerate(pending):
+    shows_hosts = actor.is_staff
+    for enrollment in pending:
         room = choose_host(rooms, policy=settings.NESTLAB_PLACEMENT_POLICY, **need)
         if room is None:
+            if dry_run:
+                break
             raise NoCapacity(
-                f"The fleet has free capacity for {placed} of the {count} labs this course needs "
+                f"The fleet has free capacity for {plan.fits} of the {count} labs this course needs "
                 f"({version.vcpus} vCPUs, {version.memory_mb} MB, {version.disk_gb} GB each); "
-                f"{count - placed} short.",
-                fits=placed,
+                f"{count - plan.fits} short.",
+                fits=plan.fits,
                 needed=count,
             )
+        plan.fits += 1
         rooms = [_reserve(r, need) if r is room else r for r in rooms]
-        plan.labs.append({"student": enrollment.student.username, "host": room.host.name})
-    plan.capacity_left = [
-        {"host": r.host.name, "vcpus": r.vcpus_free, "memory_mb": r.memory_free_mb, "storage_gb": r.storage_free_gb}
-        for r in rooms
-    ]
+        planned = {"student": enrollment.student.username}
+        if shows_hosts:
+            planned["host"] = room.host.name
+        plan.labs.append(planned)
+    plan.capacity = _capacity_in_words(fits=plan.fits, needed=count)
+    if shows_hosts:
+        plan.capacity_left = [
+            {"host": r.host.name, "vcpus": r.vcpus_free, "memory_mb": r.memory_free_mb, "storage_gb": r.storage_free_gb}
+            for r in rooms
+        ]
     if dry_run:
         return plan
     for enrollment in pending:
@@ -641,6 +655,15 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
                 {"student": enrollment.student.username, "code": getattr(exc, "code", "invalid"), "message": message}
             )
     return plan
+
+
+def _capacity_in_words(*, fits: int, needed: int) -> str:
+    def labs(n: int) -> str:
+        return f"{n} lab" if n == 1 else f"{n} labs"
+
+    if fits >= needed:
+        return f"room for all {labs(needed)}" if needed > 1 else f"room for the {labs(needed)}"
+    return f"room for {fits} of {needed}: the fleet is {labs(needed - fits)} short"
 
 
 def _reserve(room, need):

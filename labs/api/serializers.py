@@ -261,7 +261,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 
 class _PlannedLabSerializer(serializers.Serializer):
     student = serializers.CharField()
-    host = serializers.CharField()
+    host = serializers.CharField(required=False, help_text="Platform admins only.")
 
 
 class _CapacityLeftSerializer(serializers.Serializer):
@@ -285,8 +285,17 @@ class IssuePlanSerializer(serializers.Serializer):
     enrolled = serializers.IntegerField()
     already_issued = serializers.IntegerField()
     to_issue = serializers.IntegerField()
-    labs = _PlannedLabSerializer(many=True, help_text="Which student's lab lands on which host.")
-    capacity_left = _CapacityLeftSerializer(many=True, help_text="Free capacity per enabled host after the plan.")
+    fits = serializers.IntegerField(help_text="How many of the labs to issue the fleet has room for.")
+    capacity = serializers.CharField(
+        help_text='Whether the class fits, in words: "room for all 30 labs" or '
+        '"room for 26 of 30: the fleet is 4 labs short".'
+    )
+    labs = _PlannedLabSerializer(
+        many=True, help_text="The students who get a lab (platform admins also see the host each lands on)."
+    )
+    capacity_left = _CapacityLeftSerializer(
+        many=True, help_text="Platform admins only (empty for everyone else): free capacity per enabled host."
+    )
     issued = serializers.IntegerField()
     refused = _RefusalSerializer(many=True)
 
