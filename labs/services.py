@@ -150,10 +150,22 @@ def enrollment_add(*, course: Course, student: AbstractBaseUser) -> Enrollment:
     if not Membership.objects.filter(tenant_id=course.tenant_id, user=student).exists():
         raise ValidationError({"student": f"{student} is not a member of {course.tenant}."})
     enrollment, created = Enrollment.objects.get_or_create(course=course, student=student)
-    if not created and enrollment.status == EnrollmentStatus.WITHDRAWN:
+    if not created and enrollment.status != EnrollmentStatus.ENROLLED:  # withdrawn, or invited and now a member
         enrollment.status = EnrollmentStatus.ENROLLED
         enrollment.save(update_fields=["status"])
     tenant_permissions.permissions_grant_for_enrollment(enrollment)
+    return enrollment
+
+
+def enrollment_invite(*, course: Course, student: AbstractBaseUser) -> Enrollment:
+    """Hold a roster place for someone invited to the tenant: status ``invited``, no grants, no lab.
+
+    ``tenants.invitations.invitation_accept`` enrolls them. Idempotent; an existing enrollment
+    is left as it is.
+    """
+    enrollment, _ = Enrollment.objects.get_or_create(
+        course=course, student=student, defaults={"status": EnrollmentStatus.INVITED}
+    )
     return enrollment
 
 

@@ -248,8 +248,10 @@ class CourseCreateSerializer(serializers.Serializer):
 
 
 class EnrollmentSerializer(serializers.ModelSerializer):
-    student = serializers.IntegerField(source="student_id", read_only=True)
-    username = serializers.CharField(source="student.username", read_only=True)
+    student = serializers.IntegerField(source="student_id", read_only=True, allow_null=True,
+                                       help_text="null while the person is invited (not yet a member).")
+    username = serializers.CharField(source="student.username", read_only=True, allow_null=True,
+                                     help_text="null while the person is invited (not yet a member).")
     email = serializers.EmailField(source="student.email", read_only=True)
     lab = serializers.UUIDField(source="lab_id", read_only=True, allow_null=True)
 
@@ -257,6 +259,12 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         model = Enrollment
         fields = ["id", "student", "username", "email", "status", "lab", "created_at"]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.status == "invited":  # not a member yet: their account is not ours to show
+            data["student"] = data["username"] = None
+        return data
 
 
 class _PlannedLabSerializer(serializers.Serializer):
@@ -324,7 +332,12 @@ class RosterEntrySerializer(serializers.Serializer):
 
 
 class RosterResultSerializer(serializers.Serializer):
-    enrolled = serializers.IntegerField(help_text="Rows processed (already enrolled students count too).")
-    users_invited = serializers.IntegerField(help_text="Accounts created, inactive until the invitation is accepted.")
-    members_added = serializers.IntegerField(help_text="People made students of the tenant.")
-    enrollments = EnrollmentSerializer(many=True)
+    rows = serializers.IntegerField(help_text="Rows processed.")
+    enrolled = serializers.IntegerField(
+        help_text="Rows of people already members of the tenant, now enrolled (already enrolled ones count too)."
+    )
+    invited = serializers.IntegerField(
+        help_text="Rows of people who are not members of the tenant: each was invited, and is enrolled "
+        "once they accept. The answer does not say whether they had an account."
+    )
+    enrollments = EnrollmentSerializer(many=True, help_text="The enrolled rows' enrollments.")
