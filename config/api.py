@@ -261,8 +261,12 @@ class UserThrottle(_SettingsRateThrottle):
 class TenantThrottle(_SettingsRateThrottle):
     """Per tenant: all members of a tenant share one budget, so one tenant cannot starve the rest.
 
-    A user in several tenants counts against the first of them (lowest id). Platform admins who
-    belong to no tenant are not tenant-throttled (the per-user throttle still applies).
+    A request counts against the tenant of the object it touches (the view's ``tenant_touched``),
+    if the user is a member of it; one that touches no tenant's object (a list, a create) counts
+    against the user's tenant if they have exactly one. Anything else (another tenant's object,
+    which answers 404 anyway; a list by a member of several tenants; platform admins outside
+    tenants) is not tenant-throttled, and the per-user throttle still applies. So no one can spend
+    another tenant's budget, and membership of a second tenant does not tie two budgets together.
     """
 
     scope = "tenant"
@@ -270,10 +274,18 @@ class TenantThrottle(_SettingsRateThrottle):
     def get_cache_key(self, request, view):
         if not (request.user and request.user.is_authenticated):
             return None
-        tenant_ids = access_of(request.user).member_tenant_ids
-        if not tenant_ids:
+        member_of = access_of(request.user).member_tenant_ids
+        if not member_of:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": tenant_ids[0]}
+        touched = getattr(view, "tenant_touched", None)
+        tenant_id = touched() if touched is not None else None
+        if tenant_id is None:
+            if len(member_of) != 1:
+                return None
+            tenant_id = member_of[0]
+        elif tenant_id not in member_of:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": tenant_id}
 
 
 def deny(message: str):
@@ -478,6 +490,31 @@ def _build_lazy_classes() -> dict:
 
         def get_queryset(self):
             return restrict(super().get_queryset(), self.request.user, "view")
+
+        def tenant_touched(self) -> int | None:
+            """The id of the tenant owning the object in the URL, if any (for the tenant throttle).
+
+            Read without access checks (the throttle only counts); the view still answers 404 for
+            objects the user may not see.
+            """
+            from django.core.exceptions import ValidationError as InvalidLookup
+
+            from tenants.models import Tenant
+
+            value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+            model = getattr(self.queryset, "model", None)
+            if value is None or model is None:
+                return None
+            if model is Tenant:
+                column = "pk"
+            elif any(f.name == "tenant" for f in model._meta.concrete_fields):
+                column = "tenant_id"
+            else:
+                return None
+            try:
+                return model._base_manager.filter(**{self.lookup_field: value}).values_list(column, flat=True).first()
+            except (InvalidLookup, ValueError):
+                return None
 
         def get_object(self):
             obj = super().get_object()

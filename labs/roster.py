@@ -15,8 +15,9 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from config.errors import DomainError
-from labs.services import enrollment_add
-from tenants.invitations import ensure_student, user_find_or_invite
+from labs.services import enrollment_add, enrollment_invite
+from tenants.invitations import person_add
+from tenants.models import Role
 
 MAX_ROWS = 2000
 #: One limit for every way a roster arrives: a CSV body, a CSV file in a form, a JSON list.
@@ -34,10 +35,12 @@ class RosterEntry:
 
 @dataclass
 class RosterResult:
-    enrolled: int
-    users_invited: int
-    members_added: int
-    enrollments: list
+    """The answer tells apart only the tenant's own members; about anyone else it says "invited"."""
+
+    rows: int
+    enrolled: int  # rows of people already members of the tenant: enrolled now
+    invited: int  # every other row: an invitation went out
+    enrollments: list  # the enrolled rows' enrollments
 
 
 class RosterTooLarge(DomainError):
@@ -147,16 +150,31 @@ def roster_validate(items: list[dict]) -> list[RosterEntry]:
 
 @transaction.atomic
 def roster_import(*, actor, course, entries: list[RosterEntry]) -> RosterResult:
-    """Enroll every entry, or nobody: people without an account are invited, non-members become
-    students of the course's tenant. Idempotent per student. Raises ValidationError naming the row."""
-    invited = added = 0
-    enrollments = []
-    for entry in entries:
+    """Enroll the tenant's members and invite everyone else, for every entry or none.
+
+    People who already have an account but are not members are invited (``person_add``): they
+    are enrolled when they accept (their row waits as ``invited``). An unknown address gets a new
+    inactive account, a student of the tenant and enrolled now, plus an invitation. Platform
+    admins are never added. Idempotent per student, and safe against the same roster arriving
+    twice at once (rows are taken in address order, so two imports lock in the same order).
+    Raises ValidationError naming the row.
+    """
+    enrolled, invited = [], 0
+    for entry in sorted(entries, key=lambda e: e.email.lower()):
         try:
-            user, created = user_find_or_invite(actor=actor, tenant=course.tenant, email=entry.email, name=entry.name)
-            invited += created
-            added += ensure_student(tenant=course.tenant, user=user)
-            enrollments.append(enrollment_add(course=course, student=user))
+            added = person_add(
+                actor=actor, tenant=course.tenant, email=entry.email, name=entry.name, role=Role.STUDENT,
+                keep_open_role=True,
+            )
+            if added.member is not None:
+                enrolled.append(enrollment_add(course=course, student=added.member.user))
+                continue
+            invited += 1
+            if added.new_account is not None:
+                enrollment_add(course=course, student=added.new_account)
+            for invitee in added.invitees:
+                enrollment_invite(course=course, student=invitee)
         except ValidationError as exc:
             _fail([f"row {entry.row}, column email: {message}" for message in exc.messages])
-    return RosterResult(enrolled=len(enrollments), users_invited=invited, members_added=added, enrollments=enrollments)
+    enrolled.sort(key=lambda e: e.student.username)
+    return RosterResult(rows=len(entries), enrolled=len(enrolled), invited=invited, enrollments=enrolled)

@@ -181,10 +181,22 @@ def enrollment_add(*, course: Course, student: AbstractBaseUser) -> Enrollment:
     if not Membership.objects.filter(tenant_id=course.tenant_id, user=student).exists():
         raise ValidationError({"student": f"{student} is not a member of {course.tenant}."})
     enrollment, created = Enrollment.objects.get_or_create(course=course, student=student)
-    if not created and enrollment.status == EnrollmentStatus.WITHDRAWN:
+    if not created and enrollment.status != EnrollmentStatus.ENROLLED:  # withdrawn, or invited and now a member
         enrollment.status = EnrollmentStatus.ENROLLED
         enrollment.save(update_fields=["status"])
     tenant_permissions.permissions_grant_for_enrollment(enrollment)
+    return enrollment
+
+
+def enrollment_invite(*, course: Course, student: AbstractBaseUser) -> Enrollment:
+    """Hold a roster place for someone invited to the tenant: status ``invited``, no grants, no lab.
+
+    ``tenants.invitations.invitation_accept`` enrolls them. Idempotent; an existing enrollment
+    is left as it is.
+    """
+    enrollment, _ = Enrollment.objects.get_or_create(
+        course=course, student=student, defaults={"status": EnrollmentStatus.INVITED}
+    )
     return enrollment
 
 
@@ -325,18 +337,36 @@ def _check_actor_may_request(*, actor, actor_role, owner, template, course) -> N
         raise NotAllowed("This template is not open for student self-service.")
 
 
+TENANT_LIMITS = (
+    # (quota field, usage key, what one lab of a version takes, unit)
+    ("max_labs", "labs", lambda version: 1, "labs"),
+    ("max_running_labs", "running", lambda version: 1, "labs"),
+    ("max_vcpus", "vcpus", lambda version: version.vcpus, "vCPUs"),
+    ("max_memory_mb", "memory_mb", lambda version: version.memory_mb, "MB"),
+    ("max_storage_gb", "storage_gb", lambda version: version.disk_gb, "GB"),
+)
+RUNNING_LIMITS = ("max_running_labs",)
+"""The tenant limits a lab that already exists meets again when it is powered on."""
+
+
 def check_tenant_room(
-    *, quota: Quota, usage: dict, version: LabTemplateVersion, count: int, usage_includes_request: bool
+    *,
+    quota: Quota,
+    usage: dict,
+    version: LabTemplateVersion,
+    count: int,
+    usage_includes_request: bool,
+    limits: tuple[str, ...] | None = None,
 ) -> None:
-    """Refuse, naming the limit, if ``count`` more labs of ``version`` do not fit the tenant's quota."""
-    for name, key, each, limit, unit in (
-        ("max_labs", "labs", 1, quota.max_labs, "labs"),
-        ("max_running_labs", "running", 1, quota.max_running_labs, "labs"),
-        ("max_vcpus", "vcpus", version.vcpus, quota.max_vcpus, "vCPUs"),
-        ("max_memory_mb", "memory_mb", version.memory_mb, quota.max_memory_mb, "MB"),
-        ("max_storage_gb", "storage_gb", version.disk_gb, quota.max_storage_gb, "GB"),
-    ):
-        requested = each * count
+    """Refuse, naming the limit, if ``count`` more labs of ``version`` do not fit the tenant's quota.
+
+    ``limits`` narrows the check to some of TENANT_LIMITS (by quota field); all of them by default.
+    """
+    for name, key, each, unit in TENANT_LIMITS:
+        if limits is not None and name not in limits:
+            continue
+        limit = getattr(quota, name)
+        requested = each(version) * count
         used = usage[key] - (requested if usage_includes_request else 0)
         if used + requested > limit:
             raise QuotaExceeded(quota=name, used=used, requested=requested, limit=limit, unit=unit)
@@ -358,6 +388,11 @@ def _check_limits(*, quota: Quota, usage: dict, version: LabTemplateVersion, own
             limit=quota.student_max_labs,
             unit="labs",
         )
+    _check_hours(quota=quota, seconds=seconds, is_student=is_student, course=course)
+
+
+def _check_hours(*, quota: Quota, seconds: dict, is_student: bool, course) -> None:
+    """The monthly hour limits a lab meets whenever it is to run (requested or started)."""
     if seconds["tenant"] >= quota.monthly_lab_hours * 3600:
         raise QuotaExceeded(
             quota="monthly_lab_hours",
@@ -376,6 +411,30 @@ def _check_limits(*, quota: Quota, usage: dict, version: LabTemplateVersion, own
             limit=quota.student_hours,
             unit="hours",
         )
+
+
+def _admit_power_on(lab: Lab) -> None:
+    """Admit a lab that has just moved to a powered state (its row is locked by that update).
+
+    Locks the tenant's quota row next (the order is lab, then quota, as in ``lab_request``), then
+    counts running labs from rows, this one included, and checks the running-labs limit and the
+    monthly hour limits. Raises QuotaExceeded; the caller's transaction then rolls back.
+    """
+    owner_role = (
+        Membership.objects.filter(tenant_id=lab.tenant_id, user_id=lab.owner_id).values_list("role", flat=True).first()
+    )
+    seconds = running_seconds_this_month(lab.tenant_id, owner_id=lab.owner_id)
+    quota = Quota.objects.select_for_update(no_key=True, of=("self",)).get(tenant_id=lab.tenant_id)
+    usage = tenant_live_usage(lab.tenant_id)
+    check_tenant_room(
+        quota=quota,
+        usage=usage,
+        version=lab.template_version,
+        count=1,
+        usage_includes_request=True,
+        limits=RUNNING_LIMITS,
+    )
+    _check_hours(quota=quota, seconds=seconds, is_student=owner_role == Role.STUDENT, course=lab.course_id)
 
 
 def lab_note(*, lab: Lab, event: str, message: str = "", actor=None) -> LabEvent:
@@ -422,8 +481,23 @@ def _move_and_send(lab: Lab, event: str, task: str, *args, actor=None, message: 
 
 
 def lab_start(*, actor, lab: Lab) -> Lab:
-    """Power a stopped lab on. Raises InvalidTransition unless it is stopped."""
-    return _move_and_send(lab, LabEventName.START, "lab_power_on", actor=actor)
+    """Power a stopped lab on, if the tenant has room for one more running lab.
+
+    Admitted under the quota lock like a request (see ``_admit_power_on``). Raises
+    InvalidTransition unless the lab is stopped, and QuotaExceeded (naming the limit and the
+    numbers) when it would take the tenant past its running-labs or hour limits; either way
+    nothing changes.
+    """
+    before = (lab.state, lab.state_changed_at, lab.updated_at)
+    try:
+        with transaction.atomic():
+            transition(lab, LabEventName.START, actor=actor)
+            _admit_power_on(lab)
+            _enqueue_after_commit("lab_power_on", str(lab.pk))
+    except QuotaExceeded:
+        lab.state, lab.state_changed_at, lab.updated_at = before  # rolled back with the transaction
+        raise
+    return lab
 
 
 def lab_stop(*, actor, lab: Lab, reason: str = "") -> Lab:
@@ -550,8 +624,10 @@ class IssuePlan:
     enrolled: int
     already_issued: int
     to_issue: int
-    labs: list[dict] = field(default_factory=list)  # {"student": ..., "host": ...} per new lab
-    capacity_left: list[dict] = field(default_factory=list)  # per enabled host, after the plan
+    labs: list[dict] = field(default_factory=list)  # {"student": ...} per new lab (+ "host": platform admins)
+    capacity_left: list[dict] = field(default_factory=list)  # per enabled host, after the plan (platform admins)
+    fits: int = 0  # how many of the labs to issue the fleet has room for
+    capacity: str = ""  # the same in words: "room for all 30 labs", "room for 26 of 30: ..."
     issued: int = 0
     refused: list[dict] = field(default_factory=list)  # {"student": ..., "code": ..., "message": ...}
 
@@ -561,9 +637,11 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
 
     Before anything is created it checks that the tenant's quota and the fleet's free capacity
     can take the whole class, and refuses up front naming the shortfall (QuotaExceeded,
-    NoCapacity). A dry run returns the plan: which student's lab would land on which host and
-    what capacity is left. Issuing twice never gives a student two labs: lab_request itself
-    refuses a second live lab per student and course.
+    NoCapacity). A dry run returns the plan instead of refusing for capacity: whether the class
+    fits ("room for 26 of 30: the fleet is 4 labs short"). Hosts are the platform's business:
+    only platform admins see which host each lab would land on and what capacity is left per
+    host; nobody else learns anything about hosts or other tenants' labs. Issuing twice never
+    gives a student two labs: lab_request itself refuses a second live lab per student and course.
     """
     from labs.lifecycle import LIVE
     from workers.models import Host, HostState
@@ -584,6 +662,7 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
         to_issue=len(pending),
     )
     if not pending:
+        plan.capacity = "nothing to issue: every enrolled student has a lab"
         return plan
     version = template_latest_version(course.template)
     quota = Quota.objects.get(tenant_id=course.tenant_id)
@@ -593,22 +672,31 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
 
     rooms = host_rooms(list(Host.objects.filter(state=HostState.ENABLED).order_by("pk")))
     need = {"vcpus": version.vcpus, "memory_mb": version.memory_mb, "storage_gb": version.disk_gb}
-    for placed, enrollment in enumerate(pending):
+    shows_hosts = actor.is_staff
+    for enrollment in pending:
         room = choose_host(rooms, policy=settings.NESTLAB_PLACEMENT_POLICY, **need)
         if room is None:
+            if dry_run:
+                break
             raise NoCapacity(
-                f"The fleet has free capacity for {placed} of the {count} labs this course needs "
+                f"The fleet has free capacity for {plan.fits} of the {count} labs this course needs "
                 f"({version.vcpus} vCPUs, {version.memory_mb} MB, {version.disk_gb} GB each); "
-                f"{count - placed} short.",
-                fits=placed,
+                f"{count - plan.fits} short.",
+                fits=plan.fits,
                 needed=count,
             )
+        plan.fits += 1
         rooms = [_reserve(r, need) if r is room else r for r in rooms]
-        plan.labs.append({"student": enrollment.student.username, "host": room.host.name})
-    plan.capacity_left = [
-        {"host": r.host.name, "vcpus": r.vcpus_free, "memory_mb": r.memory_free_mb, "storage_gb": r.storage_free_gb}
-        for r in rooms
-    ]
+        planned = {"student": enrollment.student.username}
+        if shows_hosts:
+            planned["host"] = room.host.name
+        plan.labs.append(planned)
+    plan.capacity = _capacity_in_words(fits=plan.fits, needed=count)
+    if shows_hosts:
+        plan.capacity_left = [
+            {"host": r.host.name, "vcpus": r.vcpus_free, "memory_mb": r.memory_free_mb, "storage_gb": r.storage_free_gb}
+            for r in rooms
+        ]
     if dry_run:
         return plan
     for enrollment in pending:
@@ -621,6 +709,15 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
                 {"student": enrollment.student.username, "code": getattr(exc, "code", "invalid"), "message": message}
             )
     return plan
+
+
+def _capacity_in_words(*, fits: int, needed: int) -> str:
+    def labs(n: int) -> str:
+        return f"{n} lab" if n == 1 else f"{n} labs"
+
+    if fits >= needed:
+        return f"room for all {labs(needed)}" if needed > 1 else f"room for the {labs(needed)}"
+    return f"room for {fits} of {needed}: the fleet is {labs(needed - fits)} short"
 
 
 def _reserve(room, need):

@@ -118,16 +118,19 @@ class Quota(models.Model):
 
 
 class Invitation(models.Model):
-    """An invitation for a user created by a roster import or a member add, before they sign in.
+    """An invitation to join a tenant in ``role``, made by a roster import or a member add.
 
-    The user row exists (inactive, with an unusable password) so enrollments and memberships can
-    point at it; accepting the invitation sets a password and activates the user. Only a hash of
-    the token is stored.
+    For a person who already had an account it is the only thing the add made: they become a
+    member when they accept it (``tenants.invitations.invitation_accept``), and roster rows
+    waiting for them (enrollments in state ``invited``) enroll them then. For an unknown address
+    the add also made an inactive account with an unusable password, already a member, which the
+    invitation lets its owner claim. Only a hash of the token is stored.
     """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.STUDENT)
     token_hash = models.CharField(max_length=64, unique=True)
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -30,12 +30,17 @@ def month_start(now=None):
 
 def tenant_live_usage(tenant_id: int, *, owner_id: int | None = None, course_id: int | None = None) -> dict:
     """One aggregate query over the tenant's live labs (and optionally one owner's, one course's)."""
-    from labs.lifecycle import LIVE, POWERED
+    from labs.lifecycle import LIVE, POWERED, LabState
     from labs.models import Lab
 
+    # Reset, checkpoint and restore keep the power state the lab had (the host restarts only a VM
+    # that was running), so they count as running only if it was: running_since is set exactly
+    # while the VM is on.
+    keeps_power = (LabState.RESETTING, LabState.CHECKPOINTING, LabState.RESTORING)
+    running = Q(state__in=POWERED) & ~Q(state__in=keeps_power, running_since__isnull=True)
     aggregates = {
         "labs": Count("pk"),
-        "running": Count("pk", filter=Q(state__in=POWERED)),
+        "running": Count("pk", filter=running),
         "vcpus": Coalesce(Sum("template_version__vcpus"), 0),
         "memory_mb": Coalesce(Sum("template_version__memory_mb"), 0),
         "storage_gb": Coalesce(Sum("template_version__disk_gb"), 0),

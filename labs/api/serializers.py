@@ -273,8 +273,10 @@ class CourseCreateSerializer(serializers.Serializer):
 
 
 class EnrollmentSerializer(serializers.ModelSerializer):
-    student = serializers.IntegerField(source="student_id", read_only=True)
-    username = serializers.CharField(source="student.username", read_only=True)
+    student = serializers.IntegerField(source="student_id", read_only=True, allow_null=True,
+                                       help_text="null while the person is invited (not yet a member).")
+    username = serializers.CharField(source="student.username", read_only=True, allow_null=True,
+                                     help_text="null while the person is invited (not yet a member).")
     email = serializers.EmailField(source="student.email", read_only=True)
     lab = serializers.UUIDField(source="lab_id", read_only=True, allow_null=True)
 
@@ -283,10 +285,16 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         fields = ["id", "student", "username", "email", "status", "lab", "created_at"]
         read_only_fields = fields
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.status == "invited":  # not a member yet: their account is not ours to show
+            data["student"] = data["username"] = None
+        return data
+
 
 class _PlannedLabSerializer(serializers.Serializer):
     student = serializers.CharField()
-    host = serializers.CharField()
+    host = serializers.CharField(required=False, help_text="Platform admins only.")
 
 
 class _CapacityLeftSerializer(serializers.Serializer):
@@ -310,8 +318,17 @@ class IssuePlanSerializer(serializers.Serializer):
     enrolled = serializers.IntegerField()
     already_issued = serializers.IntegerField()
     to_issue = serializers.IntegerField()
-    labs = _PlannedLabSerializer(many=True, help_text="Which student's lab lands on which host.")
-    capacity_left = _CapacityLeftSerializer(many=True, help_text="Free capacity per enabled host after the plan.")
+    fits = serializers.IntegerField(help_text="How many of the labs to issue the fleet has room for.")
+    capacity = serializers.CharField(
+        help_text='Whether the class fits, in words: "room for all 30 labs" or '
+        '"room for 26 of 30: the fleet is 4 labs short".'
+    )
+    labs = _PlannedLabSerializer(
+        many=True, help_text="The students who get a lab (platform admins also see the host each lands on)."
+    )
+    capacity_left = _CapacityLeftSerializer(
+        many=True, help_text="Platform admins only (empty for everyone else): free capacity per enabled host."
+    )
     issued = serializers.IntegerField()
     refused = _RefusalSerializer(many=True)
 
@@ -340,7 +357,12 @@ class RosterEntrySerializer(serializers.Serializer):
 
 
 class RosterResultSerializer(serializers.Serializer):
-    enrolled = serializers.IntegerField(help_text="Rows processed (already enrolled students count too).")
-    users_invited = serializers.IntegerField(help_text="Accounts created, inactive until the invitation is accepted.")
-    members_added = serializers.IntegerField(help_text="People made students of the tenant.")
-    enrollments = EnrollmentSerializer(many=True)
+    rows = serializers.IntegerField(help_text="Rows processed.")
+    enrolled = serializers.IntegerField(
+        help_text="Rows of people already members of the tenant, now enrolled (already enrolled ones count too)."
+    )
+    invited = serializers.IntegerField(
+        help_text="Rows of people who are not members of the tenant: each was invited, and is enrolled "
+        "once they accept. The answer does not say whether they had an account."
+    )
+    enrollments = EnrollmentSerializer(many=True, help_text="The enrolled rows' enrollments.")

@@ -89,7 +89,7 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipCreateSerializer(serializers.Serializer):
-    """Add a person by e-mail; someone without an account is invited (an inactive account is made)."""
+    """Add a person by e-mail: they are invited, and become a member when they accept."""
 
     email = serializers.EmailField()
     name = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
@@ -97,4 +97,21 @@ class MembershipCreateSerializer(serializers.Serializer):
 
 
 class MembershipUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MemberInvitedSerializer(serializers.Serializer):
+    """The answer to a member add: the same whether or not an account exists for the address."""
+
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices)
+    detail = serializers.CharField()
+
+
+class InvitationAcceptSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=200, help_text="The token from the invitation e-mail.")
+
+
+class InvitationAcceptedSerializer(serializers.Serializer):
+    tenant = serializers.SlugField(source="tenant.slug")
     role = serializers.ChoiceField(choices=Role.choices)

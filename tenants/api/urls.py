@@ -5,6 +5,7 @@ from tenants.api import views
 
 router = SimpleRouter()
 router.register("tenants", views.TenantViewSet, basename="tenant")
+router.register("invitations", views.InvitationViewSet, basename="invitation")
 
 _members = views.MembershipViewSet.as_view({"get": "list", "post": "create"})
 _member = views.MembershipViewSet.as_view(

@@ -9,6 +9,9 @@ from rest_framework.response import Response
 
 from config.api import NestlabViewSet, PlatformAdminWrites, deny
 from tenants.api.serializers import (
+    InvitationAcceptedSerializer,
+    InvitationAcceptSerializer,
+    MemberInvitedSerializer,
     MembershipCreateSerializer,
     MembershipSerializer,
     MembershipUpdateSerializer,
@@ -19,8 +22,8 @@ from tenants.api.serializers import (
     UsageLineSerializer,
 )
 from tenants.filtersets import MembershipFilterSet, TenantFilterSet
-from tenants.invitations import member_add_by_email
-from tenants.models import Membership, Quota, Tenant
+from tenants.invitations import invitation_accept, member_add_by_email
+from tenants.models import Invitation, Membership, Quota, Tenant
 from tenants.permissions import may, may_assign_role, restrict
 from tenants.selectors import tenant_usage
 from tenants.services import (
@@ -99,8 +102,8 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
 
 @extend_schema_view(
     list=extend_schema(summary="Members of the tenant and their roles (owners and admins)"),
-    create=extend_schema(request=MembershipCreateSerializer, responses={201: MembershipSerializer},
-                         summary="Add a person by e-mail (invited if they have no account)"),
+    create=extend_schema(request=MembershipCreateSerializer, responses={202: MemberInvitedSerializer},
+                         summary="Invite a person by e-mail (a member once they accept; 409 if already a member)"),
     update=extend_schema(request=MembershipUpdateSerializer, summary="Change a member's role"),
     partial_update=extend_schema(request=MembershipUpdateSerializer, summary="Change a member's role"),
     destroy=extend_schema(summary="Remove a member (their grants in the tenant go too)"),
@@ -129,6 +132,9 @@ class MembershipViewSet(
             self._tenant = tenant
         return self._tenant
 
+    def tenant_touched(self) -> int | None:
+        return Tenant.objects.filter(slug=self.kwargs.get("tenant_slug")).values_list("pk", flat=True).first()
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Membership.objects.none()
@@ -144,10 +150,15 @@ class MembershipViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         self._check_role(data["role"])
-        membership = member_add_by_email(
+        added = member_add_by_email(
             actor=request.user, tenant=tenant, email=data["email"], role=data["role"], name=data["name"]
         )
-        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+        detail = (
+            f"{added.email} is invited to join {tenant.slug} as {added.role}; "
+            "they become a member when they accept the invitation."
+        )
+        body = {"email": added.email, "role": added.role, "detail": detail}
+        return Response(MemberInvitedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
     def update(self, request, *args, **kwargs):
         membership = self.get_object()
@@ -163,3 +174,21 @@ class MembershipViewSet(
         self._check_role(membership.role)
         membership_remove(membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationViewSet(NestlabViewSet):
+    """Invitations are accepted by the person they are addressed to, signed in as themselves."""
+
+    queryset = Invitation.objects.none()
+    serializer_class = InvitationAcceptSerializer
+    pagination_class = None
+    filter_backends = []
+
+    @extend_schema(request=InvitationAcceptSerializer, responses={200: InvitationAcceptedSerializer},
+                   summary="Accept an invitation addressed to you: join the tenant (and its courses that invited you)")
+    @action(detail=False, methods=["post"])
+    def accept(self, request):
+        serializer = InvitationAcceptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = invitation_accept(token=serializer.validated_data["token"], user=request.user)
+        return Response(InvitationAcceptedSerializer(membership).data)

@@ -166,3 +166,23 @@ def test_new_course_grants_its_instructor(world, api):
     course_id = response.json()["id"]
     assert api("instructor2").get(f"/api/v1/courses/{course_id}/enrollments/").status_code == 200
     assert api("instructor").get(f"/api/v1/courses/{course_id}/").status_code == 404
+
+
+def test_an_instructors_issue_dry_run_names_no_host_and_says_whether_the_class_fits(world, api):
+    Lab.objects.filter(pk=world.lab.pk).update(state="deleted")  # the student needs a lab again
+    response = api("instructor").post(f"/api/v1/courses/{world.course.pk}/issue/?dry_run=1")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert "hv01" not in response.content.decode()
+    assert body["capacity_left"] == [] and all("host" not in entry for entry in body["labs"])
+    assert (body["fits"], body["capacity"]) == (1, "room for the 1 lab")
+
+
+def test_a_platform_admins_issue_dry_run_shows_the_hosts(world, api):
+    Lab.objects.filter(pk=world.lab.pk).update(state="deleted")  # the student needs a lab again
+    response = api("platform").post(f"/api/v1/courses/{world.course.pk}/issue/?dry_run=1")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [entry["host"] for entry in body["labs"]] == ["hv01"]
+    assert [row["host"] for row in body["capacity_left"]] == ["hv01"]
+    assert body["capacity"] == "room for the 1 lab"

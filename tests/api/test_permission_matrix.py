@@ -84,6 +84,17 @@ def _checkpoint_cp0(world):
         LabCheckpoint.objects.create(lab=lab, name="cp0")
 
 
+def _invite_student_to_globex(world):
+    import hashlib
+
+    from tenants.models import Invitation
+
+    Invitation.objects.create(
+        tenant=world.globex, user=world.users["student"], email=world.users["student"].email, role="student",
+        token_hash=hashlib.sha256(b"matrix-invitation-token").hexdigest(),
+    )
+
+
 MATRIX: list[Row] = [
     # --- tenants
     Row("GET", "/api/v1/tenants/", ALL_READ),
@@ -100,7 +111,7 @@ MATRIX: list[Row] = [
         (401, 404, 404, 404, 404, 404, 403, 200), body={"max_labs": 25}),
     Row("GET", "/api/v1/tenants/{tenant}/usage/", MANAGERS_ONLY, GLOBEX_MANAGERS),
     Row("GET", "/api/v1/tenants/{tenant}/members/", MANAGERS_ONLY, GLOBEX_MANAGERS),
-    Row("POST", "/api/v1/tenants/{tenant}/members/", _codes(MANAGERS_ONLY, 201), _codes(GLOBEX_MANAGERS, 201),
+    Row("POST", "/api/v1/tenants/{tenant}/members/", _codes(MANAGERS_ONLY, 202), _codes(GLOBEX_MANAGERS, 202),
         body={"email": "new.person@example.test", "name": "New Person", "role": "student"}),
     Row("GET", "/api/v1/tenants/{tenant}/members/{member}/", MANAGERS_ONLY, GLOBEX_MANAGERS),
     Row("PUT", "/api/v1/tenants/{tenant}/members/{member}/", MANAGERS_ONLY, GLOBEX_MANAGERS,
@@ -109,6 +120,9 @@ MATRIX: list[Row] = [
         body={"role": "instructor"}),
     Row("DELETE", "/api/v1/tenants/{tenant}/members/{member}/", _codes(MANAGERS_ONLY, 204),
         _codes(GLOBEX_MANAGERS, 204)),
+    # --- invitations: only the addressee (here the acme student, invited to globex) may accept
+    Row("POST", "/api/v1/invitations/accept/", (401, 200, 404, 404, 404, 404, 404, 404),
+        body={"token": "matrix-invitation-token"}, setup=_invite_student_to_globex),
     # --- templates
     Row("GET", "/api/v1/templates/", ALL_READ),
     Row("POST", "/api/v1/templates/",

@@ -67,8 +67,10 @@ def test_admins_cannot_hand_out_the_owner_role_but_owners_can(world, api):
 def test_adding_a_member_by_email_invites_unknown_people(world, api):
     response = api("admin").post("/api/v1/tenants/acme/members/",
                                  {"email": "newbie@example.test", "role": "instructor"}, format="json")
-    assert response.status_code == 201, response.content
-    assert response.json()["active"] is False and response.json()["role"] == "instructor"
+    assert response.status_code == 202, response.content
+    assert response.json()["role"] == "instructor"
+    newbie = Membership.objects.get(tenant=world.acme, user__email="newbie@example.test")
+    assert newbie.role == "instructor" and not newbie.user.is_active  # an account made for this tenant
 
 
 def test_removing_a_member_takes_their_access_away(world, api):

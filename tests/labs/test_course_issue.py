@@ -19,14 +19,35 @@ def klass(db):
     return tenant, instructor, course
 
 
-def test_a_dry_run_returns_the_plan_and_changes_nothing(klass):
+def test_a_dry_run_shows_a_platform_admin_the_hosts_and_changes_nothing(klass, platform_admin):
+    _, _, course = klass
+    factories.host("hv1", memory_mb=4096 + 4 * 4096)
+    factories.host("hv2", memory_mb=4096 + 4 * 4096)
+    plan = course_issue(actor=platform_admin, course=course, dry_run=True)
+    assert (plan.to_issue, plan.issued, len(plan.labs)) == (6, 0, 6)
+    assert sorted(entry["host"] for entry in plan.labs) == ["hv1"] * 3 + ["hv2"] * 3
+    assert {row["host"]: row["memory_mb"] for row in plan.capacity_left} == {"hv1": 4096, "hv2": 4096}
+    assert (plan.fits, plan.capacity) == (6, "room for all 6 labs")
+    assert Lab.objects.count() == 0
+
+
+def test_a_dry_run_tells_an_instructor_whether_the_class_fits_and_nothing_about_hosts(klass):
     _, instructor, course = klass
     factories.host("hv1", memory_mb=4096 + 4 * 4096)
     factories.host("hv2", memory_mb=4096 + 4 * 4096)
     plan = course_issue(actor=instructor, course=course, dry_run=True)
-    assert (plan.to_issue, plan.issued, len(plan.labs)) == (6, 0, 6)
-    assert sorted(entry["host"] for entry in plan.labs) == ["hv1"] * 3 + ["hv2"] * 3
-    assert {row["host"]: row["memory_mb"] for row in plan.capacity_left} == {"hv1": 4096, "hv2": 4096}
+    assert (plan.fits, plan.capacity) == (6, "room for all 6 labs")
+    assert plan.capacity_left == []
+    assert all(set(entry) == {"student"} for entry in plan.labs)
+    assert "hv" not in repr(plan)
+
+
+def test_a_dry_run_on_a_short_fleet_says_by_how_much_instead_of_refusing(klass):
+    tenant, instructor, course = klass
+    factories.host("hv1", memory_mb=4096 + 4 * 4096)
+    plan = course_issue(actor=instructor, course=course, dry_run=True)
+    assert (plan.fits, plan.capacity) == (4, "room for 4 of 6: the fleet is 2 labs short")
+    assert plan.capacity_left == [] and "hv1" not in repr(plan)
     assert Lab.objects.count() == 0
 
 

@@ -81,3 +81,33 @@ def _student_race(repetition):
     per_student = {s.pk: sum(1 for lab in granted if lab.owner_id == s.pk) for s in students}
     assert set(per_student.values()) == {3}
     assert {r.detail["quota"] for r in refused} == {"student_max_labs"}
+
+
+def test_20_concurrent_starts_with_room_for_3_more_running_labs_start_exactly_3():
+    for repetition in range(5):
+        _start_race(repetition)
+
+
+def _start_race(repetition):
+    from labs.lifecycle import LabState
+    from labs.services import lab_start
+    from tenants.services import quota_update
+
+    tenant = factories.tenant(f"start-{repetition}", max_labs=1000, max_running_labs=1000, max_vcpus=1000,
+                              max_memory_mb=10_000_000, max_storage_gb=100_000)
+    admin = factories.member(tenant, f"start-admin-{repetition}", "admin")
+    template = factories.template(tenant, "t")
+    running = [lab_request(actor=admin, template=template) for _ in range(2)]
+    stopped = [lab_request(actor=admin, template=template) for _ in range(20)]
+    Lab.objects.filter(pk__in=[lab.pk for lab in running]).update(state=LabState.RUNNING)
+    Lab.objects.filter(pk__in=[lab.pk for lab in stopped]).update(state=LabState.STOPPED)
+    quota_update(tenant=tenant, max_running_labs=5)
+
+    results = run_at_once(lambda i: lab_start(actor=admin, lab=Lab.objects.get(pk=stopped[i].pk)), 20, threads=20)
+    started = [r for r in results if isinstance(r, Lab)]
+    refused = [r for r in results if isinstance(r, QuotaExceeded)]
+    assert len(started) == 3, [r for r in results if not isinstance(r, (Lab, QuotaExceeded))][:3]
+    assert len(refused) == 17
+    assert {r.detail["quota"] for r in refused} == {"max_running_labs"}
+    assert Lab.objects.filter(tenant=tenant, state=LabState.STARTING).count() == 3
+    assert LabEvent.objects.filter(lab__tenant=tenant, event="start").count() == 3

@@ -140,3 +140,27 @@ def test_a_students_course_lab_stops_at_the_courses_hours(fake_fleet, roomy):
     assert run_schedules(now=lab.running_since + timedelta(minutes=30)).stopped == {}
     assert run_schedules(now=lab.running_since + timedelta(minutes=61)).stopped == {"student_hours": 1}
     assert "Course hours used up" in Lab.objects.get(pk=lab.pk).events.get(event="stop").message
+
+
+def test_a_course_window_start_past_the_running_labs_limit_leaves_the_lab_stopped_saying_why(roomy):
+    tenant, admin = roomy
+    template = factories.template(tenant, "window-t")
+    students = [factories.member(tenant, f"window-student-{n}", "student") for n in range(3)]
+    now = timezone.now()
+    course = factories.course(
+        tenant, "Morning class", template, students=students, starts_at=now + timedelta(minutes=5)
+    )
+    labs = [lab_request(actor=admin, owner=student, template=template, course=course) for student in students]
+    Lab.objects.filter(pk__in=[lab.pk for lab in labs]).update(state=LabState.STOPPED)
+    busy = lab_request(actor=admin, template=template)
+    Lab.objects.filter(pk=busy.pk).update(state=LabState.RUNNING)
+    quota_update(tenant=tenant, max_running_labs=2)  # room for one more running lab
+
+    report = run_schedules(now=now)
+    assert (report.started, report.refused) == (1, 2)
+    states = sorted(Lab.objects.filter(course=course).values_list("state", flat=True))
+    assert states == [LabState.STARTING, LabState.STOPPED, LabState.STOPPED]
+    for lab in Lab.objects.filter(course=course, state=LabState.STOPPED):
+        (refusal,) = lab.events.filter(event="start_refused")
+        assert "Quota 'max_running_labs' exceeded: 2 labs in use + 1 labs requested > limit 2" in refusal.message
+        assert not lab.events.filter(event="start").exists()

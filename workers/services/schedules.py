@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from config.errors import InvalidTransition
+from config.errors import InvalidTransition, QuotaExceeded
 from labs.lifecycle import LIVE, LabState
 from labs.models import Course, Lab, LabUsageMonth
 from labs.services import lab_note, lab_start, lab_stop
@@ -31,6 +31,7 @@ class ScheduleReport:
     metered: int = 0
     stopped: dict[str, int] = field(default_factory=dict)
     started: int = 0
+    refused: int = 0  # course-window starts the tenant's quota had no room for
     resent: int = 0
     abandoned: int = 0
     warned: int = 0
@@ -181,12 +182,15 @@ def run_course_windows(now, report: ScheduleReport) -> None:
     for course in opening:
         if not Course.objects.filter(pk=course.pk, labs_started_at__isnull=True).update(labs_started_at=now):
             continue
-        for lab in Lab.objects.filter(course=course, state=LabState.STOPPED):
+        for lab in Lab.objects.filter(course=course, state=LabState.STOPPED).select_related("template_version"):
             try:
                 lab_start(actor=None, lab=lab)
                 report.started += 1
             except InvalidTransition:
                 pass
+            except QuotaExceeded as refused:  # the lab stays stopped; its history says why
+                lab_note(lab=lab, event="start_refused", message=f"Course window start refused: {refused.message}")
+                report.refused += 1
     ended = Lab.objects.filter(course__ends_at__lte=now)
     for lab in _running(ended).select_related("course"):
         _stop(lab, f"Course {lab.course.name} ended at {lab.course.ends_at:%Y-%m-%d %H:%M} UTC.", "course_end", report)
