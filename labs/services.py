@@ -21,6 +21,7 @@ from labs.models import Course, Enrollment, EnrollmentStatus, Lab, LabEvent, Lab
 from tenants import permissions as tenant_permissions
 from tenants.models import Membership, Quota, Role, Tenant
 from tenants.selectors import running_seconds_this_month, tenant_live_usage
+from workers.dispatch import TaskName, send_lab_task_on_commit
 
 VERSIONED_FIELDS = (
     "vcpus",
@@ -260,7 +261,7 @@ def lab_request(
         _check_limits(
             quota=quota, usage=with_this_lab, version=version, owner_role=owner_role, course=course, seconds=seconds
         )
-        _enqueue_after_commit("lab_place", str(lab.pk))
+        send_lab_task_on_commit(TaskName.LAB_PLACE, str(lab.pk))
     return lab
 
 
@@ -375,34 +376,28 @@ MAX_CHECKPOINTS_PER_LAB = 5
 MAX_EXTENSION_HOURS = 24 * 30
 
 
-def _enqueue_after_commit(task_name: str, lab_id: str, *args) -> None:
-    from workers.tasks import send_lab_task_on_commit
-
-    send_lab_task_on_commit(task_name, lab_id, *args)
-
-
-def _move_and_send(lab: Lab, event: str, task: str, *args, actor=None, message: str = "") -> Lab:
+def _move_and_send(lab: Lab, event: str, task: TaskName, *args, actor=None, message: str = "") -> Lab:
     """Apply ``event`` (compare-and-set, with its LabEvent) and send ``task`` once that commits."""
     with transaction.atomic():
         transition(lab, event, actor=actor, message=message)
-        _enqueue_after_commit(task, str(lab.pk), *args)
+        send_lab_task_on_commit(task, str(lab.pk), *args)
     return lab
 
 
 def lab_start(*, actor, lab: Lab) -> Lab:
     """Power a stopped lab on. Raises InvalidTransition unless it is stopped."""
-    return _move_and_send(lab, LabEventName.START, "lab_power_on", actor=actor)
+    return _move_and_send(lab, LabEventName.START, TaskName.LAB_POWER_ON, actor=actor)
 
 
 def lab_stop(*, actor, lab: Lab, reason: str = "") -> Lab:
     """Shut a running lab down (gracefully, then power off). Raises InvalidTransition unless running."""
-    return _move_and_send(lab, LabEventName.STOP, "lab_power_off", actor=actor, message=reason)
+    return _move_and_send(lab, LabEventName.STOP, TaskName.LAB_POWER_OFF, actor=actor, message=reason)
 
 
 def lab_reset(*, actor, lab: Lab) -> Lab:
     """Return the lab to its clean checkpoint, keeping its power state."""
     was = lab.state
-    return _move_and_send(lab, LabEventName.RESET, "lab_reset", was, actor=actor, message=f"from {was}")
+    return _move_and_send(lab, LabEventName.RESET, TaskName.LAB_RESET, was, actor=actor, message=f"from {was}")
 
 
 def _checkpoint_name(name: str) -> str:
@@ -432,7 +427,7 @@ def lab_checkpoint(*, actor, lab: Lab, name: str) -> Lab:
         was = lab.state
         transition(lab, LabEventName.CHECKPOINT, actor=actor, message=name)
         lab.checkpoints.create(name=name)
-        _enqueue_after_commit("lab_checkpoint", str(lab.pk), name, was)
+        send_lab_task_on_commit(TaskName.LAB_CHECKPOINT, str(lab.pk), name, was)
     return lab
 
 
@@ -443,7 +438,7 @@ def lab_restore(*, actor, lab: Lab, name: str) -> Lab:
             raise ValidationError({"name": f"This lab has no checkpoint named {name!r}."})
         was = lab.state
         transition(lab, LabEventName.RESTORE, actor=actor, message=name)
-        _enqueue_after_commit("lab_restore", str(lab.pk), name, was)
+        send_lab_task_on_commit(TaskName.LAB_RESTORE, str(lab.pk), name, was)
     return lab
 
 
@@ -457,7 +452,7 @@ def lab_checkpoint_remove(*, actor, lab: Lab, name: str) -> Lab:
         raise InvalidTransition(f"A lab that is {lab.state} cannot remove checkpoints now.", state=lab.state)
     with transaction.atomic():
         lab_note(lab=lab, event="checkpoint_remove", actor=actor, message=name)
-        _enqueue_after_commit("lab_checkpoint_remove", str(lab.pk), name)
+        send_lab_task_on_commit(TaskName.LAB_CHECKPOINT_REMOVE, str(lab.pk), name)
     return lab
 
 
@@ -487,13 +482,13 @@ def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
 
 def lab_delete(*, actor, lab: Lab, reason: str = "") -> Lab:
     """Remove the lab: the worker deletes its VM, disk and folder, then releases its capacity."""
-    return _move_and_send(lab, LabEventName.DELETE, "lab_teardown", actor=actor, message=reason)
+    return _move_and_send(lab, LabEventName.DELETE, TaskName.LAB_TEARDOWN, actor=actor, message=reason)
 
 
 def lab_expire(*, lab: Lab) -> Lab:
     """The lab's lifetime is over: delete it (the expiry schedule calls this)."""
     expired = f"expired at {lab.expires_at:%Y-%m-%d %H:%M} UTC"
-    return _move_and_send(lab, LabEventName.EXPIRE, "lab_teardown", message=expired)
+    return _move_and_send(lab, LabEventName.EXPIRE, TaskName.LAB_TEARDOWN, message=expired)
 
 
 # --- Course issue ----------------------------------------------------------------------------

@@ -17,40 +17,17 @@ import logging
 import random
 
 from celery import shared_task
-from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError
 
 from config.errors import InvalidTransition
 from labs.models import Lab
+from workers.dispatch import TaskName, host_queue, send_lab_task_on_commit
 from workers.services import operations
 
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 12
 MAX_BACKOFF = 60
-
-
-def host_queue(site: str) -> str:
-    return f"hosts.{site}"
-
-
-def send_lab_task(name: str, lab: Lab, *args) -> None:
-    """Send a lab task to its host's site queue (the default queue while it has no host)."""
-    host = lab.host if lab.host_id else None
-    queue = host_queue(host.site) if host else settings.CELERY_TASK_DEFAULT_QUEUE
-    globals()[name].apply_async(args=[str(lab.pk), *args], queue=queue)
-
-
-def send_lab_task_on_commit(name: str, lab_id, *args) -> None:
-    """Send once the transaction commits. A broker outage is logged, never raised: the change
-    is committed, and the schedules re-send work for labs that wait too long."""
-
-    def send():
-        lab = Lab.objects.select_related("host").filter(pk=lab_id).first()
-        if lab is not None:
-            send_lab_task(name, lab, *args)
-
-    transaction.on_commit(send, robust=True)
 
 
 def _is_transient(exc: Exception) -> bool:
@@ -87,7 +64,7 @@ def _run(task, lab_id, operation, *, on_give_up=None):
         if on_give_up is not None:
             on_give_up()
         if operations.lab_fail(lab_id=lab_id, reason=f"{type(exc).__name__}: {reason}"):
-            send_lab_task_on_commit("lab_cleanup", lab_id)
+            send_lab_task_on_commit(TaskName.LAB_CLEANUP, lab_id)
         return None
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from config.errors import InvalidTransition
 from labs.lifecycle import LIVE, TRANSIENT, LabEventName, LabState, transition
 from labs.models import Lab
+from workers.dispatch import TaskName, send_lab_task_on_commit
 from workers.hyperv.errors import HypervisorError
 from workers.hyperv.interface import TaggedVm
 from workers.models import Allocation, Host, HostState, OrphanSighting
@@ -161,9 +162,7 @@ def lab_fail_settled(lab: Lab, reason: str) -> bool:
 
 
 def _enqueue_cleanup(lab: Lab, report: ReconcileReport) -> None:
-    from workers.tasks import send_lab_task_on_commit
-
-    send_lab_task_on_commit("lab_cleanup", lab.pk)
+    send_lab_task_on_commit(TaskName.LAB_CLEANUP, lab.pk)
     report.cleanups.append(str(lab.pk))
 
 

@@ -21,6 +21,7 @@ from labs.models import Course, Lab, LabUsageMonth
 from labs.services import lab_note, lab_start, lab_stop
 from tenants.models import Quota, Role
 from tenants.selectors import month_start
+from workers.dispatch import TaskName, send_lab_task_on_commit
 from workers.services.metering import meter_running_labs
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,6 @@ def resend_waiting_requests(now, report: ScheduleReport) -> None:
     """Labs still waiting for placement: send placement again (a lost message, a broker outage at
     request time), and fail those waiting past NESTLAB_TRANSIENT_DEADLINE."""
     from workers.services.operations import lab_fail
-    from workers.tasks import send_lab_task_on_commit
 
     waiting = Lab.objects.filter(
         state=LabState.REQUESTED, state_changed_at__lte=now - timedelta(seconds=settings.NESTLAB_REQUEUE_AFTER)
@@ -76,7 +76,7 @@ def resend_waiting_requests(now, report: ScheduleReport) -> None:
             if lab_fail(lab_id=lab.pk, reason=f"No host could take it in {minutes} minutes."):
                 report.abandoned += 1
         else:
-            send_lab_task_on_commit("lab_place", lab.pk)
+            send_lab_task_on_commit(TaskName.LAB_PLACE, lab.pk)
             report.resent += 1
 
 
