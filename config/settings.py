@@ -255,7 +255,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "LabStateEnum": "labs.lifecycle.LabState",
+        "LabStateEnum": "labs.states.LabState",
         "RoleEnum": "tenants.models.Role",
         "HostStateEnum": "workers.models.HostState",
     },

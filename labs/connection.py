@@ -57,7 +57,7 @@ def rdp_file(*, host: str, pcb: str) -> str:
 
 def lab_connection(lab) -> Connection:
     """Connection details for a lab that has a VM. Raises InvalidTransition if it has none yet."""
-    from labs.lifecycle import LIVE, LabState
+    from labs.states import LIVE, LabState
 
     if lab.host_id is None or lab.state not in LIVE or lab.state in (LabState.REQUESTED, LabState.DELETING):
         raise InvalidTransition(

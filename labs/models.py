@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from labs.lifecycle import LabState
+from labs.states import LabState
 
 # Conservative: these names reach PowerShell (quoted) and host paths, so keep them boring.
 safe_name = RegexValidator(

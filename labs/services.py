@@ -16,8 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import DomainError, InvalidTransition, NoCapacity, NotAllowed, QuotaExceeded
-from labs.lifecycle import INITIAL, LabEventName, transition
+from labs.lifecycle import lab_note, transition
 from labs.models import Course, Enrollment, EnrollmentStatus, Lab, LabEvent, LabTemplate, LabTemplateVersion
+from labs.states import INITIAL, LabEventName
 from tenants import permissions as tenant_permissions
 from tenants.models import Membership, Quota, Role, Tenant
 from tenants.selectors import running_seconds_this_month, tenant_live_usage
@@ -347,27 +348,6 @@ def _check_limits(*, quota: Quota, usage: dict, version: LabTemplateVersion, own
         )
 
 
-def lab_note(*, lab: Lab, event: str, message: str = "", actor=None) -> LabEvent:
-    """Append an event that records something without changing the state (a build step, a warning)."""
-    return LabEvent.objects.create(
-        lab_id=lab.pk,
-        at=timezone.now(),
-        actor=actor,
-        event=event,
-        from_state=lab.state,
-        to_state=lab.state,
-        message=message,
-    )
-
-
-def lab_notes_add(*, lab: Lab, events) -> None:
-    """Append several state-keeping events at once: ``events`` is a list of (event, when)."""
-    LabEvent.objects.bulk_create(
-        LabEvent(lab_id=lab.pk, at=when, event=event, from_state=lab.state, to_state=lab.state)
-        for event, when in events
-    )
-
-
 # --- Lifecycle operations -------------------------------------------------------------------
 # Each validates the transition through the lifecycle table (compare-and-set, event written) and
 # enqueues the worker task once the transaction commits. The host work happens in the task.
@@ -444,7 +424,7 @@ def lab_restore(*, actor, lab: Lab, name: str) -> Lab:
 
 def lab_checkpoint_remove(*, actor, lab: Lab, name: str) -> Lab:
     """Delete a named checkpoint (frees one of the MAX_CHECKPOINTS_PER_LAB places once the host confirms)."""
-    from labs.lifecycle import LabState
+    from labs.states import LabState
 
     if not lab.checkpoints.filter(name=name).exists():
         raise ValidationError({"name": f"This lab has no checkpoint named {name!r}."})
@@ -458,7 +438,7 @@ def lab_checkpoint_remove(*, actor, lab: Lab, name: str) -> Lab:
 
 def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
     """Push the expiry back by ``hours`` (1..720). Only live labs can be extended."""
-    from labs.lifecycle import LIVE
+    from labs.states import LIVE
 
     if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_EXTENSION_HOURS:
         raise ValidationError({"hours": f"Give a whole number of hours from 1 to {MAX_EXTENSION_HOURS}."})
@@ -518,7 +498,7 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
     what capacity is left. Issuing twice never gives a student two labs: lab_request itself
     refuses a second live lab per student and course.
     """
-    from labs.lifecycle import LIVE
+    from labs.states import LIVE
     from workers.models import Host, HostState
     from workers.services.placement import choose_host, host_rooms
 

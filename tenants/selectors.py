@@ -30,8 +30,8 @@ def month_start(now=None):
 
 def tenant_live_usage(tenant_id: int, *, owner_id: int | None = None, course_id: int | None = None) -> dict:
     """One aggregate query over the tenant's live labs (and optionally one owner's, one course's)."""
-    from labs.lifecycle import LIVE, POWERED
     from labs.models import Lab
+    from labs.states import LIVE, POWERED
 
     aggregates = {
         "labs": Count("pk"),

@@ -5,8 +5,8 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from config.api import RestrictedPrimaryKeyRelatedField, RestrictedSlugRelatedField
-from labs.lifecycle import LabState
 from labs.models import Course, Enrollment, Lab, LabEvent, LabTemplate, LabTemplateVersion, NetworkMode, NetworkScope
+from labs.states import LabState
 from tenants.models import Tenant
 
 GENERATIONS = [(1, "Generation 1"), (2, "Generation 2")]

@@ -10,9 +10,9 @@ from collections import Counter
 
 import pytest
 
-from labs.lifecycle import LIVE, LabState
 from labs.models import Lab
 from labs.services import lab_request
+from labs.states import LIVE, LabState
 from tests import factories
 from tests.integration.harness import ROOT, Worker, database_url, host_for, wait_until
 from workers import tasks

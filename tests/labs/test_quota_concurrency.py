@@ -3,9 +3,9 @@
 import pytest
 
 from config.errors import QuotaExceeded
-from labs.lifecycle import LIVE
 from labs.models import Lab, LabEvent
 from labs.services import lab_request
+from labs.states import LIVE
 from tests import factories
 from tests.concurrency import run_at_once
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from labs.lifecycle import LabState
 from labs.models import LabCheckpoint
 from labs.services import lab_checkpoint, lab_delete, lab_reset, lab_restore, lab_start, lab_stop
+from labs.states import LabState
 from workers import tasks
 from workers.hyperv.errors import HostUnreachable, NotFound
 from workers.models import Allocation, HostLease, TenantSegment, TenantSwitch

@@ -20,8 +20,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import HostError
-from labs.lifecycle import LIVE
 from labs.models import Lab, NetworkMode, NetworkScope
+from labs.states import LIVE
 from workers.hyperv.errors import InvalidState
 from workers.hyperv.interface import HypervisorDriver, SwitchSpec
 from workers.models import TenantSegment, TenantSwitch

@@ -23,8 +23,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import InvalidTransition
-from labs.lifecycle import LIVE, TRANSIENT, LabEventName, LabState, transition
+from labs.lifecycle import transition
 from labs.models import Lab
+from labs.states import LIVE, TRANSIENT, LabEventName, LabState
 from workers.dispatch import TaskName, send_lab_task_on_commit
 from workers.hyperv.errors import HypervisorError
 from workers.hyperv.interface import TaggedVm

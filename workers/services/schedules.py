@@ -16,9 +16,10 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from config.errors import InvalidTransition
-from labs.lifecycle import LIVE, LabState
+from labs.lifecycle import lab_note
 from labs.models import Course, Lab, LabUsageMonth
-from labs.services import lab_note, lab_start, lab_stop
+from labs.services import lab_start, lab_stop
+from labs.states import LIVE, LabState
 from tenants.models import Quota, Role
 from tenants.selectors import month_start
 from workers.dispatch import TaskName, send_lab_task_on_commit
