@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import DomainError, InvalidTransition, NoCapacity, NotAllowed, QuotaExceeded
+from config.errors import DomainError, InvalidTransition, NoCapacity, NotAllowed, QuotaExceeded, TenantInactive
 from labs.lifecycle import lab_note, transition
 from labs.models import Course, Enrollment, EnrollmentStatus, Lab, LabEvent, LabTemplate, LabTemplateVersion
 from labs.states import INITIAL, LabEventName
@@ -36,11 +36,6 @@ VERSIONED_FIELDS = (
     "default_lifetime",
     "max_continuous_running",
 )
-
-
-class TenantInactive(DomainError):
-    code = "tenant_inactive"
-    http_status = 409
 
 
 def _check_static_memory(dynamic_memory: bool) -> None:

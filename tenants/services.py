@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from config.errors import DomainError
+from config.errors import TenantInUse
 from tenants import permissions as tenant_permissions
 from tenants.models import QUOTA_LIMIT_FIELDS, Membership, Quota, Tenant
 
@@ -65,11 +65,6 @@ def membership_remove(*, membership: Membership) -> None:
 
 
 TENANT_EDITABLE = ("name", "active")
-
-
-class TenantInUse(DomainError):
-    code = "tenant_in_use"
-    http_status = 409
 
 
 @transaction.atomic

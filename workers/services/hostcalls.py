@@ -19,18 +19,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from config.errors import DomainError
+from config.errors import HostBusy, LabBusy
 from workers.hyperv.interface import ConnectionSpec, HypervisorDriver
 from workers.models import Host, HostLease
-
-
-class HostBusy(DomainError):
-    """Every operation slot of the host stayed taken; the task is re-enqueued to try again shortly."""
-
-    code = "host_busy"
-    http_status = 503
-    transient = True
-    wait_and_retry = True
 
 
 def winrm_driver(host: Host) -> HypervisorDriver:
@@ -115,15 +106,6 @@ def host_mutex(host: Host, key: str, *, wait_s: float = 30.0) -> Iterator[None]:
         yield
     finally:
         _release(host, key, holder)
-
-
-class LabBusy(DomainError):
-    """Another worker is doing host work for this lab; the task polls again shortly."""
-
-    code = "lab_busy"
-    http_status = 409
-    transient = True
-    wait_and_retry = True
 
 
 @contextmanager

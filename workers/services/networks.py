@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import HostError
+from config.errors import NetworkSetupError, PoolExhausted
 from labs.models import Lab, NetworkMode, NetworkScope
 from labs.states import LIVE
 from workers.hyperv.errors import InvalidState
@@ -29,19 +29,15 @@ from workers.models import TenantSegment, TenantSwitch
 log = logging.getLogger(__name__)
 
 
-class PoolExhausted(HostError):
-    code = "network_pool_exhausted"
-
-
 @lru_cache(maxsize=4)
 def vlan_pool(spec: str) -> range:
     """Parse NESTLAB_VLAN_POOL ('100-3999')."""
     try:
         low, high = (int(part) for part in spec.split("-", 1))
     except ValueError:
-        raise HostError(f"NESTLAB_VLAN_POOL must look like 100-3999; got {spec!r}") from None
+        raise NetworkSetupError(f"NESTLAB_VLAN_POOL must look like 100-3999; got {spec!r}") from None
     if not 1 <= low <= high <= 4094:
-        raise HostError(f"NESTLAB_VLAN_POOL must lie within 1..4094; got {spec!r}")
+        raise NetworkSetupError(f"NESTLAB_VLAN_POOL must lie within 1..4094; got {spec!r}")
     return range(low, high + 1)
 
 
@@ -78,7 +74,7 @@ def _allocate(tenant, field: str, candidates) -> TenantSegment:
                 return segment
         except IntegrityError:
             continue  # another tenant took the same value at the same moment; pick again
-    raise HostError(f"Could not reserve a {field} for tenant {tenant}; try again.")
+    raise NetworkSetupError(f"Could not reserve a {field} for tenant {tenant}; try again.")
 
 
 def network_prepare(lab: Lab, *, external_adapter: str) -> tuple[SwitchSpec, int | None]:
@@ -89,7 +85,9 @@ def network_prepare(lab: Lab, *, external_adapter: str) -> tuple[SwitchSpec, int
     vlan_id = None
     if mode == NetworkMode.VLAN:
         if not external_adapter:
-            raise HostError(f"Host {lab.host.name} has no external adapter set, which VLAN-mode templates need.")
+            raise NetworkSetupError(
+                f"Host {lab.host.name} has no external adapter set, which VLAN-mode templates need."
+            )
         vlan_id = _allocate(lab.tenant, "vlan_id", vlan_pool(settings.NESTLAB_VLAN_POOL)).vlan_id
         spec = SwitchSpec(name=name, mode="vlan", external_adapter=external_adapter)
     elif mode == NetworkMode.NAT:
