@@ -17,12 +17,14 @@ from django.utils import timezone
 
 from config.errors import DomainError, InvalidTransition, NoCapacity, NotAllowed, QuotaExceeded, TenantInactive
 from labs.lifecycle import lab_note, transition
-from labs.models import Course, Enrollment, EnrollmentStatus, Lab, LabEvent, LabTemplate, LabTemplateVersion
-from labs.states import INITIAL, LabEventName
+from labs.models import Course, Enrollment, EnrollmentStatus, Lab, LabEvent, LabTemplate, LabTemplateVersion, safe_name
+from labs.states import INITIAL, LIVE, LabEventName, LabState
 from tenants import permissions as tenant_permissions
 from tenants.models import Membership, Quota, Role, Tenant
 from tenants.selectors import running_seconds_this_month, tenant_live_usage
 from workers.dispatch import TaskName, send_lab_task_on_commit
+from workers.models import Host, HostState
+from workers.services.placement import HostRoom, choose_host, host_rooms
 
 VERSIONED_FIELDS = (
     "vcpus",
@@ -262,8 +264,6 @@ def lab_request(
 
 
 def _validate_lab_name(name: str) -> None:
-    from labs.models import safe_name
-
     try:
         safe_name(name)
     except ValidationError as exc:
@@ -376,8 +376,6 @@ def lab_reset(*, actor, lab: Lab) -> Lab:
 
 
 def _checkpoint_name(name: str) -> str:
-    from labs.models import safe_name
-
     name = (name or "").strip()
     if name.startswith("nestlab-"):
         raise ValidationError({"name": "Names starting with 'nestlab-' are reserved."})
@@ -419,8 +417,6 @@ def lab_restore(*, actor, lab: Lab, name: str) -> Lab:
 
 def lab_checkpoint_remove(*, actor, lab: Lab, name: str) -> Lab:
     """Delete a named checkpoint (frees one of the MAX_CHECKPOINTS_PER_LAB places once the host confirms)."""
-    from labs.states import LabState
-
     if not lab.checkpoints.filter(name=name).exists():
         raise ValidationError({"name": f"This lab has no checkpoint named {name!r}."})
     if lab.state not in (LabState.RUNNING, LabState.STOPPED):
@@ -433,8 +429,6 @@ def lab_checkpoint_remove(*, actor, lab: Lab, name: str) -> Lab:
 
 def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
     """Push the expiry back by ``hours`` (1..720). Only live labs can be extended."""
-    from labs.states import LIVE
-
     if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_EXTENSION_HOURS:
         raise ValidationError({"hours": f"Give a whole number of hours from 1 to {MAX_EXTENSION_HOURS}."})
     with transaction.atomic():
@@ -493,10 +487,6 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
     what capacity is left. Issuing twice never gives a student two labs: lab_request itself
     refuses a second live lab per student and course.
     """
-    from labs.states import LIVE
-    from workers.models import Host, HostState
-    from workers.services.placement import choose_host, host_rooms
-
     _check_may_issue(actor=actor, course=course)
     enrollments = list(
         Enrollment.objects.filter(course=course, status=EnrollmentStatus.ENROLLED)
@@ -552,8 +542,6 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
 
 
 def _reserve(room, need):
-    from workers.services.placement import HostRoom
-
     return HostRoom(
         room.host,
         room.vcpus_used + need["vcpus"],

@@ -8,6 +8,8 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from labs.models import Lab, LabUsageMonth
+from labs.states import LIVE, POWERED
 from tenants.models import Quota, Tenant
 
 
@@ -30,9 +32,6 @@ def month_start(now=None):
 
 def tenant_live_usage(tenant_id: int, *, owner_id: int | None = None, course_id: int | None = None) -> dict:
     """One aggregate query over the tenant's live labs (and optionally one owner's, one course's)."""
-    from labs.models import Lab
-    from labs.states import LIVE, POWERED
-
     aggregates = {
         "labs": Count("pk"),
         "running": Count("pk", filter=Q(state__in=POWERED)),
@@ -48,8 +47,6 @@ def tenant_live_usage(tenant_id: int, *, owner_id: int | None = None, course_id:
 
 
 def running_seconds_this_month(tenant_id: int, *, owner_id: int | None = None, now=None) -> dict:
-    from labs.models import LabUsageMonth
-
     rows = LabUsageMonth.objects.filter(tenant_id=tenant_id, month=month_start(now))
     aggregates = {"tenant": Coalesce(Sum("running_seconds"), 0)}
     if owner_id is not None:

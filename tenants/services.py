@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from config.errors import TenantInUse
+from labs.models import Course
 from tenants import permissions as tenant_permissions
 from tenants.models import QUOTA_LIMIT_FIELDS, Membership, Quota, Tenant
 
@@ -84,8 +85,6 @@ def tenant_update(*, tenant: Tenant, **fields) -> Tenant:
 @transaction.atomic
 def tenant_delete(*, tenant: Tenant) -> None:
     """Delete a tenant that never had a lab (lab history is kept); otherwise deactivate it instead."""
-    from labs.models import Course
-
     if tenant.labs.exists():
         raise TenantInUse(
             f"Tenant {tenant.slug} has labs (their history is kept), so it cannot be deleted; deactivate it instead.",

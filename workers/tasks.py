@@ -22,7 +22,8 @@ from django.db import InterfaceError, OperationalError
 from config.errors import InvalidTransition
 from labs.models import Lab
 from workers.dispatch import TaskName, host_queue, send_lab_task_on_commit
-from workers.services import operations
+from workers.models import Host
+from workers.services import hosts, operations, reconciler, schedules
 
 log = logging.getLogger(__name__)
 
@@ -145,28 +146,20 @@ def lab_cleanup(self, lab_id: str) -> None:
 @shared_task(acks_late=True)
 def reconcile_all() -> None:
     """Fan out one reconcile per host, each on its site's queue."""
-    from workers.models import Host
-
     for host_id, site in Host.objects.values_list("pk", "site"):
         reconcile_host.apply_async(args=[host_id], queue=host_queue(site))
 
 
 @shared_task(acks_late=True)
 def reconcile_host(host_id: int) -> dict:
-    from workers.services.reconciler import reconcile_host as reconcile
-
-    return vars(reconcile(host_id=host_id))
+    return vars(reconciler.reconcile_host(host_id=host_id))
 
 
 @shared_task(acks_late=True)
 def run_schedules() -> dict:
-    from workers.services.schedules import run_schedules as run
-
-    return vars(run())
+    return vars(schedules.run_schedules())
 
 
 @shared_task(acks_late=True)
 def host_doctor(host_id: int) -> None:
-    from workers.services.hosts import host_doctor_run
-
-    host_doctor_run(host_id=host_id)
+    hosts.host_doctor_run(host_id=host_id)

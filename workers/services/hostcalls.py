@@ -20,14 +20,14 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from config.errors import HostBusy, LabBusy
+from labs.models import Lab
+from workers.hyperv.driver import HyperVDriver
 from workers.hyperv.interface import ConnectionSpec, HypervisorDriver
 from workers.models import Host, HostLease
 
 
 def winrm_driver(host: Host) -> HypervisorDriver:
     """The production driver: pywinrm to the host's WinRM endpoint."""
-    from workers.hyperv.driver import HyperVDriver
-
     return HyperVDriver(connection_spec(host))
 
 
@@ -116,8 +116,6 @@ def lab_lease(lab_id) -> Iterator[None]:
     (Hyper-V allows duplicate names); the lease makes the second wait and then find the lab
     moved on. Like host slots, it is a compare-and-set in the shared database and expires by itself.
     """
-    from labs.models import Lab
-
     holder = _holder()
     now = timezone.now()
     until = now + timedelta(seconds=settings.NESTLAB_HOST_LEASE_SECONDS)

@@ -25,6 +25,7 @@ from labs.states import LIVE
 from workers.hyperv.errors import InvalidState
 from workers.hyperv.interface import HypervisorDriver, SwitchSpec
 from workers.models import TenantSegment, TenantSwitch
+from workers.services.hostcalls import host_mutex
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,6 @@ def switch_ensure(lab: Lab, spec: SwitchSpec, driver: HypervisorDriver) -> bool:
     VLAN mode's shared external switch is ensured every time (it is not ours to record).
     Returns whether the host was asked.
     """
-    from workers.services.hostcalls import host_mutex
-
     if spec.mode != "vlan" and TenantSwitch.objects.filter(
         host=lab.host, name=spec.name, ensured_at__isnull=False
     ).exists():
@@ -145,8 +144,6 @@ def switch_release(lab: Lab, driver: HypervisorDriver) -> None:
     """
     if lab.template_version.network_mode == NetworkMode.VLAN or lab.host_id is None:
         return
-    from workers.services.hostcalls import host_mutex
-
     name = switch_name(lab)
     users = Lab.objects.filter(host_id=lab.host_id, tenant_id=lab.tenant_id, state__in=LIVE).exclude(pk=lab.pk)
     with host_mutex(lab.host, f"switch:{name}"):

@@ -33,6 +33,7 @@ from workers.models import Allocation, Host, HostState, OrphanSighting
 from workers.services.hostcalls import driver_for
 from workers.services.metering import meter_lab
 from workers.services.operations import lab_fail
+from workers.services.placement import allocation_release
 
 log = logging.getLogger(__name__)
 E = LabEventName
@@ -153,8 +154,6 @@ def _reconcile_lab(lab: Lab, vms: list[TaggedVm], now, report: ReconcileReport) 
 
 def lab_fail_settled(lab: Lab, reason: str) -> bool:
     """Fail a running or stopped lab whose VM is gone; nothing is left to remove, so release now."""
-    from workers.services.placement import allocation_release
-
     with transaction.atomic():
         if not _try(lab, E.VM_LOST, message=reason, last_error=reason, running_since=None):
             return False

@@ -10,7 +10,8 @@ from typing import Any
 
 from ..powershell.binding import Parameter
 from ..powershell.evaluator import Invocation
-from ..powershell.values import PSObject, timespan
+from ..powershell.operators import wildcard_match
+from ..powershell.values import PSObject, timespan, version
 from . import facts
 from .cmdlets_storage import create_disk
 from .common import (
@@ -96,8 +97,6 @@ def get_vmhost(invocation: Invocation, host: Host) -> list[Any]:
 
 
 def get_supported_versions(invocation: Invocation, host: Host) -> list[Any]:
-    from ..powershell.values import version
-
     versions = supported_versions(host)
     rows = []
     for text in versions:
@@ -480,8 +479,6 @@ def checkpoint_vm(invocation: Invocation, host: Host) -> list[Any]:
 
 
 def _snapshots(invocation: Invocation, host: Host) -> list[tuple[VirtualMachine, Checkpoint]]:
-    from ..powershell.operators import wildcard_match
-
     piped = invocation.get("VMSnapshot")
     if piped is None and invocation.input is not None and "VMName" not in invocation:
         piped = invocation.input
@@ -552,8 +549,6 @@ def remove_vm_snapshot(invocation: Invocation, host: Host) -> list[Any]:
 
 
 def get_integration_service(invocation: Invocation, host: Host) -> list[Any]:
-    from ..powershell.operators import wildcard_match
-
     names = invocation.get("Name")
     now = time.time()
     rows = []
