@@ -11,9 +11,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-from functools import lru_cache
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -30,20 +28,8 @@ from workers.services.hostcalls import host_mutex
 log = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=4)
-def vlan_pool(spec: str) -> range:
-    """Parse NESTLAB_VLAN_POOL ('100-3999')."""
-    try:
-        low, high = (int(part) for part in spec.split("-", 1))
-    except ValueError:
-        raise NetworkSetupError(f"NESTLAB_VLAN_POOL must look like 100-3999; got {spec!r}") from None
-    if not 1 <= low <= high <= 4094:
-        raise NetworkSetupError(f"NESTLAB_VLAN_POOL must lie within 1..4094; got {spec!r}")
-    return range(low, high + 1)
-
-
 def nat_prefixes() -> list[str]:
-    pool = ipaddress.ip_network(settings.NESTLAB_NAT_POOL)
+    pool = settings.NESTLAB_NAT_POOL  # parsed and checked at start-up (config/settings.py)
     return [str(net) for net in pool.subnets(new_prefix=settings.NESTLAB_NAT_PREFIX_LENGTH)]
 
 
@@ -89,7 +75,7 @@ def network_prepare(lab: Lab, *, external_adapter: str) -> tuple[SwitchSpec, int
             raise NetworkSetupError(
                 f"Host {lab.host.name} has no external adapter set, which VLAN-mode templates need."
             )
-        vlan_id = _allocate(lab.tenant, "vlan_id", vlan_pool(settings.NESTLAB_VLAN_POOL)).vlan_id
+        vlan_id = _allocate(lab.tenant, "vlan_id", settings.NESTLAB_VLAN_POOL).vlan_id
         spec = SwitchSpec(name=name, mode="vlan", external_adapter=external_adapter)
     elif mode == NetworkMode.NAT:
         prefix = _allocate(lab.tenant, "nat_prefix", nat_prefixes()).nat_prefix
