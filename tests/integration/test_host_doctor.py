@@ -2,10 +2,12 @@
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import transaction
 
-from tests.integration.harness import host_for
+from tests.integration.harness import host_for, wait_until
 from workers.hyperv.simulator.testing import run_simulator
 from workers.models import Host
+from workers.services.hosts import host_doctor_request
 
 pytestmark = [pytest.mark.integration]
 
@@ -43,3 +45,20 @@ def test_a_healthy_simulated_host_passes(db, settings, capsys, acme_template):
 def test_an_unknown_host_is_a_clear_error(db):
     with pytest.raises(CommandError, match="No host named 'nope'"):
         call_command("host_doctor", "nope")
+
+
+@pytest.mark.postgres
+def test_a_doctor_requested_through_the_service_runs_on_a_real_worker(worker, sims):
+    # The dispatcher sends host_doctor by its registered name to the host's site queue, once the
+    # request commits; a real worker (which imported workers.tasks) runs it against hvsim.
+    host = host_for(sims(1)[0], "asked")
+    with transaction.atomic():
+        host_doctor_request(actor=None, host=host)
+    wait_until(
+        lambda: Host.objects.get(pk=host.pk).doctor_report,
+        timeout=60,
+        what=f"the doctor's report\n{worker.log_tail()}",
+    )
+    host.refresh_from_db()
+    names = {check["name"] for check in host.doctor_report}
+    assert host.facts["os_build"] and "hyperv_role" in names and "connect" not in names
