@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        from accounts import receivers  # noqa: F401  (connects the token-revocation receivers)
+        from accounts import receivers  # noqa: F401, PLC0415  (Django: connect receivers once apps are ready)

@@ -60,8 +60,8 @@ def populate() -> dict:
 
     from accounts.services import token_issue
     from labs import services as lab_services
-    from labs.lifecycle import LabState
     from labs.models import Lab, LabGroupObjectPermission, LabUserObjectPermission, vm_name_for
+    from labs.states import LabState
     from tenants import permissions as perms
     from tenants.models import Membership, Role
     from tenants.services import tenant_create

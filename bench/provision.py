@@ -47,8 +47,8 @@ def own_cpu() -> float:
 
 
 def wait_running(count: int, timeout: float) -> float:
-    from labs.lifecycle import LabState
     from labs.models import Lab
+    from labs.states import LabState
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -97,8 +97,8 @@ def run_processes(job_ids, concurrency: int):
 
 
 def scenario(concurrency: int, tenant_count: int, round_no: int) -> dict:
-    from labs.lifecycle import LIVE
     from labs.models import Lab
+    from labs.states import LIVE
     from tests import factories
 
     per_tenant = REQUESTS // tenant_count

@@ -7,6 +7,7 @@ operator can act on. Secrets may also come from a file: for ``SECRET_KEY`` the r
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -94,6 +95,27 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise SettingError(name, f"must be one of {', '.join(choices)}", value)
     return value
+
+
+def env_range(name: str, default: str, *, minimum: int, maximum: int) -> range:
+    """A span of whole numbers written ``low-high`` (both included), within minimum..maximum."""
+    value = _raw(name) or default
+    try:
+        low, high = (int(part) for part in value.split("-", 1))
+    except ValueError:
+        raise SettingError(name, f"must look like {default} (low-high)", value) from None
+    if not minimum <= low <= high <= maximum:
+        raise SettingError(name, f"must be low-high with {minimum} <= low <= high <= {maximum}", value)
+    return range(low, high + 1)
+
+
+def env_ipv4_network(name: str, default: str) -> ipaddress.IPv4Network:
+    """An IPv4 network in CIDR form (``10.192.0.0/12``), with no host bits set."""
+    value = _raw(name) or default
+    try:
+        return ipaddress.IPv4Network(value)
+    except ValueError as exc:
+        raise SettingError(name, f"must be an IPv4 network such as {default} ({exc})", value) from None
 
 
 def env_secret(name: str, default: str | None = None) -> str | None:

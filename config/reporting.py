@@ -28,6 +28,6 @@ class CredentialsCleansingFilter(SafeExceptionReporterFilter):
 
     def cleanse_setting(self, key, value):
         cleansed = super().cleanse_setting(key, value)
-        if isinstance(cleansed, str):
-            return cleanse_url_passwords(cleansed)
+        if isinstance(cleansed, str):  # also true of lazy strings (django-axes' settings), hence str()
+            return cleanse_url_passwords(str(cleansed))
         return cleansed

@@ -18,7 +18,9 @@ from config.env import (
     env_choice,
     env_float,
     env_int,
+    env_ipv4_network,
     env_list,
+    env_range,
     env_secret,
     env_str,
 )
@@ -216,11 +218,11 @@ CELERY_TASK_ALWAYS_EAGER = False
 # --- Nestlab -----------------------------------------------------------------------------------
 # Placement policy: "spread" puts each lab on the least-loaded host, "pack" fills hosts in order.
 NESTLAB_PLACEMENT_POLICY = env_choice("NESTLAB_PLACEMENT_POLICY", "spread", ("spread", "pack"))
-NESTLAB_DEFAULT_VCPU_OVERCOMMIT = env_float("NESTLAB_DEFAULT_VCPU_OVERCOMMIT", 4.0, minimum=1.0)
 # Allow Basic auth over plain HTTP to hosts. Only the simulator should ever need this.
 NESTLAB_ALLOW_PLAINTEXT_WINRM = env_bool("NESTLAB_ALLOW_PLAINTEXT_WINRM", DEBUG)
 NESTLAB_WINRM_CA_BUNDLE = env_str("NESTLAB_WINRM_CA_BUNDLE")
-NESTLAB_VLAN_POOL = env_str("NESTLAB_VLAN_POOL", "100-3999")
+# Access VLANs handed to tenants in VLAN mode (parsed here, so a bad value stops start-up).
+NESTLAB_VLAN_POOL = env_range("NESTLAB_VLAN_POOL", "100-3999", minimum=1, maximum=4094)
 
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes anonymous requests answer 401, not 403.
@@ -293,7 +295,9 @@ REST_KNOX = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Nestlab API",
-    "DESCRIPTION": "Nested-virtualization labs on shared Hyper-V hosts. See the README's REST API section for roles and errors.",
+    "DESCRIPTION": (
+        "Nested-virtualization labs on shared Hyper-V hosts. See the README's REST API section for roles and errors."
+    ),
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -302,7 +306,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "LabStateEnum": "labs.lifecycle.LabState",
+        "LabStateEnum": "labs.states.LabState",
         "RoleEnum": "tenants.models.Role",
         "HostStateEnum": "workers.models.HostState",
     },
@@ -320,8 +324,14 @@ LOGGING = {
 # Dotted path of a callable (Host) -> HypervisorDriver. Tests of services swap in the fake.
 NESTLAB_DRIVER_FACTORY = env_str("NESTLAB_DRIVER_FACTORY", "workers.services.hostcalls.winrm_driver")
 NESTLAB_WINRM_CALL_DEADLINE = env_int("NESTLAB_WINRM_CALL_DEADLINE", 300, minimum=5)
-NESTLAB_NAT_POOL = env_str("NESTLAB_NAT_POOL", "10.192.0.0/12")
+NESTLAB_NAT_POOL = env_ipv4_network("NESTLAB_NAT_POOL", "10.192.0.0/12")
 NESTLAB_NAT_PREFIX_LENGTH = env_int("NESTLAB_NAT_PREFIX_LENGTH", 24, minimum=16, maximum=29)
+if NESTLAB_NAT_POOL.prefixlen > NESTLAB_NAT_PREFIX_LENGTH:
+    raise SettingError(
+        "NESTLAB_NAT_POOL",
+        f"must hold at least one /{NESTLAB_NAT_PREFIX_LENGTH} prefix (NESTLAB_NAT_PREFIX_LENGTH)",
+        str(NESTLAB_NAT_POOL),
+    )
 NESTLAB_EXTERNAL_SWITCH = env_str("NESTLAB_EXTERNAL_SWITCH", "nestlab-external")
 NESTLAB_RECONCILE_INTERVAL = env_int("NESTLAB_RECONCILE_INTERVAL", 60, minimum=5)
 NESTLAB_SCHEDULE_INTERVAL = env_int("NESTLAB_SCHEDULE_INTERVAL", 60, minimum=5)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from config.errors import InvalidTransition
+from labs.states import LIVE, LabState
 
 VMCONNECT_PORT = 2179
 _UNSAFE = re.compile(r"[\r\n\x00]")
@@ -57,8 +58,6 @@ def rdp_file(*, host: str, pcb: str) -> str:
 
 def lab_connection(lab) -> Connection:
     """Connection details for a lab that has a VM. Raises InvalidTransition if it has none yet."""
-    from labs.lifecycle import LIVE, LabState
-
     if lab.host_id is None or lab.state not in LIVE or lab.state in (LabState.REQUESTED, LabState.DELETING):
         raise InvalidTransition(
             f"A lab that is {lab.state} has no console to connect to yet.", state=lab.state, event="connect"

@@ -5,8 +5,8 @@ import datetime as dt
 import django_filters
 
 from config.api import IntegerFilter, StrictBooleanFilter
-from labs.lifecycle import LabState
 from labs.models import Course, Enrollment, EnrollmentStatus, Lab, LabTemplate
+from labs.states import LabState
 
 
 class LabFilterSet(django_filters.FilterSet):

@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from config import validators as host_rules
-from labs.lifecycle import LabState
+from labs.states import LabState
 from workers.hyperv import names as host_names
 
 # Conservative: these names reach PowerShell (quoted) and host paths, so keep them boring.

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from config.errors import DomainError
+from config.errors import RosterTooLarge
 from labs.services import enrollment_add, enrollment_invite
 from tenants.invitations import person_add
 from tenants.models import Role
@@ -41,11 +41,6 @@ class RosterResult:
     enrolled: int  # rows of people already members of the tenant: enrolled now
     invited: int  # every other row: an invitation went out
     enrollments: list  # the enrolled rows' enrollments
-
-
-class RosterTooLarge(DomainError):
-    code = "too_large"
-    http_status = 413
 
 
 def roster_check_size(size: int) -> None:

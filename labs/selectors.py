@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Count
 
-from labs.lifecycle import LabState
 from labs.models import Course, Enrollment, EnrollmentStatus, Lab
+from labs.states import LabState
 
 
 def course_progress(course: Course) -> dict:

@@ -15,8 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import DomainError, InvalidTransition, NoCapacity, NotAllowed, QuotaExceeded
-from labs.lifecycle import INITIAL, LabEventName, transition
+from config.errors import DomainError, InvalidTransition, NoCapacity, NotAllowed, QuotaExceeded, TenantInactive
+from config.validators import checkpoint_name
+from labs.lifecycle import lab_note, transition
 from labs.models import (
     MAX_LAB_LIFETIME,
     Course,
@@ -26,10 +27,15 @@ from labs.models import (
     LabEvent,
     LabTemplate,
     LabTemplateVersion,
+    safe_name,
 )
+from labs.states import INITIAL, LIVE, LabEventName, LabState
 from tenants import permissions as tenant_permissions
 from tenants.models import Membership, Quota, Role, Tenant
 from tenants.selectors import running_seconds_this_month, tenant_live_usage
+from workers.dispatch import TaskName, send_lab_task_on_commit
+from workers.models import Host, HostState
+from workers.services.placement import HostRoom, choose_host, host_rooms
 
 VERSIONED_FIELDS = (
     "vcpus",
@@ -43,11 +49,6 @@ VERSIONED_FIELDS = (
     "default_lifetime",
     "max_continuous_running",
 )
-
-
-class TenantInactive(DomainError):
-    code = "tenant_inactive"
-    http_status = 409
 
 
 def _check_static_memory(dynamic_memory: bool) -> None:
@@ -304,13 +305,11 @@ def lab_request(
         _check_limits(
             quota=quota, usage=with_this_lab, version=version, owner_role=owner_role, course=course, seconds=seconds
         )
-        _enqueue_after_commit("lab_place", str(lab.pk))
+        send_lab_task_on_commit(TaskName.LAB_PLACE, str(lab.pk))
     return lab
 
 
 def _validate_lab_name(name: str) -> None:
-    from labs.models import safe_name
-
     try:
         safe_name(name)
     except ValidationError as exc:
@@ -437,27 +436,6 @@ def _admit_power_on(lab: Lab) -> None:
     _check_hours(quota=quota, seconds=seconds, is_student=owner_role == Role.STUDENT, course=lab.course_id)
 
 
-def lab_note(*, lab: Lab, event: str, message: str = "", actor=None) -> LabEvent:
-    """Append an event that records something without changing the state (a build step, a warning)."""
-    return LabEvent.objects.create(
-        lab_id=lab.pk,
-        at=timezone.now(),
-        actor=actor,
-        event=event,
-        from_state=lab.state,
-        to_state=lab.state,
-        message=message,
-    )
-
-
-def lab_notes_add(*, lab: Lab, events) -> None:
-    """Append several state-keeping events at once: ``events`` is a list of (event, when)."""
-    LabEvent.objects.bulk_create(
-        LabEvent(lab_id=lab.pk, at=when, event=event, from_state=lab.state, to_state=lab.state)
-        for event, when in events
-    )
-
-
 # --- Lifecycle operations -------------------------------------------------------------------
 # Each validates the transition through the lifecycle table (compare-and-set, event written) and
 # enqueues the worker task once the transaction commits. The host work happens in the task.
@@ -466,17 +444,11 @@ MAX_CHECKPOINTS_PER_LAB = 5
 MAX_EXTENSION_HOURS = 24 * 30
 
 
-def _enqueue_after_commit(task_name: str, lab_id: str, *args) -> None:
-    from workers.tasks import send_lab_task_on_commit
-
-    send_lab_task_on_commit(task_name, lab_id, *args)
-
-
-def _move_and_send(lab: Lab, event: str, task: str, *args, actor=None, message: str = "") -> Lab:
+def _move_and_send(lab: Lab, event: str, task: TaskName, *args, actor=None, message: str = "") -> Lab:
     """Apply ``event`` (compare-and-set, with its LabEvent) and send ``task`` once that commits."""
     with transaction.atomic():
         transition(lab, event, actor=actor, message=message)
-        _enqueue_after_commit(task, str(lab.pk), *args)
+        send_lab_task_on_commit(task, str(lab.pk), *args)
     return lab
 
 
@@ -493,7 +465,7 @@ def lab_start(*, actor, lab: Lab) -> Lab:
         with transaction.atomic():
             transition(lab, LabEventName.START, actor=actor)
             _admit_power_on(lab)
-            _enqueue_after_commit("lab_power_on", str(lab.pk))
+            send_lab_task_on_commit(TaskName.LAB_POWER_ON, str(lab.pk))
     except QuotaExceeded:
         lab.state, lab.state_changed_at, lab.updated_at = before  # rolled back with the transaction
         raise
@@ -502,19 +474,17 @@ def lab_start(*, actor, lab: Lab) -> Lab:
 
 def lab_stop(*, actor, lab: Lab, reason: str = "") -> Lab:
     """Shut a running lab down (gracefully, then power off). Raises InvalidTransition unless running."""
-    return _move_and_send(lab, LabEventName.STOP, "lab_power_off", actor=actor, message=reason)
+    return _move_and_send(lab, LabEventName.STOP, TaskName.LAB_POWER_OFF, actor=actor, message=reason)
 
 
 def lab_reset(*, actor, lab: Lab) -> Lab:
     """Return the lab to its clean checkpoint, keeping its power state."""
     was = lab.state
-    return _move_and_send(lab, LabEventName.RESET, "lab_reset", was, actor=actor, message=f"from {was}")
+    return _move_and_send(lab, LabEventName.RESET, TaskName.LAB_RESET, was, actor=actor, message=f"from {was}")
 
 
 def _checkpoint_name(name: str) -> str:
     """The name as the host will get it, or ValidationError naming the rule (config.validators)."""
-    from config.validators import checkpoint_name
-
     name = (name or "").strip()
     try:
         checkpoint_name(name)
@@ -538,7 +508,7 @@ def lab_checkpoint(*, actor, lab: Lab, name: str) -> Lab:
         was = lab.state
         transition(lab, LabEventName.CHECKPOINT, actor=actor, message=name)
         lab.checkpoints.create(name=name)
-        _enqueue_after_commit("lab_checkpoint", str(lab.pk), name, was)
+        send_lab_task_on_commit(TaskName.LAB_CHECKPOINT, str(lab.pk), name, was)
     return lab
 
 
@@ -549,29 +519,25 @@ def lab_restore(*, actor, lab: Lab, name: str) -> Lab:
             raise ValidationError({"name": f"This lab has no checkpoint named {name!r}."})
         was = lab.state
         transition(lab, LabEventName.RESTORE, actor=actor, message=name)
-        _enqueue_after_commit("lab_restore", str(lab.pk), name, was)
+        send_lab_task_on_commit(TaskName.LAB_RESTORE, str(lab.pk), name, was)
     return lab
 
 
 def lab_checkpoint_remove(*, actor, lab: Lab, name: str) -> Lab:
     """Delete a named checkpoint (frees one of the MAX_CHECKPOINTS_PER_LAB places once the host confirms)."""
-    from labs.lifecycle import LabState
-
     if not lab.checkpoints.filter(name=name).exists():
         raise ValidationError({"name": f"This lab has no checkpoint named {name!r}."})
     if lab.state not in (LabState.RUNNING, LabState.STOPPED):
         raise InvalidTransition(f"A lab that is {lab.state} cannot remove checkpoints now.", state=lab.state)
     with transaction.atomic():
         lab_note(lab=lab, event="checkpoint_remove", actor=actor, message=name)
-        _enqueue_after_commit("lab_checkpoint_remove", str(lab.pk), name)
+        send_lab_task_on_commit(TaskName.LAB_CHECKPOINT_REMOVE, str(lab.pk), name)
     return lab
 
 
 def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
     """Push the expiry back by ``hours`` (1..720), never past MAX_LAB_LIFETIME from the lab's creation
     (ValidationError on ``hours``). Only live labs can be extended."""
-    from labs.lifecycle import LIVE
-
     if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_EXTENSION_HOURS:
         raise ValidationError({"hours": f"Give a whole number of hours from 1 to {MAX_EXTENSION_HOURS}."})
     with transaction.atomic():
@@ -603,13 +569,13 @@ def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
 
 def lab_delete(*, actor, lab: Lab, reason: str = "") -> Lab:
     """Remove the lab: the worker deletes its VM, disk and folder, then releases its capacity."""
-    return _move_and_send(lab, LabEventName.DELETE, "lab_teardown", actor=actor, message=reason)
+    return _move_and_send(lab, LabEventName.DELETE, TaskName.LAB_TEARDOWN, actor=actor, message=reason)
 
 
 def lab_expire(*, lab: Lab) -> Lab:
     """The lab's lifetime is over: delete it (the expiry schedule calls this)."""
     expired = f"expired at {lab.expires_at:%Y-%m-%d %H:%M} UTC"
-    return _move_and_send(lab, LabEventName.EXPIRE, "lab_teardown", message=expired)
+    return _move_and_send(lab, LabEventName.EXPIRE, TaskName.LAB_TEARDOWN, message=expired)
 
 
 # --- Course issue ----------------------------------------------------------------------------
@@ -643,10 +609,6 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
     host; nobody else learns anything about hosts or other tenants' labs. Issuing twice never
     gives a student two labs: lab_request itself refuses a second live lab per student and course.
     """
-    from labs.lifecycle import LIVE
-    from workers.models import Host, HostState
-    from workers.services.placement import choose_host, host_rooms
-
     _check_may_issue(actor=actor, course=course)
     enrollments = list(
         Enrollment.objects.filter(course=course, status=EnrollmentStatus.ENROLLED)
@@ -721,8 +683,6 @@ def _capacity_in_words(*, fits: int, needed: int) -> str:
 
 
 def _reserve(room, need):
-    from workers.services.placement import HostRoom
-
     return HostRoom(
         room.host,
         room.vcpus_used + need["vcpus"],

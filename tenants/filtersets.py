@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.db.models import Q
 
 from config.api import StrictBooleanFilter
 from tenants.models import Membership, Role, Tenant
@@ -15,8 +16,6 @@ class TenantFilterSet(django_filters.FilterSet):
         fields = ["active"]
 
     def search(self, queryset, name, value):
-        from django.db.models import Q
-
         return queryset.filter(Q(slug__icontains=value) | Q(name__icontains=value))
 
 

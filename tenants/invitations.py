@@ -29,19 +29,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import DomainError, NotAllowed
+from config.errors import AlreadyMember, InvitationNotFound, NotAllowed
+from labs.models import Enrollment, EnrollmentStatus
+from labs.services import enrollment_add
 from tenants.models import Invitation, Membership, Role, Tenant
 from tenants.services import membership_add
-
-
-class AlreadyMember(DomainError):
-    code = "already_member"
-    http_status = 409
-
-
-class InvitationNotFound(DomainError):
-    code = "not_found"
-    http_status = 404
 
 
 @dataclass(frozen=True)
@@ -187,9 +179,6 @@ def invitation_accept(*, token: str, user) -> Membership:
     InvitationNotFound (the token is unknown, used, or addressed to someone else: the three
     are not told apart) and NotAllowed for a platform admin.
     """
-    from labs.models import Enrollment, EnrollmentStatus
-    from labs.services import enrollment_add
-
     invitation = (
         Invitation.objects.select_for_update(of=("self",))
         .select_related("tenant")

@@ -34,11 +34,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from tenants.models import Membership, Role
+from labs.models import (
+    Course,
+    CourseGroupObjectPermission,
+    CourseUserObjectPermission,
+    Enrollment,
+    Lab,
+    LabGroupObjectPermission,
+    LabTemplate,
+    LabUserObjectPermission,
+)
+from tenants.models import Membership, Role, Tenant
+from workers.models import Host
 
 MANAGER_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 TEACHING_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.INSTRUCTOR})
@@ -128,8 +140,6 @@ def _guardian_q(user_id: int, codename: str, user_model, group_model) -> Q:
 
 
 def _restrict_lab(queryset, access: Access, action: str):
-    from labs.models import LabGroupObjectPermission, LabUserObjectPermission
-
     codename = LAB_ACTIONS[action]
     return queryset.filter(tenant_id__in=access.member_tenant_ids).filter(
         _guardian_q(access.user_id, codename, LabUserObjectPermission, LabGroupObjectPermission)
@@ -137,8 +147,6 @@ def _restrict_lab(queryset, access: Access, action: str):
 
 
 def _restrict_course(queryset, access: Access, action: str):
-    from labs.models import CourseGroupObjectPermission, CourseUserObjectPermission
-
     codename = COURSE_ACTIONS[action]
     return queryset.filter(tenant_id__in=access.member_tenant_ids).filter(
         _guardian_q(access.user_id, codename, CourseUserObjectPermission, CourseGroupObjectPermission)
@@ -146,8 +154,6 @@ def _restrict_course(queryset, access: Access, action: str):
 
 
 def _restrict_enrollment(queryset, access: Access, action: str):
-    from labs.models import Course
-
     courses = _restrict_course(Course.objects.all(), access, "issue")
     return queryset.filter(course__in=courses.values("pk"))
 
@@ -177,12 +183,6 @@ def _restrict_nothing(queryset, access: Access, action: str):
 
 
 def _restrictions() -> dict:
-    from django.contrib.auth import get_user_model
-
-    from labs.models import Course, Enrollment, Lab, LabTemplate
-    from tenants.models import Tenant
-    from workers.models import Host
-
     return {
         Lab: _restrict_lab,
         Course: _restrict_course,
@@ -270,8 +270,6 @@ def permissions_grant_for_lab(lab, *, owner_role=_UNKNOWN) -> None:
     """Grant the lab's owner, the tenant's managers and the course's instructors. Idempotent.
 
     ``owner_role`` saves a query when the caller already knows it."""
-    from labs.models import LabGroupObjectPermission, LabUserObjectPermission
-
     perms = _permissions("labs.lab", LAB_ALL)
     by_code = {p.codename: p for p in perms}
     if owner_role is _UNKNOWN:
@@ -301,8 +299,6 @@ def permissions_grant_for_course(course) -> None:
     Also brings the instructors group in line with ``course.instructors`` (members of the
     tenant who are not students), so call it again after changing the instructors. Idempotent.
     """
-    from labs.models import CourseGroupObjectPermission, LabGroupObjectPermission
-
     course_perms = {p.codename: p for p in _permissions("labs.course", COURSE_ALL)}
     managers = managers_group(course.tenant_id)
     teachers = instructors_group(course.pk)
@@ -341,8 +337,6 @@ def permissions_grant_for_course(course) -> None:
 @transaction.atomic
 def permissions_grant_for_enrollment(enrollment) -> None:
     """An enrolled student may see the course (not its roster). Idempotent."""
-    from labs.models import CourseUserObjectPermission
-
     CourseUserObjectPermission.objects.bulk_create(
         [
             CourseUserObjectPermission(
@@ -357,8 +351,6 @@ def permissions_grant_for_enrollment(enrollment) -> None:
 @transaction.atomic
 def permissions_sync_membership(membership) -> None:
     """Bring the member's groups and own-lab grants in line with their current role. Idempotent."""
-    from labs.models import Course, Lab, LabUserObjectPermission
-
     user = membership.user
     managers = managers_group(membership.tenant_id)
     if membership.role in MANAGER_ROLES:
@@ -391,8 +383,6 @@ def permissions_sync_membership(membership) -> None:
 @transaction.atomic
 def permissions_revoke_membership(membership) -> None:
     """Take away everything the member held in the tenant: groups and per-object grants."""
-    from labs.models import Course, CourseUserObjectPermission, LabUserObjectPermission
-
     user = membership.user
     tenant_id = membership.tenant_id
     managers_group(tenant_id).user_set.remove(user)

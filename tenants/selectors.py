@@ -8,6 +8,8 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from labs.models import Lab, LabUsageMonth
+from labs.states import LIVE, POWERED, LabState
 from tenants.models import Quota, Tenant
 
 
@@ -30,9 +32,6 @@ def month_start(now=None):
 
 def tenant_live_usage(tenant_id: int, *, owner_id: int | None = None, course_id: int | None = None) -> dict:
     """One aggregate query over the tenant's live labs (and optionally one owner's, one course's)."""
-    from labs.lifecycle import LIVE, POWERED, LabState
-    from labs.models import Lab
-
     # Reset, checkpoint and restore keep the power state the lab had (the host restarts only a VM
     # that was running), so they count as running only if it was: running_since is set exactly
     # while the VM is on.
@@ -53,8 +52,6 @@ def tenant_live_usage(tenant_id: int, *, owner_id: int | None = None, course_id:
 
 
 def running_seconds_this_month(tenant_id: int, *, owner_id: int | None = None, now=None) -> dict:
-    from labs.models import LabUsageMonth
-
     rows = LabUsageMonth.objects.filter(tenant_id=tenant_id, month=month_start(now))
     aggregates = {"tenant": Coalesce(Sum("running_seconds"), 0)}
     if owner_id is not None:

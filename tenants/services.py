@@ -6,7 +6,8 @@ from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from config.errors import DomainError
+from config.errors import TenantInUse
+from labs.models import Course
 from tenants import permissions as tenant_permissions
 from tenants.models import QUOTA_LIMIT_FIELDS, Membership, Quota, Tenant
 
@@ -77,11 +78,6 @@ def membership_remove(*, membership: Membership) -> None:
 TENANT_EDITABLE = ("name", "active")
 
 
-class TenantInUse(DomainError):
-    code = "tenant_in_use"
-    http_status = 409
-
-
 @transaction.atomic
 def tenant_update(*, tenant: Tenant, **fields) -> Tenant:
     """Rename or (de)activate a tenant. The slug never changes: URLs and host names use it."""
@@ -99,8 +95,6 @@ def tenant_update(*, tenant: Tenant, **fields) -> Tenant:
 @transaction.atomic
 def tenant_delete(*, tenant: Tenant) -> None:
     """Delete a tenant that never had a lab (lab history is kept); otherwise deactivate it instead."""
-    from labs.models import Course
-
     if tenant.labs.exists():
         raise TenantInUse(
             f"Tenant {tenant.slug} has labs (their history is kept), so it cannot be deleted; deactivate it instead.",

@@ -19,41 +19,19 @@ import logging
 import random
 
 from celery import shared_task
-from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError
 
 from config.errors import InvalidTransition
-from labs.lifecycle import LabState
 from labs.models import Lab
-from workers.services import operations
+from labs.states import LabState
+from workers.dispatch import TaskName, host_queue, send_lab_task_on_commit
+from workers.models import Host
+from workers.services import hosts, operations, reconciler, schedules
 
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 12
 MAX_BACKOFF = 60
-
-
-def host_queue(site: str) -> str:
-    return f"hosts.{site}"
-
-
-def send_lab_task(name: str, lab: Lab, *args) -> None:
-    """Send a lab task to its host's site queue (the default queue while it has no host)."""
-    host = lab.host if lab.host_id else None
-    queue = host_queue(host.site) if host else settings.CELERY_TASK_DEFAULT_QUEUE
-    globals()[name].apply_async(args=[str(lab.pk), *args], queue=queue)
-
-
-def send_lab_task_on_commit(name: str, lab_id, *args) -> None:
-    """Send once the transaction commits. A broker outage is logged, never raised: the change
-    is committed, and the schedules re-send work for labs that wait too long."""
-
-    def send():
-        lab = Lab.objects.select_related("host").filter(pk=lab_id).first()
-        if lab is not None:
-            send_lab_task(name, lab, *args)
-
-    transaction.on_commit(send, robust=True)
 
 
 def _is_transient(exc: Exception) -> bool:
@@ -92,7 +70,7 @@ def _run(task, lab_id, operation, *, on_give_up=None):
         if on_give_up is not None:
             on_give_up(reason)
         elif operations.lab_fail(lab_id=lab_id, reason=reason):
-            send_lab_task_on_commit("lab_cleanup", lab_id)
+            send_lab_task_on_commit(TaskName.LAB_CLEANUP, lab_id)
         return None
 
 
@@ -204,28 +182,20 @@ def lab_cleanup(self, lab_id: str) -> None:
 @shared_task(acks_late=True)
 def reconcile_all() -> None:
     """Fan out one reconcile per host, each on its site's queue."""
-    from workers.models import Host
-
     for host_id, site in Host.objects.values_list("pk", "site"):
         reconcile_host.apply_async(args=[host_id], queue=host_queue(site))
 
 
 @shared_task(acks_late=True)
 def reconcile_host(host_id: int) -> dict:
-    from workers.services.reconciler import reconcile_host as reconcile
-
-    return vars(reconcile(host_id=host_id))
+    return vars(reconciler.reconcile_host(host_id=host_id))
 
 
 @shared_task(acks_late=True)
 def run_schedules() -> dict:
-    from workers.services.schedules import run_schedules as run
-
-    return vars(run())
+    return vars(schedules.run_schedules())
 
 
 @shared_task(acks_late=True)
 def host_doctor(host_id: int) -> None:
-    from workers.services.hosts import host_doctor_run
-
-    host_doctor_run(host_id=host_id)
+    hosts.host_doctor_run(host_id=host_id)

@@ -6,7 +6,6 @@ from rest_framework import serializers
 
 from config import validators as host_rules
 from config.api import RestrictedPrimaryKeyRelatedField, RestrictedSlugRelatedField
-from labs.lifecycle import LabState
 from labs.models import (
     Course,
     Enrollment,
@@ -20,6 +19,7 @@ from labs.models import (
     course_date_validators,
     lifetime_validators,
 )
+from labs.states import LabState
 from tenants.models import Tenant
 
 GENERATIONS = [(1, "Generation 1"), (2, "Generation 2")]

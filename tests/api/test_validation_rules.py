@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from labs.lifecycle import LabState
 from labs.models import Lab, LabCheckpoint, LabTemplate, LabTemplateVersion
+from labs.states import LabState
 from tenants.models import Tenant
 from workers.models import Host
 

@@ -3,10 +3,10 @@
 import pytest
 from django.db.models import Sum
 
-from labs.lifecycle import LabState
 from labs.models import Lab
 from labs.selectors import course_progress
 from labs.services import course_issue
+from labs.states import LabState
 from tests import factories
 from tests.integration.harness import host_for, wait_until
 from workers.models import Allocation

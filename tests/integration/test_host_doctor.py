@@ -2,16 +2,18 @@
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import transaction
 
 from labs.models import LabTemplateVersion
 from tests import factories
-from tests.integration.harness import host_for
+from tests.integration.harness import host_for, wait_until
 from workers.hyperv.driver import HOST_FACTS
 from workers.hyperv.errors import CommandTooLong
 from workers.hyperv.powershell import build_script
 from workers.hyperv.simulator.hyperv.facts import DEFAULT_BASE_IMAGES
 from workers.hyperv.simulator.testing import run_simulator
 from workers.models import Host
+from workers.services.hosts import host_doctor_request
 
 pytestmark = [pytest.mark.integration]
 
@@ -91,3 +93,18 @@ def test_many_long_base_image_paths_are_checked_in_batches_under_the_command_lin
     assert "connect" not in report and report["nesting_os"]["status"] == "pass"
     detail = report["base_images"]["detail"]
     assert "1 of 26 base images are missing" in detail and paths[7] in detail and paths[8] not in detail
+@pytest.mark.postgres
+def test_a_doctor_requested_through_the_service_runs_on_a_real_worker(worker, sims):
+    # The dispatcher sends host_doctor by its registered name to the host's site queue, once the
+    # request commits; a real worker (which imported workers.tasks) runs it against hvsim.
+    host = host_for(sims(1)[0], "asked")
+    with transaction.atomic():
+        host_doctor_request(actor=None, host=host)
+    wait_until(
+        lambda: Host.objects.get(pk=host.pk).doctor_report,
+        timeout=60,
+        what=f"the doctor's report\n{worker.log_tail()}",
+    )
+    host.refresh_from_db()
+    names = {check["name"] for check in host.doctor_report}
+    assert host.facts["os_build"] and "hyperv_role" in names and "connect" not in names

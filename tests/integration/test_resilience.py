@@ -10,12 +10,13 @@ from collections import Counter
 
 import pytest
 
-from labs.lifecycle import LIVE, LabState
 from labs.models import Lab
 from labs.services import lab_request
+from labs.states import LIVE, LabState
 from tests import factories
 from tests.integration.harness import ROOT, Worker, database_url, host_for, wait_until
 from workers import tasks
+from workers.dispatch import TaskName, send_lab_task
 from workers.models import Allocation, HostState
 from workers.services.reconciler import reconcile_host
 
@@ -69,8 +70,8 @@ def test_every_task_sent_twice_still_yields_one_vm_per_lab(worker, sims):
         what="all labs placed",
     )
     for lab in Lab.objects.filter(pk__in=[lab.pk for lab in labs]).select_related("host"):
-        tasks.send_lab_task("lab_build", lab)
-        tasks.send_lab_task("lab_build", lab)
+        send_lab_task(TaskName.LAB_BUILD, lab)
+        send_lab_task(TaskName.LAB_BUILD, lab)
     wait_until(
         lambda: Lab.objects.filter(state=LabState.RUNNING).count() == 10,
         timeout=90,
@@ -84,7 +85,7 @@ def test_every_task_sent_twice_still_yields_one_vm_per_lab(worker, sims):
         from labs.services import lab_delete
 
         lab_delete(actor=admin, lab=lab)
-        tasks.send_lab_task("lab_teardown", lab)
+        send_lab_task(TaskName.LAB_TEARDOWN, lab)
     wait_until(lambda: Lab.objects.filter(state=LabState.DELETED).count() == 10, timeout=60, what="all deleted")
     assert _vms_by_lab(handles) == Counter() and Allocation.objects.count() == 0
     assert {h.pk for h in hosts}

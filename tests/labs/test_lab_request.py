@@ -5,9 +5,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from config.errors import NotAllowed, QuotaExceeded
-from labs.lifecycle import LabState
 from labs.models import Lab, LabEvent, LabUsageMonth
 from labs.services import lab_request
+from labs.states import LabState
 from tenants.selectors import month_start
 from tenants.services import quota_update
 from tests import factories
@@ -65,7 +65,8 @@ def test_a_refused_request_leaves_nothing_behind(acme, acme_admin, acme_template
 
 
 def test_deleted_and_failed_labs_do_not_count(acme, acme_admin, acme_template):
-    from labs.lifecycle import LabEventName, transition
+    from labs.lifecycle import transition
+    from labs.states import LabEventName
 
     quota_update(tenant=acme, max_labs=1)
     first = lab_request(actor=acme_admin, template=acme_template)

@@ -3,9 +3,10 @@ from collections import deque
 import pytest
 
 from config.errors import InvalidTransition
-from labs import lifecycle
-from labs.lifecycle import INITIAL, LIVE, STABLE, TRANSIENT, TRANSITIONS, LabEventName, LabState, transition
+from labs import states
+from labs.lifecycle import transition
 from labs.models import LabEvent
+from labs.states import INITIAL, LIVE, STABLE, TRANSIENT, TRANSITIONS, LabEventName, LabState
 
 
 def test_every_state_is_reachable_from_the_initial_state():
@@ -41,10 +42,10 @@ def test_deleted_is_final():
 def test_every_pair_outside_the_table_is_refused(state):
     for event in LabEventName.values:
         if (state, event) in TRANSITIONS:
-            assert lifecycle.target_of(state, event) == TRANSITIONS[(state, event)]
+            assert states.target_of(state, event) == TRANSITIONS[(state, event)]
         else:
             with pytest.raises(InvalidTransition, match=f"A lab that is {state} cannot {event}"):
-                lifecycle.target_of(state, event)
+                states.target_of(state, event)
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def test_events_are_append_only(lab, db):
 
 
 def test_state_diagram_lists_every_transition():
-    diagram = lifecycle.state_diagram()
+    diagram = states.state_diagram()
     assert diagram.startswith("stateDiagram-v2")
     labelled = {}
     for line in diagram.splitlines()[2:-1]:
@@ -113,4 +114,4 @@ def test_the_readme_shows_the_diagram_generated_from_the_table():
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert lifecycle.state_diagram() in readme, "regenerate it with `python manage.py lab_states`"
+    assert states.state_diagram() in readme, "regenerate it with `python manage.py lab_states`"

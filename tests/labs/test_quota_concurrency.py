@@ -3,9 +3,9 @@
 import pytest
 
 from config.errors import QuotaExceeded
-from labs.lifecycle import LIVE
 from labs.models import Lab, LabEvent
 from labs.services import lab_request
+from labs.states import LIVE
 from tests import factories
 from tests.concurrency import run_at_once
 
@@ -89,8 +89,8 @@ def test_20_concurrent_starts_with_room_for_3_more_running_labs_start_exactly_3(
 
 
 def _start_race(repetition):
-    from labs.lifecycle import LabState
     from labs.services import lab_start
+    from labs.states import LabState
     from tenants.services import quota_update
 
     tenant = factories.tenant(f"start-{repetition}", max_labs=1000, max_running_labs=1000, max_vcpus=1000,

@@ -7,9 +7,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from config.errors import QuotaExceeded
-from labs.lifecycle import LabState
 from labs.models import Lab, LabEvent, LabUsageMonth
 from labs.services import lab_request, lab_reset, lab_restore, lab_start
+from labs.states import LabState
 from tenants.selectors import month_start, tenant_live_usage
 from tenants.services import quota_update
 

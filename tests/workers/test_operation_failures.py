@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labs.lifecycle import LabState
 from labs.models import LabCheckpoint
 from labs.services import lab_checkpoint, lab_checkpoint_remove, lab_reset, lab_restore, lab_start, lab_stop
+from labs.states import LabState
 from workers import tasks
 from workers.hyperv.errors import HostError, HostUnreachable
 from workers.models import Allocation

@@ -2,14 +2,15 @@
 
 import pytest
 
-from labs.lifecycle import LabState
+from config.errors import HostBusy, LabBusy
 from labs.models import LabCheckpoint
 from labs.services import lab_checkpoint, lab_delete, lab_reset, lab_restore, lab_start, lab_stop
+from labs.states import LabState
 from workers import tasks
 from workers.hyperv.errors import HostUnreachable, NotFound
 from workers.models import Allocation, HostLease, TenantSegment, TenantSwitch
 from workers.services import operations
-from workers.services.hostcalls import HostBusy, LabBusy, host_slot, lab_lease
+from workers.services.hostcalls import host_slot, lab_lease
 
 
 def provision(lab):

@@ -3,9 +3,9 @@ from django.db.models import Sum
 from django.test import override_settings
 
 from config.errors import NoCapacity
-from labs.lifecycle import LabState
 from labs.models import Lab
 from labs.services import lab_request
+from labs.states import LabState
 from tests import factories
 from tests.concurrency import run_at_once
 from workers.models import Allocation, Host, HostState

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from labs.lifecycle import LabState
+from labs.states import LabState
 from workers.hyperv.errors import HostUnreachable
 from workers.models import Allocation, HostState, OrphanSighting
 from workers.services import operations

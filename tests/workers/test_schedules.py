@@ -4,9 +4,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from labs.lifecycle import LabState
 from labs.models import Lab, LabUsageMonth
 from labs.services import lab_request
+from labs.states import LabState
 from tenants.services import quota_update
 from tests import factories
 from workers.services import operations

@@ -1,4 +1,5 @@
-"""The errors every hypervisor driver raises (the real one, the fake, and any later one).
+"""The errors every hypervisor driver raises (the real one, the fake, and any later one): the
+``HypervisorError`` branch of Nestlab's one error family (``config.errors.NestlabError``).
 
 Each class says whether retrying can help (``transient``). Task code retries transient errors
 with backoff and fails the lab on permanent ones, storing ``host_message`` as the reason.
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from config.errors import NestlabError  # Django-free: the drivers import no Django model
 
-class HypervisorError(Exception):
+
+class HypervisorError(NestlabError):
     """Base of all driver errors. ``host_message`` is the host's own words (or ours, if the
     driver refused before asking the host)."""
 

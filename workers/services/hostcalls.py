@@ -19,24 +19,15 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from config.errors import DomainError
+from config.errors import HostBusy, LabBusy
+from labs.models import Lab
+from workers.hyperv.driver import HyperVDriver
 from workers.hyperv.interface import ConnectionSpec, HypervisorDriver
 from workers.models import Host, HostLease
 
 
-class HostBusy(DomainError):
-    """Every operation slot of the host stayed taken; the task is re-enqueued to try again shortly."""
-
-    code = "host_busy"
-    http_status = 503
-    transient = True
-    wait_and_retry = True
-
-
 def winrm_driver(host: Host) -> HypervisorDriver:
     """The production driver: pywinrm to the host's WinRM endpoint."""
-    from workers.hyperv.driver import HyperVDriver
-
     return HyperVDriver(connection_spec(host))
 
 
@@ -117,15 +108,6 @@ def host_mutex(host: Host, key: str, *, wait_s: float = 30.0) -> Iterator[None]:
         _release(host, key, holder)
 
 
-class LabBusy(DomainError):
-    """Another worker is doing host work for this lab; the task polls again shortly."""
-
-    code = "lab_busy"
-    http_status = 409
-    transient = True
-    wait_and_retry = True
-
-
 @contextmanager
 def lab_lease(lab_id) -> Iterator[None]:
     """Be the only worker doing host work for this lab, or raise LabBusy.
@@ -134,8 +116,6 @@ def lab_lease(lab_id) -> Iterator[None]:
     (Hyper-V allows duplicate names); the lease makes the second wait and then find the lab
     moved on. Like host slots, it is a compare-and-set in the shared database and expires by itself.
     """
-    from labs.models import Lab
-
     holder = _holder()
     now = timezone.now()
     until = now + timedelta(seconds=settings.NESTLAB_HOST_LEASE_SECONDS)

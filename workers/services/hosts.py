@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labs.models import LabTemplateVersion
+from workers.dispatch import TaskName, send_host_task_on_commit
 from workers.hyperv.doctor import Check, doctor_checks
 from workers.hyperv.errors import HypervisorError
 from workers.models import Host, HostState
@@ -66,9 +67,7 @@ def host_enable(*, actor, host: Host) -> Host:
 
 def host_doctor_request(*, actor, host: Host) -> None:
     """Run the doctor on a worker (it talks to the host); the report lands on the Host row."""
-    from workers.tasks import host_doctor, host_queue
-
-    transaction.on_commit(lambda: host_doctor.apply_async(args=[host.pk], queue=host_queue(host.site)))
+    send_host_task_on_commit(TaskName.HOST_DOCTOR, host)
 
 
 def base_images_in_use() -> list[str]:

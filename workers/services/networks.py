@@ -11,43 +11,26 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-from functools import lru_cache
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import HostError
-from labs.lifecycle import LIVE
+from config.errors import NetworkSetupError, PoolExhausted
 from labs.models import Lab, NetworkMode, NetworkScope
+from labs.states import LIVE
 from workers.hyperv import names as host_names
 from workers.hyperv.errors import InvalidState
 from workers.hyperv.interface import HypervisorDriver, SwitchSpec
 from workers.models import TenantSegment, TenantSwitch
+from workers.services.hostcalls import host_mutex
 
 log = logging.getLogger(__name__)
 
 
-class PoolExhausted(HostError):
-    code = "network_pool_exhausted"
-
-
-@lru_cache(maxsize=4)
-def vlan_pool(spec: str) -> range:
-    """Parse NESTLAB_VLAN_POOL ('100-3999')."""
-    try:
-        low, high = (int(part) for part in spec.split("-", 1))
-    except ValueError:
-        raise HostError(f"NESTLAB_VLAN_POOL must look like 100-3999; got {spec!r}") from None
-    if not 1 <= low <= high <= 4094:
-        raise HostError(f"NESTLAB_VLAN_POOL must lie within 1..4094; got {spec!r}")
-    return range(low, high + 1)
-
-
 def nat_prefixes() -> list[str]:
-    pool = ipaddress.ip_network(settings.NESTLAB_NAT_POOL)
+    pool = settings.NESTLAB_NAT_POOL  # parsed and checked at start-up (config/settings.py)
     return [str(net) for net in pool.subnets(new_prefix=settings.NESTLAB_NAT_PREFIX_LENGTH)]
 
 
@@ -80,7 +63,7 @@ def _allocate(tenant, field: str, candidates) -> TenantSegment:
                 return segment
         except IntegrityError:
             continue  # another tenant took the same value at the same moment; pick again
-    raise HostError(f"Could not reserve a {field} for tenant {tenant}; try again.")
+    raise NetworkSetupError(f"Could not reserve a {field} for tenant {tenant}; try again.")
 
 
 def network_prepare(lab: Lab, *, external_adapter: str) -> tuple[SwitchSpec, int | None]:
@@ -91,8 +74,10 @@ def network_prepare(lab: Lab, *, external_adapter: str) -> tuple[SwitchSpec, int
     vlan_id = None
     if mode == NetworkMode.VLAN:
         if not external_adapter:
-            raise HostError(f"Host {lab.host.name} has no external adapter set, which VLAN-mode templates need.")
-        vlan_id = _allocate(lab.tenant, "vlan_id", vlan_pool(settings.NESTLAB_VLAN_POOL)).vlan_id
+            raise NetworkSetupError(
+                f"Host {lab.host.name} has no external adapter set, which VLAN-mode templates need."
+            )
+        vlan_id = _allocate(lab.tenant, "vlan_id", settings.NESTLAB_VLAN_POOL).vlan_id
         spec = SwitchSpec(name=name, mode="vlan", external_adapter=external_adapter)
     elif mode == NetworkMode.NAT:
         prefix = _allocate(lab.tenant, "nat_prefix", nat_prefixes()).nat_prefix
@@ -111,8 +96,6 @@ def switch_ensure(lab: Lab, spec: SwitchSpec, driver: HypervisorDriver) -> bool:
     VLAN mode's shared external switch is ensured every time (it is not ours to record).
     Returns whether the host was asked.
     """
-    from workers.services.hostcalls import host_mutex
-
     if spec.mode != "vlan" and TenantSwitch.objects.filter(
         host=lab.host, name=spec.name, ensured_at__isnull=False
     ).exists():
@@ -149,8 +132,6 @@ def switch_release(lab: Lab, driver: HypervisorDriver) -> None:
     """
     if lab.template_version.network_mode == NetworkMode.VLAN or lab.host_id is None:
         return
-    from workers.services.hostcalls import host_mutex
-
     name = switch_name(lab)
     users = Lab.objects.filter(host_id=lab.host_id, tenant_id=lab.tenant_id, state__in=LIVE).exclude(pk=lab.pk)
     with host_mutex(lab.host, f"switch:{name}"):

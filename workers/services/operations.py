@@ -21,9 +21,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import InvalidTransition
-from labs.lifecycle import TRANSIENT, LabEventName, LabState, transition
+from labs.lifecycle import lab_note, lab_notes_add, transition
 from labs.models import Lab, LabCheckpoint
-from labs.services import lab_note, lab_notes_add
+from labs.states import TRANSIENT, LabEventName, LabState
 from workers.hyperv.errors import HypervisorError, NotFound
 from workers.hyperv.interface import VmSpec
 from workers.models import Allocation, Host

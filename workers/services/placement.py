@@ -19,8 +19,9 @@ from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
 from config.errors import InvalidTransition, NoCapacity
-from labs.lifecycle import LabEventName, LabState, transition
+from labs.lifecycle import transition
 from labs.models import Lab
+from labs.states import LabEventName, LabState
 from workers.models import Allocation, Host, HostState
 
 

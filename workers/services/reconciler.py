@@ -27,14 +27,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import InvalidTransition
-from labs.lifecycle import LIVE, TRANSIENT, LabEventName, LabState, transition
+from labs.lifecycle import transition
 from labs.models import Lab
+from labs.states import LIVE, TRANSIENT, LabEventName, LabState
+from workers.dispatch import TaskName, send_lab_task_on_commit
 from workers.hyperv.errors import HypervisorError
 from workers.hyperv.interface import TaggedVm
 from workers.models import Allocation, Host, HostState, OrphanSighting
 from workers.services.hostcalls import driver_for
 from workers.services.metering import meter_lab
 from workers.services.operations import OPERATIONS, lab_fail
+from workers.services.placement import allocation_release
 
 log = logging.getLogger(__name__)
 E = LabEventName
@@ -175,8 +178,6 @@ def _settle_stuck(lab: Lab, vm: TaggedVm, reason: str, now) -> bool:
 
 def lab_fail_settled(lab: Lab, reason: str) -> bool:
     """Fail a running or stopped lab whose VM is gone; nothing is left to remove, so release now."""
-    from workers.services.placement import allocation_release
-
     with transaction.atomic():
         if not _try(lab, E.VM_LOST, message=reason, last_error=reason, running_since=None):
             return False
@@ -185,9 +186,7 @@ def lab_fail_settled(lab: Lab, reason: str) -> bool:
 
 
 def _enqueue_cleanup(lab: Lab, report: ReconcileReport) -> None:
-    from workers.tasks import send_lab_task_on_commit
-
-    send_lab_task_on_commit("lab_cleanup", lab.pk)
+    send_lab_task_on_commit(TaskName.LAB_CLEANUP, lab.pk)
     report.cleanups.append(str(lab.pk))
 
 

@@ -16,12 +16,15 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from config.errors import InvalidTransition, QuotaExceeded
-from labs.lifecycle import LIVE, LabState
+from labs.lifecycle import lab_note
 from labs.models import Course, Lab, LabUsageMonth
-from labs.services import lab_note, lab_start, lab_stop
+from labs.services import lab_expire, lab_start, lab_stop
+from labs.states import LIVE, LabState
 from tenants.models import Quota, Role
 from tenants.selectors import month_start
+from workers.dispatch import TaskName, send_lab_task_on_commit
 from workers.services.metering import meter_running_labs
+from workers.services.operations import lab_fail
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +67,6 @@ def run_schedules(*, now=None) -> ScheduleReport:
 def resend_waiting_requests(now, report: ScheduleReport) -> None:
     """Labs still waiting for placement: send placement again (a lost message, a broker outage at
     request time), and fail those waiting past NESTLAB_TRANSIENT_DEADLINE."""
-    from workers.services.operations import lab_fail
-    from workers.tasks import send_lab_task_on_commit
-
     waiting = Lab.objects.filter(
         state=LabState.REQUESTED, state_changed_at__lte=now - timedelta(seconds=settings.NESTLAB_REQUEUE_AFTER)
     )
@@ -77,7 +77,7 @@ def resend_waiting_requests(now, report: ScheduleReport) -> None:
             if lab_fail(lab_id=lab.pk, reason=f"No host could take it in {minutes} minutes."):
                 report.abandoned += 1
         else:
-            send_lab_task_on_commit("lab_place", lab.pk)
+            send_lab_task_on_commit(TaskName.LAB_PLACE, lab.pk)
             report.resent += 1
 
 
@@ -159,8 +159,6 @@ def enforce_continuous_running(now, report: ScheduleReport) -> None:
 
 def expire_labs(now, report: ScheduleReport) -> None:
     """Warn before a lab expires, then delete it when it does."""
-    from labs.services import lab_expire
-
     warn_from = now + timedelta(seconds=settings.NESTLAB_EXPIRY_WARNING)
     live = Lab.objects.filter(state__in=LIVE).exclude(state=LabState.DELETING)
     for lab in live.filter(expires_at__lte=warn_from, expires_at__gt=now, expiry_warned_at__isnull=True):

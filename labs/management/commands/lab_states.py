@@ -1,8 +1,8 @@
-"""Print the lab lifecycle as a Mermaid state diagram, generated from labs.lifecycle.TRANSITIONS."""
+"""Print the lab lifecycle as a Mermaid state diagram, generated from labs.states.TRANSITIONS."""
 
 from django.core.management.base import BaseCommand
 
-from labs.lifecycle import state_diagram
+from labs.states import state_diagram
 
 
 class Command(BaseCommand):

@@ -139,7 +139,7 @@ class SimHandle:
     # --- clients ------------------------------------------------------------------------------
     def session(self, **kwargs: Any):
         """A pywinrm Session (plaintext or ssl with certificate validation off)."""
-        import winrm
+        import winrm  # noqa: PLC0415 -- optional, heavy: a test client; hvsim itself runs without pywinrm
 
         transport = "ssl" if self.tls else "plaintext"
         kwargs.setdefault("server_cert_validation", "ignore")

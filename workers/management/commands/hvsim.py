@@ -3,11 +3,11 @@
 
 from django.core.management.base import BaseCommand
 
+from workers.hyperv.simulator.cli import main
+
 
 class Command(BaseCommand):
     help = "Run hvsim, the Hyper-V host simulator (WinRM at /wsman). Options as python -m workers.hyperv.simulator."
 
     def run_from_argv(self, argv: list[str]) -> None:
-        from workers.hyperv.simulator.cli import main
-
         raise SystemExit(main(argv[2:]))

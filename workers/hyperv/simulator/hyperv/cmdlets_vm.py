@@ -11,7 +11,8 @@ from typing import Any
 
 from ..powershell.binding import Parameter
 from ..powershell.evaluator import Invocation
-from ..powershell.values import PSObject, timespan
+from ..powershell.operators import wildcard_match
+from ..powershell.values import PSObject, timespan, version
 from . import facts
 from .cmdlets_storage import create_disk
 from .common import (
@@ -97,8 +98,6 @@ def get_vmhost(invocation: Invocation, host: Host) -> list[Any]:
 
 
 def get_supported_versions(invocation: Invocation, host: Host) -> list[Any]:
-    from ..powershell.values import version
-
     versions = supported_versions(host)
     rows = []
     for text in versions:
@@ -507,8 +506,6 @@ def checkpoint_vm(invocation: Invocation, host: Host) -> list[Any]:
 
 
 def _snapshots(invocation: Invocation, host: Host) -> list[tuple[VirtualMachine, Checkpoint]]:
-    from ..powershell.operators import wildcard_match
-
     piped = invocation.get("VMSnapshot")
     if piped is None and invocation.input is not None and "VMName" not in invocation:
         piped = invocation.input
@@ -579,8 +576,6 @@ def remove_vm_snapshot(invocation: Invocation, host: Host) -> list[Any]:
 
 
 def get_integration_service(invocation: Invocation, host: Host) -> list[Any]:
-    from ..powershell.operators import wildcard_match
-
     names = invocation.get("Name")
     now = time.time()
     rows = []

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ..powershell.operators import wildcard_match
 from . import facts
 
 
@@ -391,8 +392,6 @@ class Host:
         return entries
 
     def vms_named(self, name: str) -> list[VirtualMachine]:
-        from ..powershell.operators import wildcard_match
-
         return [vm for vm in self.state.vms if wildcard_match(vm.name, name)]
 
     def vm_by_id(self, vm_id: str) -> VirtualMachine | None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .values import PSObject
+
 
 @dataclass
 class ErrorRecord:
@@ -150,8 +152,6 @@ def wrap_console_line(line: str) -> list[str]:
 
 def error_record_member(record: ErrorRecord, name: str):
     """``$_.Exception.Message`` and friends, for an error record caught in ``catch``."""
-    from .values import PSObject
-
     lowered = name.lower()
     if lowered == "exception":
         return PSObject(

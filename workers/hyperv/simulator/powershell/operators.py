@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from .errors import ErrorRecord, StatementTerminatingError
-from .values import DateTime, EnumValue, Hashtable, PSObject, ScriptBlock, to_text, type_name_of
+from .values import DateTime, EnumValue, Hashtable, PSObject, ScriptBlock, to_bool, to_text, type_name_of
 
 
 def runtime_error(
@@ -91,8 +91,6 @@ def _equal(left: Any, right: Any, case_sensitive: bool) -> bool:
 
 
 def _to_bool_for_compare(value: Any) -> bool:
-    from .values import to_bool
-
     return to_bool(value)
 
 
