@@ -62,6 +62,10 @@ def _is_platform_admin(user) -> bool:
     return bool(user.is_staff or user.is_superuser)
 
 
+def _same_address(a: str, b: str) -> bool:
+    return a.strip().lower() == b.strip().lower()
+
+
 def _account_create(*, email: str, name: str):
     """A new inactive account for ``email``, or None if one appeared meanwhile (a parallel add).
 
@@ -78,10 +82,18 @@ def _account_create(*, email: str, name: str):
         usable = len(username) <= User._meta.get_field("username").max_length
     except ValidationError:
         usable = False
-    if not usable or User.objects.filter(username__iexact=username).exists():
+    if usable:
+        holder = User.objects.filter(username__iexact=username).first()
+        if holder is not None and _same_address(holder.email, email):
+            return None  # a parallel add of this address made it (and committed) first
+        usable = holder is None
+    if not usable:
         # Derived from the address, so two parallel adds of it still collide on the username.
         username = f"invited-{hashlib.sha256(email.lower().encode()).hexdigest()[:16]}"
-        if User.objects.filter(username=username).exists():
+        holder = User.objects.filter(username=username).first()
+        if holder is not None and _same_address(holder.email, email):
+            return None
+        if holder is not None:
             username = f"invited-{secrets.token_hex(8)}"
     user = User(username=username, email=email, first_name=first[:150], last_name=last[:150], is_active=False)
     user.set_unusable_password()
