@@ -1,7 +1,7 @@
 """Writes for templates, labs, courses and enrollments.
 
-The API, the portal, the admin, management commands and Celery tasks all call these; nothing else
-changes these rows. Lab state changes go through ``labs.lifecycle.transition``.
+The API, the admin, management commands and Celery tasks all call these (and so must any later entry
+point); nothing else changes these rows. Lab state changes go through ``labs.lifecycle.transition``.
 """
 
 from __future__ import annotations
