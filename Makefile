@@ -27,9 +27,15 @@ bench: venv
 	@exports="$$($(PY) -m config.testenv)" || exit 1; eval "$$exports"; \
 	for b in quota hvsim driver provision api; do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 
+# Needs no database server and ignores the caller's environment: the migrations check reads only the
+# models and the migration files, so it runs with the test settings on an in-memory SQLite database.
+LINT_ENV := env -i PATH="$$PATH" HOME="$$HOME" DJANGO_SETTINGS_MODULE="$$DJANGO_SETTINGS_MODULE" \
+	DATABASE_URL=sqlite://:memory: CELERY_BROKER_URL=filesystem://
+
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/ruff format --check .
+	$(LINT_ENV) sh -c 'eval "$$($(PY) -m config.testenv)" && $(PY) manage.py makemigrations --check --dry-run'
 
 # Regenerate the hash-pinned lock files from requirements/*.in.
 lock: venv

@@ -1,7 +1,7 @@
 """What a caller sees when django-axes locks a sign-in (``AXES_LOCKOUT_CALLABLE``).
 
 The API answers ``429`` in its JSON error format (``accounts.api`` raises it; this keeps that
-answer), every HTML sign-in page (the admin, the portal's Django auth views) a ``429`` page saying
+answer), every HTML sign-in page (the admin's, any built on Django's auth views) a ``429`` page saying
 how long to wait. axes itself logs the lockout (username, address, path; never the password).
 """
 

@@ -3,7 +3,7 @@
 ``NestlabError`` is the root. Its two branches:
 
 - ``DomainError``: what services raise. The API's exception handler turns these into 4xx answers
-  with a machine-readable ``code``, the portal and admin show the message.
+  with a machine-readable ``code``; the ``message`` is written to be shown to a person as it is.
 - ``workers.hyperv.errors.HypervisorError``: what a hypervisor driver raises, with the host's own
   words in ``host_message`` (that module keeps them beside the drivers, which import no Django).
 

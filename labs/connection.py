@@ -33,14 +33,8 @@ def _clean(value: str) -> str:
 
 
 def lab_vm_id(lab) -> str | None:
-    """The VM's GUID if stored on the lab, or in its host's facts (``vm_ids`` by VM name)."""
-    stored = getattr(lab, "vm_id", None)
-    if stored:
-        return str(stored)
-    facts = (lab.host.facts or {}) if lab.host_id else {}
-    vm_ids = facts.get("vm_ids") or facts.get("vms") or {}
-    found = vm_ids.get(lab.vm_name) if isinstance(vm_ids, dict) else None
-    return str(found) if found else None
+    """The VM's GUID, which the worker stores on the lab when it builds the VM; None before that."""
+    return str(lab.vm_id) if lab.vm_id else None
 
 
 def rdp_file(*, host: str, pcb: str) -> str:

@@ -1,7 +1,7 @@
 """Writes for templates, labs, courses and enrollments.
 
-The API, the portal, the admin, management commands and Celery tasks all call these; nothing else
-changes these rows. Lab state changes go through ``labs.lifecycle.transition``.
+The API, the admin, management commands and Celery tasks all call these (and so must any later entry
+point); nothing else changes these rows. Lab state changes go through ``labs.lifecycle.transition``.
 """
 
 from __future__ import annotations
@@ -537,7 +537,11 @@ def lab_checkpoint_remove(*, actor, lab: Lab, name: str) -> Lab:
 
 def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
     """Push the expiry back by ``hours`` (1..720), never past MAX_LAB_LIFETIME from the lab's creation
-    (ValidationError on ``hours``). Only live labs can be extended."""
+    (ValidationError on ``hours``). Only live labs can be extended (InvalidTransition), and only by
+    those who may change the lab (NotAllowed): the tenant's managers, the course's instructors and
+    owners who are not students. Records an ``extend`` event with the actor."""
+    if not tenant_permissions.may(actor, lab, "change"):
+        raise NotAllowed("You may not extend this lab.")
     if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_EXTENSION_HOURS:
         raise ValidationError({"hours": f"Give a whole number of hours from 1 to {MAX_EXTENSION_HOURS}."})
     with transaction.atomic():

@@ -60,7 +60,7 @@ def running_seconds_this_month(tenant_id: int, *, owner_id: int | None = None, n
 
 
 def tenant_usage(tenant: Tenant) -> list[UsageLine]:
-    """Every tenant-wide limit with its current usage, for the admin, the API and the portal."""
+    """Every tenant-wide limit with its current usage, for the admin and the API."""
     quota = Quota.objects.get(tenant=tenant)
     live = tenant_live_usage(tenant.pk)
     seconds = running_seconds_this_month(tenant.pk)["tenant"]

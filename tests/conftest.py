@@ -94,3 +94,9 @@ def platform_admin(db):
 @pytest.fixture
 def acme_template(acme):
     return factories.template(acme, "acme-lab", self_service=True)
+
+
+@pytest.fixture
+def admin_client(client, platform_admin):
+    client.force_login(platform_admin)
+    return client

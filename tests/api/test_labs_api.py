@@ -94,10 +94,11 @@ def test_lifecycle_action_returns_202_with_the_lab(world, api):
 
 
 def test_connection_gives_an_rdp_file_with_the_vm_id_when_known(world, api):
-    world.host.facts = {"vm_ids": {world.lab.vm_name: "7c0a6c5e-3c4e-4f7a-9d1e-0a1b2c3d4e5f"}}
-    world.host.save()
+    # the worker stores the GUID the host reports on the lab when it builds the VM
+    Lab.objects.filter(pk=world.lab.pk).update(vm_id="7c0a6c5e-3c4e-4f7a-9d1e-0a1b2c3d4e5f")
     body = api("student").get(f"/api/v1/labs/{world.lab.pk}/connection/").json()
     assert body["host"] == "hv01.example.test" and body["port"] == 2179
+    assert body["vm_id"] == "7c0a6c5e-3c4e-4f7a-9d1e-0a1b2c3d4e5f"
     assert "pcb:s:7c0a6c5e-3c4e-4f7a-9d1e-0a1b2c3d4e5f" in body["rdp"]
     rdp = api("student").get(f"/api/v1/labs/{world.lab.pk}/connection/?format=rdp")
     assert rdp.status_code == 200

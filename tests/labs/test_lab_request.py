@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from config.errors import NotAllowed, QuotaExceeded
+from config.errors import NotAllowed, QuotaExceeded, TenantInactive
 from labs.models import Lab, LabEvent, LabUsageMonth
 from labs.services import lab_request
 from labs.states import LabState
@@ -139,7 +139,7 @@ def test_exhausted_monthly_hours_refuse_new_labs(acme, acme_admin, acme_template
 def test_an_inactive_tenant_cannot_request(acme, acme_admin, acme_template):
     acme.active = False
     acme.save()
-    with pytest.raises(Exception, match="inactive"):
+    with pytest.raises(TenantInactive, match="inactive"):
         lab_request(actor=acme_admin, template=acme_template)
     _nothing_left_behind(acme)
 

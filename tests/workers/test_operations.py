@@ -3,6 +3,7 @@
 import pytest
 
 from config.errors import HostBusy, LabBusy
+from labs.connection import lab_connection
 from labs.models import LabCheckpoint
 from labs.services import lab_checkpoint, lab_delete, lab_reset, lab_restore, lab_start, lab_stop
 from labs.states import LabState
@@ -284,3 +285,11 @@ def test_a_delete_during_a_build_wins_and_the_lab_ends_deleted(fake_fleet, new_l
     lab.refresh_from_db()
     assert lab.state == LabState.DELETED and driver_of(host).vms == []
     assert not Allocation.objects.filter(lab=lab).exists()
+
+
+def test_a_built_labs_console_names_the_vm_by_the_id_the_host_gave(fake_fleet, new_lab, driver_of):
+    lab = new_lab()
+    host = provision(lab)
+    [vm] = driver_of(host).vms
+    connection = lab_connection(lab)
+    assert connection.vm_id == vm.vm_id and f"pcb:s:{vm.vm_id}\r\n" in connection.rdp
