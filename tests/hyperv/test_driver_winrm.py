@@ -183,6 +183,7 @@ class ScriptedProtocol:
 
         class _Transport:
             read_timeout_sec = 30
+            session = "scripted"  # the HTTP session exists: nothing to build
 
             def close_session(self):
                 pass

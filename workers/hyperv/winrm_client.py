@@ -227,10 +227,8 @@ class WinRMClient:
             operation_timeout_sec=MAX_RECEIVE_WAIT_S,
             proxy=None,
         )
-        # pywinrm already settled the proxy question (none unless configured); without this,
-        # requests re-reads the proxy environment on every message, a few ms of CPU per lab.
-        self._protocol.transport.build_session().trust_env = False
         self._shell_id: str | None = None
+        self._authenticated = False  # a call has gone through on the current session
         self.scripts_run = 0
 
     def __repr__(self) -> str:
@@ -328,11 +326,40 @@ class WinRMClient:
         except Exception:  # noqa: BLE001 - the shell expires on the host by itself
             self._protocol.transport.close_session()
 
+    def _build_session(self) -> None:
+        """Make pywinrm's HTTP session on first use. With message encryption (NTLM over HTTP)
+        this is the authentication handshake, so it runs inside ``_call``'s error mapping."""
+        transport = self._protocol.transport
+        if getattr(transport, "session", None) is None:
+            session = transport.build_session()
+            # pywinrm already settled the proxy question (none unless configured); without this,
+            # requests re-reads the proxy environment on every message, a few ms of CPU per lab.
+            session.trust_env = False
+
     def _call(self, method: Callable[..., Any], deadline: float, *args: Any, **kwargs: Any) -> Any:
         """Call one pywinrm method within what is left of ``deadline``, turning its exceptions
-        into HypervisorErrors."""
+        into HypervisorErrors.
+
+        With message encryption the security context belongs to the TCP connection: when the
+        host lost it (WinRM restarted, the connection dropped), pywinrm authenticates again on a
+        new connection but re-sends the body sealed with the old context, which the host cannot
+        read and answers 401. The host never ran that message, so after a session that had
+        worked, the call is made once more on a fresh session."""
+        try:
+            answer = self._call_once(method, deadline, *args, **kwargs)
+        except AuthenticationFailed:
+            if not self._authenticated or getattr(self._protocol.transport, "encryption", None) is None:
+                raise
+            self._authenticated = False
+            self._protocol.transport.close_session()
+            answer = self._call_once(method, deadline, *args, **kwargs)
+        self._authenticated = True
+        return answer
+
+    def _call_once(self, method: Callable[..., Any], deadline: float, *args: Any, **kwargs: Any) -> Any:
         self._limit_waits(deadline - time.monotonic())
         try:
+            self._build_session()
             return method(*args, **kwargs)
         except WinRMOperationTimeoutError:
             raise
