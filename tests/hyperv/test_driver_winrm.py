@@ -236,7 +236,7 @@ def test_a_script_runs_in_one_shell_and_returns_json():
     client = client_with(protocol)
     assert client.run_script(SCRIPT) == {"a": 1}
     assert protocol.calls == ["open_shell", "run_command", "receive", "receive", "cleanup_command", "close_shell"]
-    assert protocol.commands[0].startswith("powershell -encodedcommand ")
+    assert protocol.commands[0].startswith("powershell -NoProfile -NonInteractive -EncodedCommand ")
     assert client.round_trips == 6 and client.scripts_run == 1
 
 
