@@ -391,11 +391,16 @@ def test_host_facts_are_read_from_one_answer():
         "VhdPath": "D:\\Labs",
         "Versions": [{"Version": "8.0", "IsDefault": False}, {"Version": "9.0", "IsDefault": True}],
         "Disks": {"DeviceID": "D:", "FreeSpace": 10, "Size": 20},
-        "Images": [{"Path": "C:\\I\\a.vhdx", "Present": True}],
+        "UiCulture": "de-DE",
     }
-    driver, client = recording_driver(answer)
+    driver, client = recording_driver(answer, [{"Path": "C:\\I\\a.vhdx", "Present": True}])
     facts = driver.host_facts(["C:\\I\\a.vhdx"])
-    assert "$Images=@('C:\\I\\a.vhdx')" in assignments(client.scripts[0])
+    # The facts script never carries the base images (any number of them would not fit); they
+    # are asked apart, in batches, in the same shell.
+    assert "$Images" not in client.scripts[0] and "Get-WindowsFeature" not in client.scripts[0]
+    assert "$Images=@('C:\\I\\a.vhdx')" in assignments(client.scripts[1])
+    assert [(image.path, image.present) for image in facts.base_images] == [("C:\\I\\a.vhdx", True)]
+    assert facts.ui_culture == "de-DE"
     assert facts.os_build == 17763 and facts.cpu_vendor == "amd"
     assert facts.supported_config_versions == ("8.0", "9.0") and facts.default_config_version == "9.0"
     assert facts.free_bytes_on("D:\\Labs") == 10

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any
 
 from workers.hyperv.errors import CommandTooLong, HostError, InvalidState, InvalidValue, Timeout
@@ -64,16 +65,18 @@ Get-VM -Name $Name | Select-Object @{Name='State';Expression={$_.State.ToString(
 
 # Without the Hyper-V role its cmdlets do not exist, and a missing command is not silenced by
 # -ErrorAction: hence try/catch around them, so the doctor can still say what is missing.
+# The role shows as the vmms service and an answering Get-VMHost, not Get-WindowsFeature, which
+# can hang (hyperv-real-host.md section 5 item 6). Base images are asked apart, in batches
+# (base_images_present), so the script's length never depends on their number.
 HOST_FACTS = """
 $h=$null;$versions=@();$hv=$false
 try{$h=Get-VMHost;$hv=$true
 $versions=@(Get-VMHostSupportedVersion | ForEach-Object {@{Version=$_.Version.ToString();IsDefault=[bool]$_.IsDefault}})}catch{}
-try{$hv=(Get-WindowsFeature -Name Hyper-V).InstallState.ToString() -eq 'Installed'}catch{}
+if(@(Get-Service -Name vmms -ErrorAction SilentlyContinue).Count -gt 0){$hv=$true}
 $os=Get-CimInstance -ClassName Win32_OperatingSystem
 $cs=Get-CimInstance -ClassName Win32_ComputerSystem
 $processor=@(Get-CimInstance -ClassName Win32_Processor)[0]
 $disks=@(Get-CimInstance -ClassName Win32_LogicalDisk | Where-Object {$_.DriveType -eq 3} | Select-Object DeviceID,FreeSpace,Size)
-$img=@(foreach($i in $Images){@{Path=$i;Present=[bool](Test-Path -LiteralPath $i)}})
 @{
 ComputerName=$os.CSName;Caption=$os.Caption;Build=$os.BuildNumber
 FreeKB=$os.FreePhysicalMemory;TotalKB=$os.TotalVisibleMemorySize
@@ -82,7 +85,7 @@ FirmwareVirt=$processor.VirtualizationFirmwareEnabled;Slat=$processor.SecondLeve
 VmMonitor=$processor.VMMonitorModeExtensions;HyperV=$hv
 Lp=$h.LogicalProcessorCount;Memory=$h.MemoryCapacity
 VmPath=$h.VirtualMachinePath;VhdPath=$h.VirtualHardDiskPath
-Versions=$versions;Disks=$disks;Images=$img
+Versions=$versions;Disks=$disks;UiCulture=$PSUICulture
 } | ConvertTo-Json -Depth 3 -Compress
 """
 # The doctor asks about base images apart from the facts, in batches that each fit the
@@ -231,8 +234,11 @@ class HyperVDriver:
 
     def host_facts(self, base_images: list[str]) -> HostFacts:
         images = [check_windows_path(path, what="base image path") for path in base_images]
-        raw = self.client.run_script(build_script(HOST_FACTS, Images=images))
-        return _host_facts(raw)
+        with self.client.shell():
+            facts = _host_facts(self.client.run_script(build_script(HOST_FACTS)))
+            if images:
+                facts = replace(facts, base_images=tuple(self.base_images_present(images)))
+        return facts
 
     def base_images_present(self, paths: list[str]) -> list[BaseImage]:
         found: dict[str, BaseImage] = {}
@@ -457,8 +463,6 @@ def _host_facts(raw: Any) -> HostFacts:
             )
             for row in _as_list(_field(raw, "Disks", object, default=None))
         ),
-        base_images=tuple(
-            BaseImage(path=_field(row, "Path", str), present=bool(row.get("Present")))
-            for row in _as_list(_field(raw, "Images", object, default=None))
-        ),
+        base_images=(),
+        ui_culture=_field(raw, "UiCulture", str, default=None) or None,
     )

@@ -183,6 +183,9 @@ def _run_powershell(
         is_cancelled=cancelled.is_set,
         environment=_environment(host),
     )
+    # The host's UI culture ($PSUICulture; hyperv-real-host.md section 3, missing check (e)).
+    interpreter.variables["PSUICulture"] = host.config.language
+    interpreter.variables["PSCulture"] = host.config.language
     try:
         result = interpreter.run(script or "")
     except CommandCancelled:

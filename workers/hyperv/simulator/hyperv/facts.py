@@ -105,6 +105,13 @@ FeatureState = enum_type(
     "Microsoft.Dism.Commands.FeatureState",
     {"Disabled": 0, "DisabledWithPayloadRemoved": 1, "Enabled": 2, "EnablePending": 3, "DisablePending": 4},
 )
+# .NET System.ServiceProcess.ServiceControllerStatus; the numbering is not in the docs (the
+# driver stringifies Status), Running is what hyperv-real-host.md section 3 asks of vmms.
+ServiceStatus = enum_type(
+    "System.ServiceProcess.ServiceControllerStatus",
+    {"Stopped": 1, "StartPending": 2, "StopPending": 3, "Running": 4, "ContinuePending": 5, "PausePending": 6,
+     "Paused": 7},
+)
 AclAction = enum_type("Microsoft.HyperV.PowerShell.VMNetworkAdapterAclAction", {"Allow": 1, "Deny": 2, "Meter": 3})
 AclDirection = enum_type(
     "Microsoft.HyperV.PowerShell.VMNetworkAdapterAclDirection", {"Inbound": 1, "Outbound": 2, "Both": 3}
