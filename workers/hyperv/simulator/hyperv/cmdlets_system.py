@@ -42,6 +42,8 @@ def _operating_system(host: Host) -> PSObject:
             "FreePhysicalMemory": max(0, free_kb),
             "LastBootUpTime": DateTime(BOOT_TIME),
             "Status": "OK",
+            # DEP lives here, not on Win32_Processor (hyperv-real-host.md section 4).
+            "DataExecutionPrevention_Available": True,
         },
         display=facts.OS_CAPTIONS.get(build, ""),
     )
@@ -65,7 +67,6 @@ def _processors(host: Host) -> list[PSObject]:
                     "VirtualizationFirmwareEnabled": False if hidden else config.firmware_virtualization,
                     "SecondLevelAddressTranslationExtensions": False if hidden else config.slat,
                     "VMMonitorModeExtensions": False if hidden else True,
-                    "DataExecutionPrevention_Available": True,
                     "Architecture": 9,
                 },
                 display=f"CPU{socket}",
