@@ -358,6 +358,20 @@ def test_status_reads_the_answer():
     assert status.ip_addresses == ["10.20.0.5"] and status.uptime_s == 42 and status.heartbeat == "OK"
 
 
+def test_arrays_that_windows_powershell_5_1_wraps_are_read_as_arrays():
+    """5.1 writes an array inside an array as {"value": [...], "Count": n} ([S18])."""
+    answer = {
+        "Name": "lab-1", "VMId": "0b6f", "State": "Running", "Heartbeat": "Ok", "Uptime": 42,
+        "IPAddresses": {"value": ["10.20.0.5", {"value": ["fe80::1", "fe80::2"], "Count": 2}], "Count": 2},
+    }
+    driver, _ = recording_driver(answer)
+    status = driver.vm_status("lab-1")
+    assert status.ip_addresses == ["10.20.0.5", "fe80::1", "fe80::2"] and status.heartbeat == "OK"
+    row = {"Name": "lab-2", "VMId": "b", "State": "Off", "Notes": "nestlab:x"}
+    driver, _ = recording_driver({"value": [row], "Count": 1})
+    assert [vm.name for vm in driver.list_tagged_vms()] == ["lab-2"]
+
+
 def test_inventory_reads_one_row_or_many_and_parses_lab_ids():
     lab_id = uuid.uuid4()
     rows = [

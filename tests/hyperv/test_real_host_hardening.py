@@ -16,7 +16,7 @@ from workers.hyperv.interface import ConnectionSpec, SwitchSpec, VmSpec
 from workers.hyperv.powershell import PROLOGUE
 from workers.hyperv.simulator.hyperv import facts
 from workers.hyperv.simulator.testing import SimHandle, run_simulator
-from workers.hyperv.winrm_client import GET_VM_NOT_FOUND_ID, WinRMClient
+from workers.hyperv.winrm_client import WinRMClient
 
 PROFILE_NOISE = "Loading personal and system profiles took 812ms."
 
@@ -122,7 +122,7 @@ def test_only_get_vms_own_invalid_argument_means_not_found():
         client = WinRMClient(connect(host).conn)
         with pytest.raises(NotFound) as missing_vm:
             client.run_script(PROLOGUE + "Get-VM -Name 'nope' | Out-Null")
-        assert missing_vm.value.error_id == GET_VM_NOT_FOUND_ID
+        assert missing_vm.value.error_id == "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM"
         # New-VM's "unable to find a virtual switch" is an InvalidArgument too, of New-VM: the
         # VM was never looked for, so it is not a missing VM.
         with pytest.raises(HostError) as bad_switch:

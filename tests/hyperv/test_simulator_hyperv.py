@@ -173,7 +173,8 @@ def test_server_2022_and_2025_support_8_0_up_to_10_0_and_12_0(os_build, supporte
         session = host.session()
         listed = run_json(
             session,
-            "ConvertTo-Json -Compress -InputObject @(Get-VMHostSupportedVersion | ForEach-Object {$_.Version.ToString()})",
+            "ConvertTo-Json -Compress -InputObject "
+            "@(Get-VMHostSupportedVersion | ForEach-Object {$_.Version.ToString()})",
         )
         assert listed == supported
         assert "not a supported" in run_error(session, f"New-VM -Name '{unique}' -NoVHD -Version 5.0")
