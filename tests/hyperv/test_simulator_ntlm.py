@@ -128,3 +128,14 @@ def test_the_driver_carries_on_over_ntlm_after_the_host_restarts():
         host.restart()  # the kept-alive, authenticated connection is gone: authenticate again
         driver.ensure_switch(SwitchSpec("sw", "private"))
         assert [switch["name"] for switch in host.state()["switches"]] == ["sw"]
+
+
+def test_ntlm_over_https_needs_no_message_encryption():
+    with run_simulator(tls=True) as host:
+        session = winrm.Session(
+            host.url, auth=(host.user, host.password), transport="ntlm", server_cert_validation="ignore"
+        )
+        assert session.run_ps("1+1").std_out == b"2\r\n"
+        assert session.protocol.transport.encryption is None  # 'auto' does not encrypt over HTTPS
+        driver = ntlm_driver(host, use_tls=True, verify_tls=False)
+        assert driver.list_tagged_vms() == []

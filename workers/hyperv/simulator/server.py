@@ -354,16 +354,17 @@ class _Handler(BaseHTTPRequestHandler):
         if method != "POST":
             self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"", "text/plain")
             return
-        encrypted = self._ntlm is not None and self._ntlm.authenticated
+        ntlm = self._ntlm is not None and self._ntlm.authenticated
+        encrypted = ntlm and is_encrypted(self.headers.get("Content-Type", ""))
+        if ntlm and not body:  # pywinrm's empty POST that sets up the security context
+            self._send(HTTPStatus.OK, b"", "text/plain")
+            return
+        if ntlm and not encrypted and simulator._ssl is None:
+            # WinRM's default AllowUnencrypted=false: NTLM over HTTP must encrypt (HTTPS need not).
+            self._send(HTTPStatus.BAD_REQUEST, b"", "text/plain")
+            return
         if encrypted:
             assert self._ntlm is not None
-            if not body:  # pywinrm's empty POST that sets up the security context
-                self._send(HTTPStatus.OK, b"", "text/plain")
-                return
-            if not is_encrypted(self.headers.get("Content-Type", "")):
-                # WinRM's default AllowUnencrypted=false: NTLM over HTTP must encrypt.
-                self._send(HTTPStatus.BAD_REQUEST, b"", "text/plain")
-                return
             try:
                 body = self._ntlm.decrypt(body)
             except NtlmRejected:
