@@ -42,6 +42,7 @@ def test_a_healthy_intel_host_passes_everything():
         "storage",
         "base_images",
         "winrm_transport",
+        "host_language",
     ]
 
 
@@ -181,3 +182,12 @@ def test_winrm_transport_security(transport, use_tls, is_simulator, status):
 )
 def test_release_names(build, name):
     assert windows_release(build) == name
+
+
+@pytest.mark.parametrize(("culture", "status"), [(None, "pass"), ("en-US", "pass"), ("en-GB", "pass"),
+                                                 ("de-DE", "warn"), ("fr-FR", "warn")])
+def test_the_doctor_says_when_the_host_speaks_a_language_it_cannot_read(culture, status):
+    check = run(replace(HEALTHY, ui_culture=culture))["host_language"]
+    assert check.status == status
+    if status == "warn":
+        assert culture in check.detail and "Set-WinUILanguageOverride -Language en-US" in check.fix

@@ -358,6 +358,20 @@ def test_status_reads_the_answer():
     assert status.ip_addresses == ["10.20.0.5"] and status.uptime_s == 42 and status.heartbeat == "OK"
 
 
+def test_arrays_that_windows_powershell_5_1_wraps_are_read_as_arrays():
+    """5.1 writes an array inside an array as {"value": [...], "Count": n} ([S18])."""
+    answer = {
+        "Name": "lab-1", "VMId": "0b6f", "State": "Running", "Heartbeat": "Ok", "Uptime": 42,
+        "IPAddresses": {"value": ["10.20.0.5", {"value": ["fe80::1", "fe80::2"], "Count": 2}], "Count": 2},
+    }
+    driver, _ = recording_driver(answer)
+    status = driver.vm_status("lab-1")
+    assert status.ip_addresses == ["10.20.0.5", "fe80::1", "fe80::2"] and status.heartbeat == "OK"
+    row = {"Name": "lab-2", "VMId": "b", "State": "Off", "Notes": "nestlab:x"}
+    driver, _ = recording_driver({"value": [row], "Count": 1})
+    assert [vm.name for vm in driver.list_tagged_vms()] == ["lab-2"]
+
+
 def test_inventory_reads_one_row_or_many_and_parses_lab_ids():
     lab_id = uuid.uuid4()
     rows = [
@@ -391,11 +405,16 @@ def test_host_facts_are_read_from_one_answer():
         "VhdPath": "D:\\Labs",
         "Versions": [{"Version": "8.0", "IsDefault": False}, {"Version": "9.0", "IsDefault": True}],
         "Disks": {"DeviceID": "D:", "FreeSpace": 10, "Size": 20},
-        "Images": [{"Path": "C:\\I\\a.vhdx", "Present": True}],
+        "UiCulture": "de-DE",
     }
-    driver, client = recording_driver(answer)
+    driver, client = recording_driver(answer, [{"Path": "C:\\I\\a.vhdx", "Present": True}])
     facts = driver.host_facts(["C:\\I\\a.vhdx"])
-    assert "$Images=@('C:\\I\\a.vhdx')" in assignments(client.scripts[0])
+    # The facts script never carries the base images (any number of them would not fit); they
+    # are asked apart, in batches, in the same shell.
+    assert "$Images" not in client.scripts[0] and "Get-WindowsFeature" not in client.scripts[0]
+    assert "$Images=@('C:\\I\\a.vhdx')" in assignments(client.scripts[1])
+    assert [(image.path, image.present) for image in facts.base_images] == [("C:\\I\\a.vhdx", True)]
+    assert facts.ui_culture == "de-DE"
     assert facts.os_build == 17763 and facts.cpu_vendor == "amd"
     assert facts.supported_config_versions == ("8.0", "9.0") and facts.default_config_version == "9.0"
     assert facts.free_bytes_on("D:\\Labs") == 10

@@ -118,6 +118,30 @@ def test_plain_stderr_is_kept_as_is():
         (clixml("New-VHD : The system cannot find the file specified."), NotFound),
         (clixml("New-VHD : There is not enough space on the disk."), InsufficientResources),
         ("", HostError),
+        # Newer out-of-memory text, and "insufficient system resources" (hyperv-real-host.md [S20]).
+        (clixml("Start-VM : 'lab-1' failed to start. Could not initialize memory: Not enough memory resources are "
+                "available to complete this operation. (0x8007000E).",
+                "    + CategoryInfo          : FromStdErr: (:) [Start-VM], VirtualizationException",
+                "    + FullyQualifiedErrorId : OutOfMemory,Microsoft.HyperV.PowerShell.Commands.StartVM"),
+         InsufficientResources),
+        (clixml("Start-VM : Unable to allocate 2048 MB of RAM: Insufficient system resources exist to complete the "
+                "requested service. (0x800705AA).",
+                "    + CategoryInfo          : NotSpecified: (:) [Start-VM], VirtualizationException",
+                "    + FullyQualifiedErrorId : Unspecified,Microsoft.HyperV.PowerShell.Commands.StartVM"),
+         InsufficientResources),
+        # Not found by category and id whatever the language; InvalidArgument of another cmdlet is not.
+        (clixml('Get-VM : Hyper-V konnte keinen virtuellen Computer mit dem Namen "x" finden.',
+                "    + CategoryInfo          : InvalidArgument: (x:String) [Get-VM], VirtualizationException",
+                "    + FullyQualifiedErrorId : InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM"),
+         NotFound),
+        (clixml('New-VM : Hyper-V was unable to find a virtual switch with name "sw".',
+                "    + CategoryInfo          : InvalidArgument: (sw:String) [New-VM], VirtualizationException",
+                "    + FullyQualifiedErrorId : InvalidParameter,Microsoft.HyperV.PowerShell.Commands.NewVM"),
+         HostError),
+        (clixml("Stop-VM : Der Vorgang kann im aktuellen Zustand nicht ausgeführt werden.",
+                "    + CategoryInfo          : InvalidOperation: (:) [Stop-VM], VirtualizationException",
+                "    + FullyQualifiedErrorId : InvalidState,Microsoft.HyperV.PowerShell.Commands.StopVM"),
+         InvalidState),
         (clixml("Get-VMHost : The term 'Get-VMHost' is not recognized as the name of a cmdlet, function.",
                 "    + CategoryInfo          : ObjectNotFound: (Get-VMHost:String) [], CommandNotFoundException"),
          HostError),
@@ -183,6 +207,7 @@ class ScriptedProtocol:
 
         class _Transport:
             read_timeout_sec = 30
+            session = "scripted"  # the HTTP session exists: nothing to build
 
             def close_session(self):
                 pass
@@ -235,7 +260,7 @@ def test_a_script_runs_in_one_shell_and_returns_json():
     client = client_with(protocol)
     assert client.run_script(SCRIPT) == {"a": 1}
     assert protocol.calls == ["open_shell", "run_command", "receive", "receive", "cleanup_command", "close_shell"]
-    assert protocol.commands[0].startswith("powershell -encodedcommand ")
+    assert protocol.commands[0].startswith("powershell -NoProfile -NonInteractive -EncodedCommand ")
     assert client.round_trips == 6 and client.scripts_run == 1
 
 

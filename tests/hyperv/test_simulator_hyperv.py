@@ -149,15 +149,35 @@ def test_set_vm_processor_is_refused_while_the_vm_runs(session, unique):
     assert "The operation cannot be performed while the virtual machine is in its current state." in error
 
 
-def test_intel_nesting_needs_configuration_version_8(session, unique):
-    run_json(session, f"New-VM -Name '{unique}' -NoVHD -Version 7.1 | Out-Null")
-    error = run_error(session, f"Set-VMProcessor -VMName '{unique}' -ExposeVirtualizationExtensions $true")
-    assert "lower than 8.0" in error
-    run_json(
-        session,
-        f"New-VM -Name '{unique}-ok' -NoVHD -Version 8.0 | Out-Null; "
-        f"Set-VMProcessor -VMName '{unique}-ok' -Count 2 -ExposeVirtualizationExtensions $true",
-    )
+def test_intel_nesting_needs_configuration_version_8(unique):
+    with run_simulator(os_build=17763) as server_2019:  # 2022 and later no longer create 7.1
+        session = server_2019.session()
+        run_json(session, f"New-VM -Name '{unique}' -NoVHD -Version 7.1 | Out-Null")
+        error = run_error(session, f"Set-VMProcessor -VMName '{unique}' -ExposeVirtualizationExtensions $true")
+        assert "lower than 8.0" in error
+        run_json(
+            session,
+            f"New-VM -Name '{unique}-ok' -NoVHD -Version 8.0 | Out-Null; "
+            f"Set-VMProcessor -VMName '{unique}-ok' -Count 2 -ExposeVirtualizationExtensions $true",
+        )
+
+
+@pytest.mark.parametrize(
+    ("os_build", "supported"),
+    [(20348, ["8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0"]),
+     (26100, ["8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0", "11.0", "12.0"])],
+)
+def test_server_2022_and_2025_support_8_0_up_to_10_0_and_12_0(os_build, supported, unique):
+    """hyperv-real-host.md section 2 ([S12]): not 5.0-7.1 any more."""
+    with run_simulator(os_build=os_build) as host:
+        session = host.session()
+        listed = run_json(
+            session,
+            "ConvertTo-Json -Compress -InputObject "
+            "@(Get-VMHostSupportedVersion | ForEach-Object {$_.Version.ToString()})",
+        )
+        assert listed == supported
+        assert "not a supported" in run_error(session, f"New-VM -Name '{unique}' -NoVHD -Version 5.0")
 
 
 def test_set_vm_memory_turns_dynamic_memory_off_and_sets_startup(simulator, session, unique):
@@ -292,7 +312,9 @@ def test_checkpoint_aliases_work_like_the_snapshot_cmdlets(simulator, session, u
 
 def test_get_vmsnapshot_of_a_missing_checkpoint_is_an_error_unless_silenced(session, unique):
     make_vm(session, unique)
-    assert "unable to find a checkpoint" in run_error(session, f"Get-VMSnapshot -VMName '{unique}' -Name nope")
+    error = run_error(session, f"Get-VMSnapshot -VMName '{unique}' -Name nope")
+    assert "Unable to find a snapshot matching the given criteria." in error  # hyperv-real-host.md section 4
+    assert "ObjectNotFound" in error
     assert (
         run_json(
             session,
@@ -302,15 +324,20 @@ def test_get_vmsnapshot_of_a_missing_checkpoint_is_an_error_unless_silenced(sess
     )
 
 
-def test_restoring_a_checkpoint_on_a_running_nested_vm_is_refused(session, unique):
+def test_a_nested_vm_may_be_restored_while_running_saved_and_given_dynamic_memory(simulator, session, unique):
+    """Allowed since build 14361 ([S3]); dynamic memory has no effect ([S4]): hyperv-real-host.md
+    section 4. hvsim refused all three."""
     make_vm(session, unique)
-    error = run_error(
+    run_json(
         session,
         f"Set-VMProcessor -VMName '{unique}' -ExposeVirtualizationExtensions $true; "
+        f"Set-VMMemory -VMName '{unique}' -DynamicMemoryEnabled $true; Set-VM -Name '{unique}' -DynamicMemory; "
         f"Checkpoint-VM -Name '{unique}' -SnapshotName c; Start-VM '{unique}'; "
-        f"Restore-VMSnapshot -VMName '{unique}' -Name c -Confirm:$false",
+        f"Restore-VMSnapshot -VMName '{unique}' -Name c -Confirm:$false; Start-VM '{unique}'; "
+        f"Stop-VM -Name '{unique}' -Save",
     )
-    assert "current state" in error
+    [vm] = vm_state(simulator, unique)
+    assert vm["state"] == "Saved" and vm["dynamic_memory"] is True and vm["expose_virtualization_extensions"]
 
 
 def test_a_checkpoint_of_a_running_vm_restores_to_saved(simulator, session, unique):

@@ -97,13 +97,14 @@ class Worker:
             return ""
 
 
-def host_for(sim, name: str, *, memory_mb: int = 65536, **extra):
-    """A Host row for a running simulator (Basic over HTTP, which only simulators may use)."""
+def host_for(sim, name: str, *, memory_mb: int = 65536, transport: str | None = None, **extra):
+    """A Host row for a running simulator: Basic over HTTP (which only simulators may use) or
+    HTTPS, unless ``transport`` says otherwise ("ntlm": NTLM with message encryption over HTTP)."""
     return factories.host(
         name,
         endpoint=sim.host,
         port=sim.port,
-        transport="ssl" if sim.tls else "plaintext",
+        transport=transport or ("ssl" if sim.tls else "plaintext"),
         use_tls=sim.tls,
         password=sim.password,
         cpus=extra.pop("cpus", 32),

@@ -59,3 +59,30 @@ def test_a_30_student_course_runs_across_3_hosts_as_nested_tagged_vms(worker, si
         assert used["v"] == sum(vm["processor_count"] for vm in vms)
     assert seen == 30
     assert len({lab.host_id for lab in labs.values()}) == 3  # spread over every host
+
+
+def test_a_course_runs_over_ntlm_with_message_encryption_as_real_hosts_take_it(worker, sims):
+    """The driver's default real-host transport (docs/winrm.md "HTTP") end to end: NTLM over
+    HTTP with every SOAP message sealed, through a real worker."""
+    handles = sims(2)
+    hosts = [host_for(sim, f"hv{n}", transport="ntlm") for n, sim in enumerate(handles, start=1)]
+    tenant = factories.tenant(
+        "campus", max_labs=10, max_running_labs=10, max_vcpus=50, max_memory_mb=60_000, max_storage_gb=2_000
+    )
+    instructor = factories.member(tenant, "campus-instructor", "instructor")
+    students = [factories.member(tenant, f"campus-s{n}", "student") for n in range(6)]
+    template = factories.template(tenant, "nested-lab")
+    course = factories.course(tenant, "NTLM course", template, instructors=[instructor], students=students)
+
+    assert course_issue(actor=instructor, course=course).issued == 6
+    wait_until(
+        lambda: course_progress(course)["running"] == 6,
+        timeout=120,
+        what=f"6 running labs; last progress {course_progress(course)}; worker log:\n{worker.log_tail()}",
+    )
+    assert {host.transport for host in hosts} == {"ntlm"}
+    for sim, host in zip(handles, hosts, strict=True):
+        on_host = set(Lab.objects.filter(course=course, host=host).values_list("vm_name", flat=True))
+        assert {vm["name"] for vm in sim.state()["vms"]} == on_host
+        assert all(vm["state"] == "Running" for vm in sim.state()["vms"])
+    assert Lab.objects.filter(course=course).count() == 6

@@ -312,6 +312,26 @@ def check_winrm_transport(*, transport: str, use_tls: bool, is_simulator: bool) 
     return Check("winrm_transport", "pass", f"WinRM uses {transport} with message encryption over HTTP.")
 
 
+def check_host_language(facts: HostFacts) -> Check:
+    """The driver reads errors by category and error id and finds integration services by id,
+    so a host in another language works; but its messages, and errors that carry no id, are
+    text Nestlab cannot read (hyperv-real-host.md section 3, missing check (e); section 5 item 8)."""
+    culture = facts.ui_culture
+    if culture is None:
+        return Check("host_language", "pass", "The host did not report its language.")
+    if culture.lower().startswith("en"):
+        return Check("host_language", "pass", f"The host's PowerShell speaks {culture}.")
+    return Check(
+        "host_language",
+        "warn",
+        f"The host's PowerShell speaks {culture}, which Nestlab cannot read: labs work (errors are told apart by "
+        "category and error id, integration services by id), but host messages in lab notes stay in that "
+        "language, and an error that carries no id is reported as a general host error.",
+        "To have English messages, set the service account's display language: "
+        "Set-WinUILanguageOverride -Language en-US, then sign that account out and in again.",
+    )
+
+
 def doctor_checks(
     facts: HostFacts,
     *,
@@ -334,4 +354,5 @@ def doctor_checks(
         check_storage(facts),
         check_base_images(facts, base_images, error=base_images_error),
         check_winrm_transport(transport=transport, use_tls=use_tls, is_simulator=is_simulator),
+        check_host_language(facts),
     ]

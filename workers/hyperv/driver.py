@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any
 
 from workers.hyperv.errors import CommandTooLong, HostError, InvalidState, InvalidValue, Timeout
@@ -64,16 +65,18 @@ Get-VM -Name $Name | Select-Object @{Name='State';Expression={$_.State.ToString(
 
 # Without the Hyper-V role its cmdlets do not exist, and a missing command is not silenced by
 # -ErrorAction: hence try/catch around them, so the doctor can still say what is missing.
+# The role shows as the vmms service and an answering Get-VMHost, not Get-WindowsFeature, which
+# can hang (hyperv-real-host.md section 5 item 6). Base images are asked apart, in batches
+# (base_images_present), so the script's length never depends on their number.
 HOST_FACTS = """
 $h=$null;$versions=@();$hv=$false
 try{$h=Get-VMHost;$hv=$true
 $versions=@(Get-VMHostSupportedVersion | ForEach-Object {@{Version=$_.Version.ToString();IsDefault=[bool]$_.IsDefault}})}catch{}
-try{$hv=(Get-WindowsFeature -Name Hyper-V).InstallState.ToString() -eq 'Installed'}catch{}
+if(@(Get-Service -Name vmms -ErrorAction SilentlyContinue).Count -gt 0){$hv=$true}
 $os=Get-CimInstance -ClassName Win32_OperatingSystem
 $cs=Get-CimInstance -ClassName Win32_ComputerSystem
 $processor=@(Get-CimInstance -ClassName Win32_Processor)[0]
 $disks=@(Get-CimInstance -ClassName Win32_LogicalDisk | Where-Object {$_.DriveType -eq 3} | Select-Object DeviceID,FreeSpace,Size)
-$img=@(foreach($i in $Images){@{Path=$i;Present=[bool](Test-Path -LiteralPath $i)}})
 @{
 ComputerName=$os.CSName;Caption=$os.Caption;Build=$os.BuildNumber
 FreeKB=$os.FreePhysicalMemory;TotalKB=$os.TotalVisibleMemorySize
@@ -82,7 +85,7 @@ FirmwareVirt=$processor.VirtualizationFirmwareEnabled;Slat=$processor.SecondLeve
 VmMonitor=$processor.VMMonitorModeExtensions;HyperV=$hv
 Lp=$h.LogicalProcessorCount;Memory=$h.MemoryCapacity
 VmPath=$h.VirtualMachinePath;VhdPath=$h.VirtualHardDiskPath
-Versions=$versions;Disks=$disks;Images=$img
+Versions=$versions;Disks=$disks;UiCulture=$PSUICulture
 } | ConvertTo-Json -Depth 3 -Compress
 """
 # The doctor asks about base images apart from the facts, in batches that each fit the
@@ -128,10 +131,14 @@ ConvertTo-Json -InputObject $s.Count -Compress
 # command-line limit). The first makes the disk and the VM and tags it, and says whether the
 # clean checkpoint (the last step) exists; only if not does the second configure the VM and take
 # the checkpoint. Each step reads first, so a run after any fault finishes the job.
+# A missing switch is asked for by name first: New-VM's own error for it is an InvalidArgument,
+# which is not "not found" (hyperv-real-host.md section 5 item 7), and its text is localised.
 ENSURE_VM_CREATED = _AT_MOST_ONE_VM + """
 $dir=$Root+'\\'+$Name;$disk=$dir+'\\'+$Name+'.vhdx'
 if($vm.Notes -and $vm.Notes -ne $Notes){throw ('nestlab: VM '+$Name+' belongs to something else (its Notes differ)')}
-if(-not $Vlan -and (Get-VMSwitch | Where-Object {$_.Name -eq $Switch -and $_.SwitchType.ToString() -eq 'External'})){throw ('nestlab: switch '+$Switch+' is shared, so a lab on it needs an access VLAN')}
+$sw=@(Get-VMSwitch | Where-Object {$_.Name -eq $Switch})
+if($sw.Count -eq 0){throw ('nestlab: switch '+$Switch+' was not found')}
+if(-not $Vlan -and $sw[0].SwitchType.ToString() -eq 'External'){throw ('nestlab: switch '+$Switch+' is shared, so a lab on it needs an access VLAN')}
 if(-not $vm){
 if(-not (Test-Path -LiteralPath $disk)){
 New-Item -ItemType Directory -Path $dir -Force | Out-Null
@@ -165,8 +172,9 @@ if($vm.State.ToString() -ne 'Off'){Stop-VM -Name $Name -Force}
 TURN_OFF_VM = _ONE_VM + """
 if($vm.State.ToString() -ne 'Off'){Stop-VM -Name $Name -TurnOff -Force}
 """ + _STATE_JSON
-# Nested VMs do not support applying a checkpoint while running: check the checkpoint exists
-# (NotFound before anything changes), power off, apply, and start again if it was running.
+# Check the checkpoint exists (NotFound before anything changes), power off, apply, and start
+# again if it was running: the same on every build. (Nested VMs may be restored while running
+# since build 14361, hyperv-real-host.md section 4; the driver does not need that.)
 RESTORE_CHECKPOINT = _ONE_VM + """
 $was=$vm.State.ToString()
 Get-VMSnapshot -VMName $Name -Name $Checkpoint | Out-Null
@@ -190,11 +198,16 @@ if(Test-Path -LiteralPath $disk){Remove-Item -LiteralPath $disk -Force}
 if(Test-Path -LiteralPath $dir){Remove-Item -LiteralPath $dir -Recurse -Force}
 ConvertTo-Json -InputObject ([bool]$vm) -Compress
 """
+# The heartbeat service is picked by its id, "Microsoft:<VMId>\\<GUID>", and read by its status
+# enum, not by its name or description: both are localised ("Takt" on German hosts,
+# hyperv-real-host.md section 5 item 8, [S22]).
+HEARTBEAT_SERVICE_GUID = "84EAAE65-2F2E-45F5-9BB5-0E857DC8EB47"
 VM_STATUS = _ONE_VM + """
-$hb=Get-VMIntegrationService -VMName $Name -Name Heartbeat
+$hb=@(Get-VMIntegrationService -VMName $Name | Where-Object {([string]$_.Id).EndsWith('\\""" + HEARTBEAT_SERVICE_GUID + """')})
+$st=$null;if($hb.Count -gt 0 -and $null -ne $hb[0].PrimaryOperationalStatus){$st=$hb[0].PrimaryOperationalStatus.ToString()}
 $ips=@(Get-VMNetworkAdapter -VMName $Name | ForEach-Object {$_.IPAddresses})
 @{Name=$vm.Name;VMId=$vm.VMId.ToString();State=$vm.State.ToString()
-Heartbeat=$hb.PrimaryStatusDescription;IPAddresses=$ips;Uptime=[int]$vm.Uptime.TotalSeconds} | ConvertTo-Json -Compress
+Heartbeat=$st;IPAddresses=$ips;Uptime=[int]$vm.Uptime.TotalSeconds} | ConvertTo-Json -Compress
 """
 LIST_TAGGED_VMS = """
 $r=@(Get-VM | Where-Object {$_.Notes -and $_.Notes.StartsWith($Tag)} | Select-Object Name,@{Name='VMId';Expression={$_.VMId.ToString()}},@{Name='State';Expression={$_.State.ToString()}},Notes)
@@ -231,8 +244,11 @@ class HyperVDriver:
 
     def host_facts(self, base_images: list[str]) -> HostFacts:
         images = [check_windows_path(path, what="base image path") for path in base_images]
-        raw = self.client.run_script(build_script(HOST_FACTS, Images=images))
-        return _host_facts(raw)
+        with self.client.shell():
+            facts = _host_facts(self.client.run_script(build_script(HOST_FACTS)))
+            if images:
+                facts = replace(facts, base_images=tuple(self.base_images_present(images)))
+        return facts
 
     def base_images_present(self, paths: list[str]) -> list[BaseImage]:
         found: dict[str, BaseImage] = {}
@@ -346,7 +362,7 @@ class HyperVDriver:
             name=_field(raw, "Name", str),
             vm_id=_field(raw, "VMId", str),
             state=_field(raw, "State", str),
-            heartbeat=_field(raw, "Heartbeat", str, default=None),
+            heartbeat=_heartbeat(_field(raw, "Heartbeat", str, default=None)),
             ip_addresses=[str(ip) for ip in _as_list(_field(raw, "IPAddresses", object, default=None))],
             uptime_s=_field(raw, "Uptime", int, default=0),
         )
@@ -404,11 +420,31 @@ def _field(raw: Any, key: str, kind: type, *, default: Any = _REQUIRED) -> Any:
         raise HostError(f"the host's answer has an unreadable {key}: {value!r}")
 
 
+def _heartbeat(status: str | None) -> str | None:
+    """"OK" for the operational status Ok; other statuses by their enum name (NoContact, ...)."""
+    return "OK" if status is not None and status.lower() == "ok" else status
+
+
+def _wrapped_array(value: Any) -> list[Any] | None:
+    """The items of an array that Windows PowerShell 5.1 wrote as ``{"value": [...], "Count": n}``
+    (an array inside an array, hyperv-real-host.md section 4, [S18]); None for anything else."""
+    if isinstance(value, dict) and set(value) == {"value", "Count"} and isinstance(value["value"], list):
+        return value["value"]
+    return None
+
+
 def _as_list(value: Any) -> list[Any]:
-    """A JSON value that PowerShell may have unwrapped (one item) or left out (none) as a list."""
+    """A JSON value that PowerShell may have unwrapped (one item), left out (none), or wrapped as
+    5.1 does arrays inside arrays, as one flat list."""
     if value is None:
         return []
-    return value if isinstance(value, list) else [value]
+    wrapped = _wrapped_array(value)
+    items = wrapped if wrapped is not None else value if isinstance(value, list) else [value]
+    flat: list[Any] = []
+    for item in items:
+        inner = _wrapped_array(item)
+        flat.extend(inner if inner is not None else [item])
+    return flat
 
 
 def _base_images_script(paths: list[str]) -> str:
@@ -457,8 +493,6 @@ def _host_facts(raw: Any) -> HostFacts:
             )
             for row in _as_list(_field(raw, "Disks", object, default=None))
         ),
-        base_images=tuple(
-            BaseImage(path=_field(row, "Path", str), present=bool(row.get("Present")))
-            for row in _as_list(_field(raw, "Images", object, default=None))
-        ),
+        base_images=(),
+        ui_culture=_field(raw, "UiCulture", str, default=None) or None,
     )

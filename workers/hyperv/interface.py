@@ -250,6 +250,8 @@ class HostFacts:
     vhd_path: str | None
     disks: tuple[DiskSpace, ...]
     base_images: tuple[BaseImage, ...]
+    #: The host PowerShell's UI culture ($PSUICulture, "en-US"); None when the host did not say.
+    ui_culture: str | None = None
 
     @property
     def cpu_vendor(self) -> Literal["intel", "amd", "other"]:

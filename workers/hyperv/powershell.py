@@ -28,7 +28,9 @@ _SINGLE_QUOTE_RE = re.compile("[" + SINGLE_QUOTE_CHARS + "]")
 
 #: Windows rejects longer command lines ("The command line is too long.").
 MAX_COMMAND_LINE = 8191
-COMMAND_PREFIX = "powershell -encodedcommand "
+#: -NoProfile: a host profile's output would break the JSON; -NonInteractive: a prompt fails at
+#: once instead of hanging until the deadline (hyperv-real-host.md section 5 item 6).
+COMMAND_PREFIX = "powershell -NoProfile -NonInteractive -EncodedCommand "
 PROLOGUE = "$ErrorActionPreference='Stop'; $ProgressPreference='SilentlyContinue'\n"
 
 #: The plainest object name (switches); every rule lives in workers/hyperv/names.py.

@@ -156,24 +156,54 @@ _MESSAGE_RULES: tuple[tuple[re.Pattern[str], type[HypervisorError]], ...] = (
     (re.compile(r"needs an access VLAN", re.I), InvalidValue),
     (re.compile(r"not enough memory|ran out of memory|0x8007000E|not enough space on the disk|0x80070070", re.I),
      InsufficientResources),
+    # Start-VM when the host cannot give the VM its memory, older and newer wording
+    # (hyperv-real-host.md section 5 item 7, [S20]): retry on another host, not permanent.
+    (re.compile(r"insufficient system resources|0x800705AA|(could not|unable to) allocate \d+ MB", re.I),
+     InsufficientResources),
 )
+#: Windows error codes in a message read the same in every language (hyperv-real-host.md
+#: section 5 items 7 and 8): out of memory, insufficient system resources, disk full.
+_CODE_RULE = (re.compile(r"0x8007000E|0x800705AA|0x80070070", re.I), InsufficientResources)
+#: Get-VM's own "no VM of that name" (docs/hyperv.md "Errors a host returns"): the only
+#: InvalidArgument that means not found (hyperv-real-host.md section 5 item 7).
+GET_VM_NOT_FOUND_ID = "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM"
 _CATEGORY_RULES: tuple[tuple[str, type[HypervisorError]], ...] = (
     ("ObjectNotFound", NotFound),
     ("ResourceUnavailable", InsufficientResources),
     ("InvalidOperation", InvalidState),
+    ("InvalidArgument", HostError),
 )
 
 
+def _by_category_and_id(record: HostErrorRecord) -> type[HypervisorError] | None:
+    """The error class that the record's category and error id decide, whatever the host's
+    language (hyperv-real-host.md section 5 item 8), or None when they decide nothing."""
+    category = record.category or ""
+    error_id = record.error_id or ""
+    if "CommandNotFoundException" in category or error_id.startswith("CommandNotFoundException"):
+        return HostError  # a missing cmdlet (role or module not installed) is a broken host
+    if error_id.split(" ")[0] == GET_VM_NOT_FOUND_ID:
+        return NotFound
+    if error_id.split(",")[0] == "OutOfMemory":  # Start-VM: FromStdErr / OutOfMemory [S20]
+        return InsufficientResources
+    if _CODE_RULE[0].search(record.message):
+        return _CODE_RULE[1]
+    for prefix, error_class in _CATEGORY_RULES:
+        if category.startswith(prefix):
+            return error_class
+    return None
+
+
 def error_from_stderr(stderr: str, exit_code: int) -> HypervisorError:
-    """Map a failed script's stderr to the matching error class (HostError if nothing matches)."""
+    """Map a failed script's stderr to the matching error class (HostError if nothing matches):
+    by the record's category and error id first, which do not depend on the host's language;
+    by the English texts (and our scripts' own refusals) only when those decide nothing."""
     record = error_record(stderr) or HostErrorRecord(f"the script failed with exit code {exit_code} and no error text")
-    for pattern, error_class in _MESSAGE_RULES:
-        if pattern.search(record.message):
-            return error_class(record.message, category=record.category, error_id=record.error_id)
-    for category, error_class in _CATEGORY_RULES:
-        if record.category and record.category.startswith(category):
-            return error_class(record.message, category=record.category, error_id=record.error_id)
-    return HostError(record.message, category=record.category, error_id=record.error_id)
+    own = record.message.lower().startswith("nestlab:")
+    error_class = None if own else _by_category_and_id(record)
+    if error_class is None:
+        error_class = next((cls for pattern, cls in _MESSAGE_RULES if pattern.search(record.message)), HostError)
+    return error_class(record.message, category=record.category, error_id=record.error_id)
 
 
 @dataclass(frozen=True)
@@ -227,10 +257,8 @@ class WinRMClient:
             operation_timeout_sec=MAX_RECEIVE_WAIT_S,
             proxy=None,
         )
-        # pywinrm already settled the proxy question (none unless configured); without this,
-        # requests re-reads the proxy environment on every message, a few ms of CPU per lab.
-        self._protocol.transport.build_session().trust_env = False
         self._shell_id: str | None = None
+        self._authenticated = False  # a call has gone through on the current session
         self.scripts_run = 0
 
     def __repr__(self) -> str:
@@ -328,11 +356,40 @@ class WinRMClient:
         except Exception:  # noqa: BLE001 - the shell expires on the host by itself
             self._protocol.transport.close_session()
 
+    def _build_session(self) -> None:
+        """Make pywinrm's HTTP session on first use. With message encryption (NTLM over HTTP)
+        this is the authentication handshake, so it runs inside ``_call``'s error mapping."""
+        transport = self._protocol.transport
+        if getattr(transport, "session", None) is None:
+            session = transport.build_session()
+            # pywinrm already settled the proxy question (none unless configured); without this,
+            # requests re-reads the proxy environment on every message, a few ms of CPU per lab.
+            session.trust_env = False
+
     def _call(self, method: Callable[..., Any], deadline: float, *args: Any, **kwargs: Any) -> Any:
         """Call one pywinrm method within what is left of ``deadline``, turning its exceptions
-        into HypervisorErrors."""
+        into HypervisorErrors.
+
+        With message encryption the security context belongs to the TCP connection: when the
+        host lost it (WinRM restarted, the connection dropped), pywinrm authenticates again on a
+        new connection but re-sends the body sealed with the old context, which the host cannot
+        read and answers 401. The host never ran that message, so after a session that had
+        worked, the call is made once more on a fresh session."""
+        try:
+            answer = self._call_once(method, deadline, *args, **kwargs)
+        except AuthenticationFailed:
+            if not self._authenticated or getattr(self._protocol.transport, "encryption", None) is None:
+                raise
+            self._authenticated = False
+            self._protocol.transport.close_session()
+            answer = self._call_once(method, deadline, *args, **kwargs)
+        self._authenticated = True
+        return answer
+
+    def _call_once(self, method: Callable[..., Any], deadline: float, *args: Any, **kwargs: Any) -> Any:
         self._limit_waits(deadline - time.monotonic())
         try:
+            self._build_session()
             return method(*args, **kwargs)
         except WinRMOperationTimeoutError:
             raise

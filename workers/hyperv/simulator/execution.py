@@ -130,8 +130,10 @@ def _run_cmd_builtin(runtime: HostRuntime, words: list[str], codepage: int) -> C
     return CommandOutcome(b"", encode(message, codepage), 9009)
 
 
-def _script_from_arguments(arguments: list[str]) -> tuple[str | None, str | None]:
-    """The script powershell.exe would run, or an error text for bad arguments."""
+def _script_from_arguments(arguments: list[str], switches: set[str] | None = None) -> tuple[str | None, str | None]:
+    """The script powershell.exe would run, or an error text for bad arguments. The switches
+    given before the script are added to ``switches``."""
+    switches = set() if switches is None else switches
     index = 0
     while index < len(arguments):
         word = arguments[index]
@@ -143,6 +145,7 @@ def _script_from_arguments(arguments: list[str]) -> tuple[str | None, str | None
         if switch is None:
             return None, f"-{word[1:]} : The term '-{word[1:]}' is not recognized as a valid parameter.\r\n"
         name, _, takes_value = switch
+        switches.add(name)
         if takes_value and index + 1 >= len(arguments):
             return None, f"Missing the argument for parameter -{name}.\r\n"
         if name == "encodedcommand":
@@ -161,10 +164,15 @@ def _script_from_arguments(arguments: list[str]) -> tuple[str | None, str | None
 def _run_powershell(
     runtime: HostRuntime, arguments: list[str], codepage: int, cancelled: threading.Event
 ) -> CommandOutcome:
-    script, problem = _script_from_arguments(arguments)
+    switches: set[str] = set()
+    script, problem = _script_from_arguments(arguments, switches)
     if problem is not None:
         return CommandOutcome(b"", encode(problem, codepage), BAD_COMMAND_LINE_EXIT)
     _sleep(runtime.latency.startup(), cancelled)
+    # WinRS's WINRS_NOPROFILE only concerns cmd.exe's user profile; powershell.exe still runs
+    # profile.ps1 unless told -NoProfile (hyperv-real-host.md section 5 item 6, [S23]).
+    profile = runtime.host.config.profile_output
+    profile_stdout = profile.rstrip("\r\n") + "\r\n" if profile and "noprofile" not in switches else ""
     hook = _CmdletHook(runtime, cancelled)
     host = runtime.host
     interpreter = Interpreter(
@@ -175,6 +183,9 @@ def _run_powershell(
         is_cancelled=cancelled.is_set,
         environment=_environment(host),
     )
+    # The host's UI culture ($PSUICulture; hyperv-real-host.md section 3, missing check (e)).
+    interpreter.variables["PSUICulture"] = host.config.language
+    interpreter.variables["PSCulture"] = host.config.language
     try:
         result = interpreter.run(script or "")
     except CommandCancelled:
@@ -185,7 +196,8 @@ def _run_powershell(
     )
     stderr = render_stderr(result.stderr, show_first_use_progress=shows_progress)
     return CommandOutcome(
-        encode(result.stdout, codepage), encode(stderr, codepage), result.exit_code, hook.transport_fault
+        encode(profile_stdout + result.stdout, codepage), encode(stderr, codepage), result.exit_code,
+        hook.transport_fault,
     )
 
 

@@ -83,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Start-VM to heartbeat OK (default 1 with --latency zero, 30 realistic, x time scale)",
     )
+    machine.add_argument(
+        "--profile-output",
+        default="",
+        metavar="TEXT",
+        help="a host PowerShell profile that prints TEXT whenever powershell.exe runs without -NoProfile",
+    )
+    machine.add_argument(
+        "--language",
+        choices=("en-US", "de-DE"),
+        default="en-US",
+        help="the host's UI culture: de-DE prints German messages (error ids and categories stay English)",
+    )
     run = parser.add_argument_group("behaviour")
     run.add_argument("--state-file", help="JSON file the host state is kept in across restarts")
     run.add_argument("--latency", choices=("zero", "realistic"), default="zero")
@@ -134,6 +146,8 @@ def parse_options(argv: list[str] | None = None) -> SimulatorOptions:
         missing_base_images=tuple(args.missing_base_image),
         boot_seconds=boot,
         address_seconds=boot * 1.5,
+        profile_output=args.profile_output,
+        language=args.language,
     )
     return SimulatorOptions(
         host=args.host,

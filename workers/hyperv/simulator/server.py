@@ -27,6 +27,9 @@ from .execution import HostRuntime
 from .faults import FaultBook
 from .hyperv.model import Host
 from .latency import Latency
+from .ntlm import CONTENT_TYPE as ENCRYPTED_CONTENT_TYPE
+from .ntlm import SCHEMES as NTLM_SCHEMES
+from .ntlm import NtlmAccounts, NtlmConnection, NtlmRejected, is_encrypted
 from .options import SimulatorOptions
 from .shells import Command, Shell, ShellTable
 from .tls import server_context
@@ -49,6 +52,7 @@ class Simulator:
         for rule in options.faults:
             self.runtime.faults.add(rule)
         self.shells = ShellTable(options.max_shells_per_user)
+        self.ntlm_accounts = NtlmAccounts(options.user, options.password)
         self._server: ThreadingHTTPServer | None = None
         self._serve_thread: threading.Thread | None = None
         self._ssl = (
@@ -101,6 +105,7 @@ class Simulator:
             self._unlisten()
         self.shells.clear()
         self.save()
+        self.ntlm_accounts.close()
 
     def save(self) -> None:
         if self.options.state_file:
@@ -279,9 +284,23 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.simulator.options.verbose:
             super().log_message(format, *args)
 
-    def _authorized(self) -> bool:
+    _ntlm: NtlmConnection | None = None
+
+    def _authorized(self, *, ntlm: bool = False) -> bool | bytes:
+        """True for good Basic credentials, or for a connection NTLM has authenticated (``ntlm``
+        only: WinRM at /wsman). Mid-handshake, the NTLM token to answer with a 401."""
         header = self.headers.get("Authorization", "")
         scheme, _, encoded = header.partition(" ")
+        if ntlm and scheme.lower() in NTLM_SCHEMES:
+            if self._ntlm is None:
+                self._ntlm = NtlmConnection(self.server.simulator.ntlm_accounts)
+            try:
+                answer = self._ntlm.step(scheme, encoded.strip())
+            except NtlmRejected:
+                return False
+            return True if answer is None else answer
+        if ntlm and not header and self._ntlm is not None and self._ntlm.authenticated:
+            return True
         if scheme.lower() != "basic":
             return False
         try:
@@ -297,11 +316,15 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, *, challenge: bytes | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        if status == HTTPStatus.UNAUTHORIZED:
+        if challenge is not None:
+            scheme = self._ntlm.scheme if self._ntlm is not None else "Negotiate"
+            self.send_header("WWW-Authenticate", f"{scheme} {base64.b64encode(challenge).decode()}")
+        elif status == HTTPStatus.UNAUTHORIZED:
+            self.send_header("WWW-Authenticate", "Negotiate")
             self.send_header("WWW-Authenticate", 'Basic realm="WSMAN"')
         self.end_headers()
         self.wfile.write(body)
@@ -309,8 +332,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         body = self._body()
         path = urllib.parse.urlsplit(self.path).path
-        if not self._authorized():
-            self._send(HTTPStatus.UNAUTHORIZED, b"", "text/plain")
+        is_wsman = path.rstrip("/").lower() == "/wsman"
+        authorized = self._authorized(ntlm=is_wsman)
+        if authorized is not True:
+            challenge = authorized if isinstance(authorized, bytes) else None
+            if challenge is None:
+                self._ntlm = None
+            self._send(HTTPStatus.UNAUTHORIZED, b"", "text/plain", challenge=challenge)
             return
         simulator = self.server.simulator
         if path.startswith(CONTROL_PREFIX):
@@ -320,12 +348,29 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 answer.then()
             return
-        if path.rstrip("/").lower() != "/wsman":
+        if not is_wsman:
             self._send(HTTPStatus.NOT_FOUND, b"", "text/plain")
             return
         if method != "POST":
             self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"", "text/plain")
             return
+        ntlm = self._ntlm is not None and self._ntlm.authenticated
+        encrypted = ntlm and is_encrypted(self.headers.get("Content-Type", ""))
+        if ntlm and not body:  # pywinrm's empty POST that sets up the security context
+            self._send(HTTPStatus.OK, b"", "text/plain")
+            return
+        if ntlm and not encrypted and simulator._ssl is None:
+            # WinRM's default AllowUnencrypted=false: NTLM over HTTP must encrypt (HTTPS need not).
+            self._send(HTTPStatus.BAD_REQUEST, b"", "text/plain")
+            return
+        if encrypted:
+            assert self._ntlm is not None
+            try:
+                body = self._ntlm.decrypt(body)
+            except NtlmRejected:
+                self._ntlm = None
+                self._send(HTTPStatus.UNAUTHORIZED, b"", "text/plain")
+                return
         try:
             status, answer = simulator.handle_wsman(body)
         except (DropConnection, _PlainError) as fault:
@@ -339,6 +384,9 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         content_type = "application/soap+xml;charset=UTF-8" if answer else "text/plain"
+        if encrypted and answer:
+            assert self._ntlm is not None
+            answer, content_type = self._ntlm.encrypt(answer), ENCRYPTED_CONTENT_TYPE
         self._send(status, answer, content_type)
 
     def do_POST(self) -> None:  # noqa: N802 (the http.server naming)

@@ -42,6 +42,8 @@ def _operating_system(host: Host) -> PSObject:
             "FreePhysicalMemory": max(0, free_kb),
             "LastBootUpTime": DateTime(BOOT_TIME),
             "Status": "OK",
+            # DEP lives here, not on Win32_Processor (hyperv-real-host.md section 4).
+            "DataExecutionPrevention_Available": True,
         },
         display=facts.OS_CAPTIONS.get(build, ""),
     )
@@ -65,7 +67,6 @@ def _processors(host: Host) -> list[PSObject]:
                     "VirtualizationFirmwareEnabled": False if hidden else config.firmware_virtualization,
                     "SecondLevelAddressTranslationExtensions": False if hidden else config.slat,
                     "VMMonitorModeExtensions": False if hidden else True,
-                    "DataExecutionPrevention_Available": True,
                     "Architecture": 9,
                 },
                 display=f"CPU{socket}",
@@ -183,6 +184,46 @@ def get_windows_feature(invocation: Invocation, host: Host) -> list[Any]:
     return rows
 
 
+# Services a doctor asks about: hyperv-real-host.md section 3 (hypervisor_running: "Better
+# signals: `Get-Service vmms` Running and `Get-VMHost` succeeding") and section 5 item 6
+# ("`Get-Service vmms` plus Get-VMHost success is enough" instead of Get-WindowsFeature).
+_SERVICES = {
+    "vmms": ("vmms", "Hyper-V Virtual Machine Management"),
+    "winrm": ("WinRM", "Windows Remote Management (WS-Management)"),
+}
+
+
+def get_service(invocation: Invocation, host: Host) -> list[Any]:
+    rows = []
+    for pattern in invocation.get("Name") or ["*"]:
+        matched = False
+        for key, (name, display) in _SERVICES.items():
+            if key == "vmms" and not host.config.hyperv_role:
+                continue  # the role brings the service
+            if not wildcard_match(name, pattern):
+                continue
+            matched = True
+            rows.append(
+                PSObject(
+                    "System.ServiceProcess.ServiceController",
+                    {"Name": name, "DisplayName": display, "Status": facts.ServiceStatus("Running")},
+                    display=name,
+                )
+            )
+        if not matched and not any(char in pattern for char in "*?["):
+            # The simulator's wording (not in the docs); scripts should not depend on it.
+            invocation.write_error(
+                invocation.error(
+                    f"Cannot find any service with service name '{pattern}'.",
+                    category="ObjectNotFound",
+                    error_id="NoServiceFoundForGivenName",
+                    exception="ServiceCommandException",
+                    target=pattern,
+                )
+            )
+    return rows
+
+
 def get_windows_optional_feature(invocation: Invocation, host: Host) -> list[Any]:
     if not invocation.get("Online"):
         raise invocation.error(
@@ -258,6 +299,14 @@ SYSTEM_CMDLETS = (
         (Parameter("Name", "strings", position=0), COMPUTER),
         module="ServerManager",
         implementing_type="Microsoft.Windows.ServerManager.Commands.GetWindowsFeatureCommand",
+    ),
+    cmdlet(
+        "Get-Service",
+        get_service,
+        (Parameter("Name", "strings", position=0, aliases=("servicename",)), COMPUTER),
+        module="Microsoft.PowerShell.Management",
+        implementing_type="Microsoft.PowerShell.Commands.GetServiceCommand",
+        aliases=("gsv",),
     ),
     cmdlet(
         "Get-WindowsOptionalFeature",

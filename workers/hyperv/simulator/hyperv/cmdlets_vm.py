@@ -280,8 +280,8 @@ def set_vm(invocation: Invocation, host: Host) -> list[Any]:
         if invocation.get("StaticMemory"):
             vm.dynamic_memory = False
         if invocation.get("DynamicMemory"):
-            if vm.expose_virtualization_extensions:
-                raise wrong_state(invocation, vm)
+            # Allowed on a nested VM: "enabling nested virtualization has no effect on dynamic
+            # memory" (hyperv-real-host.md section 4, [S4]).
             vm.dynamic_memory = True
         for parameter, attribute in (
             ("MemoryStartupBytes", "memory_startup"),
@@ -365,8 +365,6 @@ def set_vm_memory(invocation: Invocation, host: Host) -> list[Any]:
             raise wrong_state(invocation, vm)
         if running and "StartupBytes" in invocation and (vm.dynamic_memory or vm.expose_virtualization_extensions):
             raise wrong_state(invocation, vm)
-        if invocation.get("DynamicMemoryEnabled") and vm.expose_virtualization_extensions:
-            raise wrong_state(invocation, vm)
         for parameter, attribute in (
             ("DynamicMemoryEnabled", "dynamic_memory"),
             ("StartupBytes", "memory_startup"),
@@ -430,7 +428,7 @@ def _start(invocation: Invocation, host: Host, vm: VirtualMachine) -> None:
             invocation,
             facts.NOT_ENOUGH_MEMORY.format(name=vm.name),
             target=vm.name,
-            category="ResourceUnavailable",
+            category="FromStdErr",  # hyperv-real-host.md section 4, "Start-VM out of memory" [S20]
             error_id="OutOfMemory",
         )
     vm.state = "Running"
@@ -443,8 +441,7 @@ def stop_vm(invocation: Invocation, host: Host) -> list[Any]:
         if vm.state == "Off":
             invocation.warn(facts.ALREADY_IN_STATE)
         elif invocation.get("Save"):
-            if vm.expose_virtualization_extensions:
-                raise wrong_state(invocation, vm)  # nested VMs cannot save (docs/hyperv.md, unverified)
+            # Nested VMs may be saved since build 14361 (hyperv-real-host.md section 4, [S3]).
             vm.state, vm.started_at = "Saved", None
         else:
             vm.state, vm.started_at = "Off", None
@@ -544,8 +541,8 @@ def get_vm_snapshot(invocation: Invocation, host: Host) -> list[Any]:
 
 def restore_vm_snapshot(invocation: Invocation, host: Host) -> list[Any]:
     for vm, checkpoint in _snapshots(invocation, host):
-        if vm.state != "Off" and vm.expose_virtualization_extensions:
-            raise wrong_state(invocation, vm)  # nested VMs: apply only while off (docs/hyperv.md)
+        # Nested VMs may be restored while running since build 14361 (hyperv-real-host.md
+        # section 4, [S3]).
         for name, value in checkpoint.settings.items():
             setattr(vm, name, value)
         vm.state = "Saved" if checkpoint.vm_state == "Running" else "Off"

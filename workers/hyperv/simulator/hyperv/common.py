@@ -66,8 +66,13 @@ def vm_error(
     category: str = "InvalidOperation",
     error_id: str = "OperationFailed",
 ) -> CmdletError:
+    language = getattr(getattr(invocation.interpreter.context, "config", None), "language", "en-US")
     return invocation.error(
-        message, category=category, error_id=error_id, exception="VirtualizationException", target=target
+        facts.localized(message, language),
+        category=category,
+        error_id=error_id,
+        exception="VirtualizationException",
+        target=target,
     )
 
 

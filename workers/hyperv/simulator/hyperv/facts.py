@@ -3,6 +3,8 @@ correct. Values marked *unverified* are defaults a real host may contradict (see
 
 from __future__ import annotations
 
+import re
+
 from ..powershell.values import enum_type
 
 GIB = 1024**3
@@ -18,15 +20,13 @@ OS_CAPTIONS = {
 
 # VM configuration versions each host build can create (Get-VMHostSupportedVersion); the last is
 # the default. Windows Server 2019 stops at 9.0, which is why AMD nesting (>= 9.3) is impossible there.
+# Windows Server 2022 supports 8.0-10.0 and 2025 8.0-12.0, not 5.0-7.1 (hyperv-real-host.md
+# section 2, SUPPORTED_VERSIONS rows, [S12]). That the last is the default is UNVERIFIED.
 SUPPORTED_VERSIONS = {
     14393: ("5.0", "6.2", "7.0", "7.1", "8.0"),
     17763: ("5.0", "6.2", "7.0", "7.1", "8.0", "8.1", "8.2", "8.3", "9.0"),
-    20348: ("5.0", "6.2", "7.0", "7.1", "8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0"),
+    20348: ("8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0"),
     26100: (
-        "5.0",
-        "6.2",
-        "7.0",
-        "7.1",
         "8.0",
         "8.1",
         "8.2",
@@ -38,7 +38,7 @@ SUPPORTED_VERSIONS = {
         "10.0",
         "11.0",
         "12.0",
-    ),  # *unverified* beyond 10.0
+    ),
 }
 
 # Nested virtualization (learn.microsoft.com, "Enable nested virtualization").
@@ -96,14 +96,29 @@ VlanMode = enum_type(
 )
 VhdType = enum_type("Microsoft.Vhd.PowerShell.VhdType", {"Unknown": 0, "Fixed": 2, "Dynamic": 3, "Differencing": 4})
 VhdFormat = enum_type("Microsoft.Vhd.PowerShell.VhdFormat", {"Unknown": 0, "VHD": 2, "VHDX": 3, "VHDSet": 4})
-SnapshotType = enum_type("Microsoft.HyperV.PowerShell.SnapshotType", {"Standard": 5, "Recovery": 6, "Planned": 7})
+# hyperv-real-host.md section 2, SnapshotType row ([S9] SnapshotType.cs).
+SnapshotType = enum_type(
+    "Microsoft.HyperV.PowerShell.SnapshotType",
+    {"Standard": 0, "Recovery": 1, "Planned": 2, "Missing": 5, "Replica": 6, "AppConsistentReplica": 7,
+     "SyncedReplica": 8},
+)
+# hyperv-real-host.md section 2, InstallState and FeatureState rows ([S29], one third-party
+# source): Removed is 5 (payload-removed features); InstallPending 2 is UNVERIFIED.
 InstallState = enum_type(
     "Microsoft.Windows.ServerManager.Commands.InstallState",
-    {"Available": 0, "Installed": 1, "InstallPending": 2, "Removed": 3},
+    {"Available": 0, "Installed": 1, "InstallPending": 2, "Removed": 5},
 )
 FeatureState = enum_type(
     "Microsoft.Dism.Commands.FeatureState",
-    {"Disabled": 0, "DisabledWithPayloadRemoved": 1, "Enabled": 2, "EnablePending": 3, "DisablePending": 4},
+    {"Disabled": 0, "DisablePending": 1, "Enabled": 2, "EnablePending": 3, "Superseded": 4, "PartiallyInstalled": 5,
+     "DisabledWithPayloadRemoved": 6},
+)
+# .NET System.ServiceProcess.ServiceControllerStatus; the numbering is not in the docs (the
+# driver stringifies Status), Running is what hyperv-real-host.md section 3 asks of vmms.
+ServiceStatus = enum_type(
+    "System.ServiceProcess.ServiceControllerStatus",
+    {"Stopped": 1, "StartPending": 2, "StopPending": 3, "Running": 4, "ContinuePending": 5, "PausePending": 6,
+     "Paused": 7},
 )
 AclAction = enum_type("Microsoft.HyperV.PowerShell.VMNetworkAdapterAclAction", {"Allow": 1, "Deny": 2, "Meter": 3})
 AclDirection = enum_type(
@@ -117,21 +132,41 @@ IntegrationServiceNames = (
     "Time Synchronization",
     "VSS",
 )
+# The names are localised (hyperv-real-host.md section 4, "Localised names and texts", [S22]: on
+# German hosts Heartbeat is "Takt"); each service's Id, "Microsoft:<VMId>\<GUID>", is not. The
+# GUIDs are those real-host tooling selects by ([S10] taliesins/terraform-provider-hyperv).
+INTEGRATION_SERVICE_GUIDS = {
+    "Guest Service Interface": "6C09BB55-D683-4DA0-8931-C9BF705F6480",
+    "Heartbeat": "84EAAE65-2F2E-45F5-9BB5-0E857DC8EB47",
+    "Key-Value Pair Exchange": "2A34B1C2-FD73-4043-8A5B-DD2159BC743F",
+    "Shutdown": "9F8233AC-BE49-4C79-8EE3-E7E1985B2077",
+    "Time Synchronization": "2497F4DE-E9FA-4204-80E4-4B75C46419C0",
+    "VSS": "5CED1297-4598-4915-A5FC-AD21BB4D02A4",
+}
+# PrimaryOperationalStatus: Ok is 2 as real-host scripts compare it; NoContact's number is UNVERIFIED
+# (the driver stringifies it).
+IntegrationStatus = enum_type(
+    "Microsoft.HyperV.PowerShell.VMIntegrationComponentOperationalStatus", {"Ok": 2, "NoContact": 12}
+)
 
 # Error texts. Microsoft does not publish them; the first four are what hosts commonly print
 # (docs/hyperv.md). The rest are the simulator's own wording, marked so in the README.
 VM_NOT_FOUND = 'Hyper-V was unable to find a virtual machine with name "{name}".'
 WRONG_STATE = "The operation cannot be performed while the virtual machine is in its current state."
+# Newer hosts' wording; category FromStdErr, id OutOfMemory (hyperv-real-host.md section 2,
+# NOT_ENOUGH_MEMORY row, [S20]). Older builds ended "Ran out of memory (0x8007000E)."
 NOT_ENOUGH_MEMORY = (
     "'{name}' failed to start.\nNot enough memory in the system to start the virtual machine {name}."
-    "\nCould not initialize memory: Ran out of memory (0x8007000E)."
+    "\nCould not initialize memory: Not enough memory resources are available to complete this operation."
+    " (0x8007000E)."
 )
 ALREADY_IN_STATE = "The virtual machine is already in the specified state."
 HYPERVISOR_NOT_RUNNING = (
     "'{name}' failed to start.\nVirtual machine '{name}' could not be started because the hypervisor is not running."
 )
 SWITCH_NOT_FOUND = 'Hyper-V was unable to find a virtual switch with name "{name}".'
-SNAPSHOT_NOT_FOUND = 'Hyper-V was unable to find a checkpoint with name "{name}" for virtual machine "{vm}".'
+# hyperv-real-host.md section 2, SNAPSHOT_NOT_FOUND row ([S9] resx SnapshotNotFound), ObjectNotFound.
+SNAPSHOT_NOT_FOUND = "Unable to find a snapshot matching the given criteria."
 NESTING_VERSION = (
     "Cannot enable virtualization extensions for '{name}': the virtual machine configuration version "
     "{version} is lower than {minimum}, which {vendor} processors require for nested virtualization."
@@ -160,3 +195,58 @@ PATH_NOT_FOUND = "The system cannot find the path specified."
 FILE_EXISTS = "The file exists."
 DISK_FULL = "There is not enough space on the disk."
 IN_USE = "The process cannot access the file '{path}' because it is being used by another process."
+
+
+# --- hosts in another language (hvsim --language de-DE) -----------------------------------------
+# Messages are localised, error ids and categories are not (hyperv-real-host.md section 5 item 8,
+# [S22]). Only "Takt" comes from a real host; the other German texts are hvsim's own wording, there
+# so that anything matching English text fails on such a host as it would on a real one.
+GERMAN = {
+    VM_NOT_FOUND: 'Hyper-V konnte keinen virtuellen Computer mit dem Namen "{name}" finden.',
+    WRONG_STATE: "Der Vorgang kann im aktuellen Zustand des virtuellen Computers nicht ausgeführt werden.",
+    NOT_ENOUGH_MEMORY: (
+        '"{name}" konnte nicht gestartet werden.\nNicht genügend Arbeitsspeicher im System, um den virtuellen '
+        "Computer {name} zu starten.\nDer Arbeitsspeicher konnte nicht initialisiert werden: Nicht genügend "
+        "Speicherressourcen verfügbar, um diesen Vorgang auszuführen. (0x8007000E)."
+    ),
+    SNAPSHOT_NOT_FOUND: "Es wurde kein Snapshot gefunden, der den angegebenen Kriterien entspricht.",
+    SWITCH_NOT_FOUND: 'Hyper-V konnte keinen virtuellen Switch mit dem Namen "{name}" finden.',
+}
+GERMAN_INTEGRATION_SERVICES = {
+    "Guest Service Interface": "Gastdienstschnittstelle",
+    "Heartbeat": "Takt",
+    "Key-Value Pair Exchange": "Austausch von Schlüssel-Wert-Paaren",
+    "Shutdown": "Herunterfahren des Betriebssystems",
+    "Time Synchronization": "Zeitsynchronisierung",
+    "VSS": "Sicherung (Volumeschattenkopie)",
+}
+GERMAN_STATUS = {"OK": "OK", "No Contact": "Keine Verbindung"}
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    pieces, seen = [], set()
+    for index, part in enumerate(re.split(r"\{(\w+)\}", template)):
+        if index % 2 == 0:
+            pieces.append(re.escape(part))
+        else:
+            pieces.append(f"(?P={part})" if part in seen else f"(?P<{part}>.*?)")
+            seen.add(part)
+    return re.compile("".join(pieces), re.S)
+
+
+_GERMAN_PATTERNS = [(_template_pattern(english), german) for english, german in GERMAN.items()]
+
+
+def localized(message: str, language: str) -> str:
+    """``message`` (one of the English texts above, filled in) as a host in ``language`` prints it."""
+    if not language.lower().startswith("de"):
+        return message
+    for pattern, german in _GERMAN_PATTERNS:
+        match = pattern.fullmatch(message)
+        if match:
+            return german.format(**match.groupdict())
+    return message
+
+
+def integration_service_name(name: str, language: str) -> str:
+    return GERMAN_INTEGRATION_SERVICES.get(name, name) if language.lower().startswith("de") else name

@@ -62,6 +62,12 @@ class HostConfig:
     missing_base_images: tuple[str, ...] = ()
     boot_seconds: float = 1.0  # from Start-VM until the guest's heartbeat answers
     address_seconds: float = 1.5  # from Start-VM until the guest has its IP addresses
+    # What the host's PowerShell profile prints when powershell.exe runs without -NoProfile
+    # (an operator's profile.ps1; hyperv-real-host.md section 5 item 6, [S23]).
+    profile_output: str = ""
+    # The UI culture of the host's PowerShell: "en-US", or "de-DE" for German messages
+    # (ids and categories stay the same; hyperv-real-host.md section 5 item 8, [S22]).
+    language: str = "en-US"
 
     @property
     def memory_bytes(self) -> int:

@@ -231,23 +231,32 @@ def snapshot_view(host: Host, vm: VirtualMachine, checkpoint: Checkpoint) -> PSO
 
 def integration_service_views(host: Host, vm: VirtualMachine, now: float) -> list[PSObject]:
     views = []
-    for name in facts.IntegrationServiceNames:
+    language = host.config.language
+    german = language.lower().startswith("de")
+    for english in facts.IntegrationServiceNames:
+        name = facts.integration_service_name(english, language)
         if vm.state != "Running":
             status = None
         elif host.heartbeat_ok(vm, now):
             status = "OK"
         else:
             status = "No Contact"
-        enabled = name != "Guest Service Interface"
+        enabled = english != "Guest Service Interface"
+        operational = None if status is None or not enabled else facts.IntegrationStatus(
+            "Ok" if status == "OK" else "NoContact"
+        )
+        description = facts.GERMAN_STATUS.get(status, status) if german and status else status
         views.append(
             PSObject(
                 f"{HV}.VMIntegrationComponent",
                 {
                     "VMName": vm.name,
                     "VMId": vm.id,
+                    "Id": f"Microsoft:{vm.id}\\{facts.INTEGRATION_SERVICE_GUIDS[english]}",
                     "Name": name,
                     "Enabled": enabled,
-                    "PrimaryStatusDescription": status if enabled else None,
+                    "PrimaryOperationalStatus": operational,
+                    "PrimaryStatusDescription": description if enabled else None,
                     "SecondaryStatusDescription": None,
                     "ComputerName": host.config.computer_name,
                 },

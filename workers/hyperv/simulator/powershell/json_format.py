@@ -61,7 +61,15 @@ def _prepare(value: Any, depth: int, max_depth: int) -> Any:
     if isinstance(value, list):
         if depth > max_depth:
             return " ".join(to_text(item) for item in value)
-        return [_prepare(item, depth + 1, max_depth) for item in value]
+        # 5.1 writes an array inside an array as an object of the array's properties:
+        # `@(1,@(2,3),4) | ConvertTo-Json -Compress` gives [1,{"value":[2,3],"Count":2},4]
+        # (hyperv-real-host.md section 4, [S18]).
+        return [
+            {"value": _prepare(item, depth + 2, max_depth), "Count": len(item)}
+            if isinstance(item, list)
+            else _prepare(item, depth + 1, max_depth)
+            for item in value
+        ]
     if isinstance(value, Hashtable):
         if depth > max_depth:
             return "System.Collections.Hashtable"
