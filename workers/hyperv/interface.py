@@ -333,7 +333,8 @@ class HypervisorDriver(Protocol):
 
     def delete_vm(self, name: str, *, vm_root: str) -> None:
         """The VM, its disk and its folder are gone afterwards; absent is success. InvalidState
-        if a VM of that name is not tagged by Nestlab."""
+        if a VM of that name is not tagged by Nestlab. Removing the disk waits (bounded) while the
+        checkpoint merge that follows Remove-VM holds it; FileInUse (transient) if it still does."""
 
     def vm_status(self, name: str) -> VmStatus:
         """State, heartbeat, IP addresses and uptime. NotFound."""

@@ -13,6 +13,8 @@ from .shells import DEFAULT_MAX_SHELLS_PER_USER
 
 _ZERO_BOOT_SECONDS = 1.0  # guest boot with --latency zero: short, but long enough to observe
 _REALISTIC_BOOT_SECONDS = 30.0
+_ZERO_MERGE_SECONDS = 0.5  # the checkpoint merge after Remove-VM: short, but long enough to meet
+_REALISTIC_MERGE_SECONDS = 10.0
 
 
 @dataclass
@@ -83,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Start-VM to heartbeat OK (default 1 with --latency zero, 30 realistic, x time scale)",
     )
+    machine.add_argument(
+        "--merge-seconds",
+        type=float,
+        default=None,
+        help="after Remove-VM of a VM with checkpoints, how long the merge holds its disks open"
+        " (default 0.5 with --latency zero, 10 realistic, x time scale)",
+    )
     run = parser.add_argument_group("behaviour")
     run.add_argument("--state-file", help="JSON file the host state is kept in across restarts")
     run.add_argument("--latency", choices=("zero", "realistic"), default="zero")
@@ -120,6 +129,9 @@ def parse_options(argv: list[str] | None = None) -> SimulatorOptions:
     boot = args.boot_seconds
     if boot is None:
         boot = _ZERO_BOOT_SECONDS if args.latency == "zero" else _REALISTIC_BOOT_SECONDS * args.time_scale
+    merge = args.merge_seconds
+    if merge is None:
+        merge = _ZERO_MERGE_SECONDS if args.latency == "zero" else _REALISTIC_MERGE_SECONDS * args.time_scale
     host_config = HostConfig(
         computer_name=args.computer_name,
         cpus=args.cpus,
@@ -134,6 +146,7 @@ def parse_options(argv: list[str] | None = None) -> SimulatorOptions:
         missing_base_images=tuple(args.missing_base_image),
         boot_seconds=boot,
         address_seconds=boot * 1.5,
+        merge_seconds=merge,
     )
     return SimulatorOptions(
         host=args.host,

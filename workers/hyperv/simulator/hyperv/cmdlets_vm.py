@@ -28,7 +28,16 @@ from .common import (
     vm_error,
     wrong_state,
 )
-from .model import Checkpoint, Host, NetworkAdapter, VirtualMachine, VirtualSwitch, attach_to_switch, normalize_path
+from .model import (
+    Checkpoint,
+    Host,
+    NetworkAdapter,
+    VirtualMachine,
+    VirtualSwitch,
+    attach_to_switch,
+    normalize_path,
+    path_key,
+)
 from .views import (
     hard_drive_view,
     integration_service_views,
@@ -471,6 +480,12 @@ def restart_vm(invocation: Invocation, host: Host) -> list[Any]:
 def remove_vm(invocation: Invocation, host: Host) -> list[Any]:
     for vm in target_vms(invocation, host):
         host.state.vms.remove(vm)  # the VHDs and folders stay, as on a real host
+        if vm.checkpoints and host.config.merge_seconds > 0:
+            # The checkpoints are merged into the disks after the VM is gone, and the files
+            # stay open until the merge ends (hyperv-real-host.md, section 4 and section 5 item 2).
+            until = time.monotonic() + host.config.merge_seconds
+            for path in vm.hard_drives:
+                host.merging_until[path_key(path)] = until
     return []
 
 

@@ -62,6 +62,10 @@ class HostConfig:
     missing_base_images: tuple[str, ...] = ()
     boot_seconds: float = 1.0  # from Start-VM until the guest's heartbeat answers
     address_seconds: float = 1.5  # from Start-VM until the guest has its IP addresses
+    # Remove-VM of a VM with checkpoints returns at once, and the host then merges the
+    # checkpoint files into the VM's disks, holding them open meanwhile (hyperv-real-host.md,
+    # section 4, "Remove-VM of a VM with checkpoints"; its length on a real host is UNVERIFIED).
+    merge_seconds: float = 0.0
 
     @property
     def memory_bytes(self) -> int:
@@ -260,6 +264,9 @@ class Host:
         self.lock = threading.RLock()
         self.state = state or self.fresh_state(config)
         self.dirty = False
+        # Disk path key -> time.monotonic() until which a checkpoint merge holds it open. Not
+        # persisted: a restarted host has finished (or abandoned) its merges.
+        self.merging_until: dict[str, float] = {}
         self._disk_index: dict[str, VirtualDisk] = {}
         self._directory_index: set[str] = set()
         self.reindex()
@@ -410,8 +417,11 @@ class Host:
 
     def disk_in_use(self, path: str) -> bool:
         """Open by a VM that is not Off: attached to it, or a parent of a disk attached to it
-        (Windows holds a differencing disk's whole parent chain open while the VM runs)."""
+        (Windows holds a differencing disk's whole parent chain open while the VM runs); or
+        held by the checkpoint merge that follows Remove-VM."""
         key = path_key(path)
+        if self.merging_until.get(key, 0.0) > time.monotonic():
+            return True
         for vm in self.state.vms:
             if vm.state == "Off":
                 continue
