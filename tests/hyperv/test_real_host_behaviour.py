@@ -86,3 +86,17 @@ def test_a_merge_that_outlasts_the_wait_is_a_transient_file_in_use_and_a_retry_f
         time.sleep(4.5)
         driver.delete_vm(spec.name, vm_root=ROOT)  # what the task's retry does
         assert leftovers(sim, spec) == []
+
+
+def test_stop_waits_for_a_guest_shutdown_it_gave_up_on_before_pulling_the_power():
+    with run_simulator(shutdown_seconds=4) as sim:
+        driver = connect(sim)
+        spec = build_lab(driver)
+        driver.start_vm(spec.name)
+        started = time.monotonic()
+        driver.stop_vm(spec.name, graceful_timeout_s=1)  # the guest needs 4 s; the VM is Stopping at 1 s
+        elapsed = time.monotonic() - started
+        assert 3.5 <= elapsed < 8, elapsed
+        assert driver.vm_status(spec.name).state == "Off"
+        driver.delete_vm(spec.name, vm_root=ROOT)
+

@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="after Remove-VM of a VM with checkpoints, how long the merge holds its disks open"
         " (default 0.5 with --latency zero, 10 realistic, x time scale)",
     )
+    machine.add_argument(
+        "--shutdown-seconds",
+        type=float,
+        default=0.0,
+        help="a graceful Stop-VM leaves the VM Stopping this long, even if the caller stops waiting (default 0)",
+    )
     run = parser.add_argument_group("behaviour")
     run.add_argument("--state-file", help="JSON file the host state is kept in across restarts")
     run.add_argument("--latency", choices=("zero", "realistic"), default="zero")
@@ -147,6 +153,7 @@ def parse_options(argv: list[str] | None = None) -> SimulatorOptions:
         boot_seconds=boot,
         address_seconds=boot * 1.5,
         merge_seconds=merge,
+        shutdown_seconds=args.shutdown_seconds,
     )
     return SimulatorOptions(
         host=args.host,

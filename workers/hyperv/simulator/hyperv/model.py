@@ -66,6 +66,9 @@ class HostConfig:
     # checkpoint files into the VM's disks, holding them open meanwhile (hyperv-real-host.md,
     # section 4, "Remove-VM of a VM with checkpoints"; its length on a real host is UNVERIFIED).
     merge_seconds: float = 0.0
+    # From a graceful Stop-VM until the guest OS is down: the VM is Stopping meanwhile, also when
+    # the caller gave up waiting and terminated Stop-VM (the shutdown job runs on in VMMS).
+    shutdown_seconds: float = 0.0
 
     @property
     def memory_bytes(self) -> int:
@@ -162,6 +165,7 @@ class VirtualMachine:
     metering_since: float | None = None
     connect_access: list[str] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
+    shutdown_ends_at: float | None = None  # time.time() when a running guest shutdown ends
 
     CONFIGURATION_FIELDS = (
         "memory_startup",
@@ -299,6 +303,13 @@ class Host:
             state.disks.append(VirtualDisk(normalize_path(image), "Dynamic", size, file_size))
         return state
 
+    def settle(self, now: float) -> None:
+        """Finish what the host did in the background: guest shutdowns whose time has come."""
+        for vm in self.state.vms:
+            if vm.state == "Stopping" and (vm.shutdown_ends_at or 0.0) <= now:
+                vm.state, vm.started_at, vm.shutdown_ends_at = "Off", None, None
+                self.dirty = True
+
     def reindex(self) -> None:
         self._disk_index = {path_key(disk.path): disk for disk in self.state.disks}
         self._directory_index = {path_key(directory) for directory in self.state.directories}
@@ -307,8 +318,9 @@ class Host:
     def to_dict(self) -> dict[str, Any]:
         """The state dump: what tests read and what the state file holds."""
         with self.lock:
-            data = asdict(self.state)
             now = time.time()
+            self.settle(now)
+            data = asdict(self.state)
             for raw, vm in zip(data["vms"], self.state.vms, strict=True):
                 raw["uptime_seconds"] = round(vm.uptime(now), 3)
                 raw["memory_assigned"] = vm.memory_startup if vm.state == "Running" else 0
@@ -437,7 +449,9 @@ class Host:
 
     # --- capacity -----------------------------------------------------------------------------
     def used_memory(self) -> int:
-        return sum(vm.memory_startup for vm in self.state.vms if vm.state in {"Running", "Paused", "Starting"})
+        return sum(
+            vm.memory_startup for vm in self.state.vms if vm.state in {"Running", "Paused", "Starting", "Stopping"}
+        )
 
     def available_memory(self) -> int:
         return max(0, self.config.memory_bytes - facts.HOST_RESERVED_MEMORY - self.used_memory())
