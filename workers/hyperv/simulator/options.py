@@ -68,6 +68,24 @@ def build_parser() -> argparse.ArgumentParser:
     machine.add_argument("--no-slat", action="store_true", help="a CPU without SLAT (EPT/RVI): no hypervisor")
     machine.add_argument("--no-hyperv-role", action="store_true", help="the Hyper-V role is not installed")
     machine.add_argument(
+        "--no-hyperv-module", action="store_true", help="the role without its PowerShell module (no Hyper-V cmdlets)"
+    )
+    machine.add_argument(
+        "--foreign-hypervisor",
+        action="store_true",
+        help="the host is a guest of another hypervisor: HypervisorPresent, but Hyper-V's own hypervisor"
+        " and vmms do not run",
+    )
+    machine.add_argument(
+        "--vmms-stopped", action="store_true", help="the Virtual Machine Management service is stopped"
+    )
+    machine.add_argument("--no-dep", action="store_true", help="Data Execution Prevention is not available")
+    machine.add_argument(
+        "--not-elevated", action="store_true", help="WinRM sessions get a UAC-filtered (not elevated) token"
+    )
+    machine.add_argument("--language", default="en-US", help="the host's display language (default en-US)")
+    machine.add_argument("--data-disk-gb", type=int, default=0, help="size of a data drive D: (default: none)")
+    machine.add_argument(
         "--base-images",
         default=",".join(facts.DEFAULT_BASE_IMAGES),
         help="comma-separated base VHDX paths a fresh host has",
@@ -148,6 +166,14 @@ def parse_options(argv: list[str] | None = None) -> SimulatorOptions:
         firmware_virtualization=not args.no_firmware_virtualization,
         slat=not args.no_slat,
         hyperv_role=not args.no_hyperv_role,
+        hyperv_module=not args.no_hyperv_module,
+        foreign_hypervisor=args.foreign_hypervisor,
+        vmms=not args.vmms_stopped,
+        dep=not args.no_dep,
+        elevated=not args.not_elevated,
+        language=args.language,
+        data_disk_gb=args.data_disk_gb,
+        management_address=args.host,
         base_images=base_images,
         missing_base_images=tuple(args.missing_base_image),
         boot_seconds=boot,

@@ -15,7 +15,7 @@ from typing import Any
 from ..powershell.binding import Parameter
 from ..powershell.evaluator import Invocation
 from ..powershell.operators import wildcard_match
-from ..powershell.values import DateTime, PSObject
+from ..powershell.values import DateTime, PSObject, enum_type
 from . import facts
 from .common import COMPUTER, cmdlet
 from .model import Host
@@ -42,6 +42,9 @@ def _operating_system(host: Host) -> PSObject:
             "FreePhysicalMemory": max(0, free_kb),
             "LastBootUpTime": DateTime(BOOT_TIME),
             "Status": "OK",
+            # DEP lives here, not on Win32_Processor (hyperv-real-host.md, section 3).
+            "DataExecutionPrevention_Available": config.dep,
+            "MUILanguages": [config.language],
         },
         display=facts.OS_CAPTIONS.get(build, ""),
     )
@@ -49,7 +52,7 @@ def _operating_system(host: Host) -> PSObject:
 
 def _processors(host: Host) -> list[PSObject]:
     config = host.config
-    hidden = config.hypervisor_running
+    hidden = config.hypervisor_present
     sockets = 2 if config.cpus >= 4 and config.cpus % 2 == 0 else 1
     rows = []
     for socket in range(sockets):
@@ -83,7 +86,7 @@ def _computer_system(host: Host) -> PSObject:
             "Domain": "lab.local",
             "TotalPhysicalMemory": config.memory_bytes,
             "NumberOfLogicalProcessors": config.cpus,
-            "HypervisorPresent": config.hypervisor_running,
+            "HypervisorPresent": config.hypervisor_present,
             "Manufacturer": "Simulated",
             "Model": "hvsim",
         },
@@ -91,21 +94,56 @@ def _computer_system(host: Host) -> PSObject:
     )
 
 
+def _logical_disk(drive: str, size: int, free: int) -> PSObject:
+    return PSObject(
+        CIM + "Win32_LogicalDisk",
+        {"DeviceID": drive, "DriveType": 3, "FileSystem": "NTFS", "Size": size, "FreeSpace": free, "VolumeName": ""},
+        display=drive,
+    )
+
+
 def _logical_disks(host: Host) -> list[PSObject]:
-    return [
-        PSObject(
-            CIM + "Win32_LogicalDisk",
-            {
-                "DeviceID": "C:",
-                "DriveType": 3,
-                "FileSystem": "NTFS",
-                "Size": host.config.storage_gb * facts.GIB,
-                "FreeSpace": host.free_storage(),
-                "VolumeName": "",
-            },
-            display="C:",
+    disks = [_logical_disk("C:", host.config.storage_gb * facts.GIB, host.free_storage())]
+    if host.config.data_disk_gb:
+        size = host.config.data_disk_gb * facts.GIB
+        used = sum(disk.file_size for disk in host.state.disks if disk.path.upper().startswith("D:"))
+        disks.append(_logical_disk("D:", size, max(0, size - used)))
+    return disks
+
+
+#: System.ServiceProcess.ServiceControllerStatus.
+ServiceStatus = enum_type("System.ServiceProcess.ServiceControllerStatus", {"Stopped": 1, "Running": 4})
+_SERVICES = {"vmms": "Hyper-V Virtual Machine Management", "winrm": "Windows Remote Management (WS-Management)"}
+
+
+def get_service(invocation: Invocation, host: Host) -> list[Any]:
+    rows = []
+    for name in invocation.get("Name") or list(_SERVICES):
+        key = name.lower()
+        if key not in _SERVICES or (key == "vmms" and not host.config.hyperv_role):
+            invocation.write_error(
+                invocation.error(
+                    f"Cannot find any service with service name '{name}'.",
+                    category="ObjectNotFound",
+                    error_id="NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.GetServiceCommand",
+                    exception="ServiceCommandException",
+                    target=name,
+                )
+            )
+            continue
+        running = host.config.vmms_running if key == "vmms" else True
+        rows.append(
+            PSObject(
+                "System.ServiceProcess.ServiceController",
+                {
+                    "Name": key,
+                    "DisplayName": _SERVICES[key],
+                    "Status": ServiceStatus("Running" if running else "Stopped"),
+                },
+                display=key,
+            )
         )
-    ]
+    return rows
 
 
 CIM_CLASSES = {
@@ -164,7 +202,7 @@ def get_windows_feature(invocation: Invocation, host: Host) -> list[Any]:
         }[name]
         if names is not None and not any(wildcard_match(canonical, pattern) for pattern in names):
             continue
-        installed = host.config.hyperv_role
+        installed = host.config.hyperv_role and (name == "hyper-v" or host.config.hyperv_module)
         rows.append(
             PSObject(
                 "Microsoft.Windows.ServerManager.Commands.Feature",
@@ -225,6 +263,13 @@ def get_windows_optional_feature(invocation: Invocation, host: Host) -> list[Any
 
 
 SYSTEM_CMDLETS = (
+    cmdlet(
+        "Get-Service",
+        get_service,
+        (Parameter("Name", "strings", position=0), COMPUTER),
+        module="Microsoft.PowerShell.Management",
+        implementing_type="Microsoft.PowerShell.Commands.GetServiceCommand",
+    ),
     cmdlet(
         "Get-CimInstance",
         get_cim_instance,

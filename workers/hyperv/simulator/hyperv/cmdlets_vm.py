@@ -85,6 +85,17 @@ def get_vm(invocation: Invocation, host: Host) -> list[Any]:
 
 def get_vmhost(invocation: Invocation, host: Host) -> list[Any]:
     config = host.config
+    if not config.vmms_running:
+        # The text a host prints when the management service is down is UNVERIFIED.
+        raise vm_error(
+            invocation,
+            f"Hyper-V encountered an error trying to access an object on computer '{config.computer_name}' "
+            "because the object was not found. The object might have been deleted. Verify that the Virtual "
+            "Machine Management service on the computer is running.",
+            target=config.computer_name,
+            category="ObjectNotFound",
+            error_id="ObjectNotFound",
+        )
     return [
         PSObject(
             "Microsoft.HyperV.PowerShell.VMHost",

@@ -58,6 +58,20 @@ class HostConfig:
     firmware_virtualization: bool = True
     slat: bool = True
     hyperv_role: bool = True
+    # What a host doctor must tell apart (docs/hyperv-real-host.md, section 3): the role without
+    # its PowerShell module (-IncludeManagementTools left out), a host that is itself a guest of
+    # another hypervisor (HypervisorPresent is true, Hyper-V's own hypervisor and vmms do not
+    # run), the VMMS service stopped, no DEP, a UAC-filtered token, the host's display language,
+    # a data drive D: of this size (0: none), and the address WinRM listens on, carried by the
+    # physical NIC "Ethernet".
+    hyperv_module: bool = True
+    foreign_hypervisor: bool = False
+    vmms: bool = True
+    dep: bool = True
+    elevated: bool = True
+    language: str = "en-US"
+    data_disk_gb: int = 0
+    management_address: str = ""
     base_images: tuple[str, ...] = tuple(facts.DEFAULT_BASE_IMAGES)
     missing_base_images: tuple[str, ...] = ()
     boot_seconds: float = 1.0  # from Start-VM until the guest's heartbeat answers
@@ -76,7 +90,19 @@ class HostConfig:
 
     @property
     def hypervisor_running(self) -> bool:
-        return self.hyperv_role and self.firmware_virtualization and self.slat
+        """Hyper-V's own hypervisor."""
+        return self.hyperv_role and self.firmware_virtualization and self.slat and not self.foreign_hypervisor
+
+    @property
+    def hypervisor_present(self) -> bool:
+        """Win32_ComputerSystem.HypervisorPresent: true under any hypervisor [S25]."""
+        return self.hypervisor_running or self.foreign_hypervisor
+
+    @property
+    def vmms_running(self) -> bool:
+        # Whether vmms keeps running when Hyper-V's hypervisor does not start is UNVERIFIED;
+        # hvsim stops it for a foreign hypervisor so the doctor's two signals agree.
+        return self.hyperv_role and self.vmms and not self.foreign_hypervisor
 
 
 @dataclass
@@ -271,6 +297,7 @@ class Host:
         # Disk path key -> time.monotonic() until which a checkpoint merge holds it open. Not
         # persisted: a restarted host has finished (or abandoned) its merges.
         self.merging_until: dict[str, float] = {}
+        self.token_is_admin = config.elevated  # read by [WindowsIdentity]::GetCurrent()
         self._disk_index: dict[str, VirtualDisk] = {}
         self._directory_index: set[str] = set()
         self.reindex()
