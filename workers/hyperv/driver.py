@@ -23,6 +23,7 @@ from workers.hyperv.interface import (
     ConnectionSpec,
     DiskSpace,
     HostFacts,
+    HostReadiness,
     SwitchSpec,
     TaggedVm,
     Usage,
@@ -32,6 +33,7 @@ from workers.hyperv.interface import (
 )
 from workers.hyperv.names import (
     check_account,
+    check_adapter_name,
     check_base_image_path,
     check_checkpoint_name,
     check_switch_name,
@@ -84,6 +86,20 @@ Lp=$h.LogicalProcessorCount;Memory=$h.MemoryCapacity
 VmPath=$h.VirtualMachinePath;VhdPath=$h.VirtualHardDiskPath
 Versions=$versions;Disks=$disks;Images=$img
 } | ConvertTo-Json -Depth 3 -Compress
+"""
+# What the doctor asks beyond the facts (docs/hyperv-real-host.md, section 3, "missing checks"):
+# errors are told apart by id, not text, so this reads the same on a host in any language.
+HOST_READINESS = """
+$module=$true;$vmhost='';$svc=$null;$admin=$null;$nats=$null;$present=$null;$ips=@()
+try{Get-VMHost | Out-Null}catch{if($_.FullyQualifiedErrorId -like 'CommandNotFoundException*'){$module=$false}else{$vmhost=$_.Exception.Message}}
+try{$svc=(Get-Service -Name vmms).Status.ToString()}catch{}
+$os=Get-CimInstance -ClassName Win32_OperatingSystem
+try{$admin=([Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)}catch{}
+try{$nats=@(Get-NetNat | ForEach-Object {$_.Name})}catch{}
+if($Nic){$present=@(Get-NetAdapter | Where-Object {$_.Name -eq $Nic}).Count -gt 0
+$ips=@(Get-NetIPAddress | Where-Object {$_.InterfaceAlias -eq $Nic} | ForEach-Object {$_.IPAddress})}
+@{Module=$module;VmHostError=$vmhost;Vmms=$svc;Dep=$os.DataExecutionPrevention_Available;Admin=$admin
+NetNats=$nats;Language=@($os.MUILanguages)[0];NicPresent=$present;NicAddresses=$ips} | ConvertTo-Json -Depth 3 -Compress
 """
 # The doctor asks about base images apart from the facts, in batches that each fit the
 # command-line limit, so any number of templates can never crowd out the facts.
@@ -253,6 +269,22 @@ class HyperVDriver:
         images = [check_windows_path(path, what="base image path") for path in base_images]
         raw = self.client.run_script(build_script(HOST_FACTS, Images=images))
         return _host_facts(raw)
+
+    def host_readiness(self, *, external_adapter: str | None = None) -> HostReadiness:
+        nic = check_adapter_name(external_adapter) if external_adapter else None
+        raw = self.client.run_script(build_script(HOST_READINESS, Nic=nic))
+        nats = _field(raw, "NetNats", object, default=None)
+        return HostReadiness(
+            hyperv_module=_optional_bool(_field(raw, "Module", object, default=None)),
+            vmms_status=_field(raw, "Vmms", str, default=None),
+            vmhost_error=_field(raw, "VmHostError", str, default=""),
+            dep_available=_optional_bool(_field(raw, "Dep", object, default=None)),
+            elevated=_optional_bool(_field(raw, "Admin", object, default=None)),
+            netnats=None if nats is None else tuple(str(name) for name in _as_list(nats)),
+            language=_field(raw, "Language", str, default=None),
+            adapter_present=_optional_bool(_field(raw, "NicPresent", object, default=None)) if nic else None,
+            adapter_addresses=tuple(str(ip) for ip in _as_list(_field(raw, "NicAddresses", object, default=None))),
+        )
 
     def base_images_present(self, paths: list[str]) -> list[BaseImage]:
         found: dict[str, BaseImage] = {}
