@@ -226,6 +226,10 @@ STOP_SETTLE_S = 15
 #: item 2. How long a real merge takes is UNVERIFIED (deploy/REAL_HOST.md).
 DELETE_RETRY_S = 90
 DELETE_RETRY_PAUSE_S = 1
+CHECKPOINT_NAMES = _ONE_VM + """
+$r=@(Get-VMSnapshot -VMName $Name | ForEach-Object {$_.Name})
+ConvertTo-Json -InputObject $r -Compress
+"""
 VM_STATUS = _ONE_VM + """
 $hb=Get-VMIntegrationService -VMName $Name -Name Heartbeat
 $ips=@(Get-VMNetworkAdapter -VMName $Name | ForEach-Object {$_.IPAddresses})
@@ -408,6 +412,9 @@ class HyperVDriver:
             ip_addresses=[str(ip) for ip in _as_list(_field(raw, "IPAddresses", object, default=None))],
             uptime_s=_field(raw, "Uptime", int, default=0),
         )
+
+    def checkpoint_names(self, name: str) -> list[str]:
+        return [str(item) for item in _as_list(self._run_vm_script(CHECKPOINT_NAMES, name))]
 
     def list_tagged_vms(self) -> list[TaggedVm]:
         rows = self.client.run_script(build_script(LIST_TAGGED_VMS, Tag=NOTES_TAG))

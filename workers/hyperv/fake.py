@@ -342,6 +342,10 @@ class FakeDriver:
             uptime_s=0,
         )
 
+    def checkpoint_names(self, name: str) -> list[str]:
+        self._enter("checkpoint_names")
+        return list(self._exactly_one(name).checkpoints)
+
     def list_tagged_vms(self) -> list[TaggedVm]:
         self._enter("list_tagged_vms")
         return [

@@ -369,6 +369,9 @@ class HypervisorDriver(Protocol):
     def vm_status(self, name: str) -> VmStatus:
         """State, heartbeat, IP addresses and uptime. NotFound."""
 
+    def checkpoint_names(self, name: str) -> list[str]:
+        """The names of the VM's checkpoints (read-only). NotFound."""
+
     def list_tagged_vms(self) -> list[TaggedVm]:
         """Every VM whose Notes start with the Nestlab tag; never any other."""
 
