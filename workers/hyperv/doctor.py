@@ -1,9 +1,11 @@
 """The host doctor: can this host run nested labs, and if not, what exactly to change.
 
-``doctor_checks`` is a pure function over ``HostFacts`` (gathered by ``driver.host_facts``) and
-the connection settings. Each ``Check`` says pass, warn or fail in one plain sentence, with a
-one-line fix. Requirements come from docs/hyperv.md ("Host requirements for nested
-virtualization"); the thresholds that are advice rather than rule are constants here.
+``doctor_checks`` is a pure function over ``HostFacts`` (gathered by ``driver.host_facts``), the
+``HostReadiness`` answers (``driver.host_readiness``: module, vmms, DEP, elevation, NAT networks,
+language, the external adapter) and the host's settings in Nestlab. Each ``Check`` says pass,
+warn or fail in one plain sentence, with a one-line fix. Requirements come from docs/hyperv.md
+("Host requirements for nested virtualization") and docs/hyperv-real-host.md (section 3); the
+thresholds that are advice rather than rule are constants here.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def check_hyperv_role(facts: HostFacts) -> Check:
 
 def hyperv_answers(readiness: HostReadiness | None) -> bool | None:
     """Hyper-V itself answers: vmms runs and Get-VMHost works. None if the host did not say."""
-    if readiness is None or readiness.vmms_status is None and readiness.hyperv_module is None:
+    if readiness is None or (readiness.vmms_status is None and readiness.hyperv_module is None):
         return None
     return readiness.vmms_status == "Running" and not readiness.vmhost_error and readiness.hyperv_module is not False
 
