@@ -112,6 +112,13 @@ class RosterTooLarge(DomainError):
     http_status = 413
 
 
+class HostNotReady(DomainError):
+    """The host doctor fails the host, so nothing is built on it (host_smoke refuses it)."""
+
+    code = "host_not_ready"
+    http_status = 409
+
+
 class HostBusy(DomainError):
     """Every operation slot of the host stayed taken; the task is re-enqueued to try again shortly."""
 

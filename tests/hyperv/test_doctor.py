@@ -38,6 +38,7 @@ def test_a_healthy_intel_host_passes_everything():
         "hypervisor_running",
         "nesting_os",
         "config_version",
+        "template_versions",
         "memory",
         "storage",
         "base_images",

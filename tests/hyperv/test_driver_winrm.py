@@ -17,6 +17,7 @@ from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError
 from workers.hyperv.errors import (
     AuthenticationFailed,
     CommandTooLong,
+    FileInUse,
     HostError,
     HostUnreachable,
     InsufficientResources,
@@ -142,6 +143,13 @@ def test_plain_stderr_is_kept_as_is():
                 "    + CategoryInfo          : InvalidOperation: (:) [Stop-VM], VirtualizationException",
                 "    + FullyQualifiedErrorId : InvalidState,Microsoft.HyperV.PowerShell.Commands.StopVM"),
          InvalidState),
+        # a sharing violation while Remove-VM's merge holds the disk, on a German host: by id
+        (clixml("Remove-Item : Der Prozess kann nicht auf die Datei zugreifen, da sie von einem anderen Prozess "
+                "verwendet wird.",
+                "    + CategoryInfo          : WriteError: (C:\\Labs\\x.vhdx:FileInfo) [Remove-Item], IOException",
+                "    + FullyQualifiedErrorId : RemoveFileSystemItemIOError,Microsoft.PowerShell.Commands."
+                "RemoveItemCommand"),
+         FileInUse),
         (clixml("Get-VMHost : The term 'Get-VMHost' is not recognized as the name of a cmdlet, function.",
                 "    + CategoryInfo          : ObjectNotFound: (Get-VMHost:String) [], CommandNotFoundException"),
          HostError),

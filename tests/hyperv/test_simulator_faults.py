@@ -34,6 +34,34 @@ def test_an_error_fault_fails_the_named_cmdlet_n_times_then_stops(sim):
     assert sim.faults() == []
 
 
+def test_an_after_fault_lets_the_first_calls_through(sim):
+    session = sim.session()
+    sim.add_fault("error", cmdlet="New-VM", message="Injected: the third one.", times=1, after=2)
+    run_json(session, "New-VM -Name a -NoVHD | Out-Null")
+    run_json(session, "New-VM -Name b -NoVHD | Out-Null")
+    assert "Injected: the third one." in run_error(session, "New-VM -Name c -NoVHD")
+    assert sorted(vm["name"] for vm in sim.state()["vms"]) == ["a", "b"]
+    with pytest.raises(SimulatorFailed, match="after must be an integer"):
+        sim.add_fault("error", cmdlet="New-VM", after=-1)
+
+
+def test_the_checkpoint_merge_after_remove_vm_holds_the_disks_for_a_while():
+    with run_simulator(merge_seconds=2) as merging:
+        session = merging.session()
+        run_json(
+            session,
+            "New-Item -ItemType Directory -Path C:\\M -Force | Out-Null\n"
+            "New-VHD -Path C:\\M\\m.vhdx -SizeBytes 1GB | Out-Null\n"
+            "New-VM -Name m -VHDPath C:\\M\\m.vhdx | Out-Null\n"
+            "Checkpoint-VM -Name m -SnapshotName one\n"
+            "Remove-VM -Name m -Force",
+        )
+        held = run_error(session, "Remove-Item -LiteralPath C:\\M\\m.vhdx -Force")
+        assert "being used by another process" in held
+        time.sleep(2.2)
+        run_json(session, "Remove-Item -LiteralPath C:\\M\\m.vhdx -Force")
+
+
 def test_a_probability_fault_fails_some_calls_and_not_others(sim):
     session = sim.session()
     sim.add_fault("error", cmdlet="Get-VMHost", probability=0.5)

@@ -24,6 +24,8 @@ pytestmark = [pytest.mark.integration]
         ({"cpu_vendor": "amd", "os_build": 17763}, "AMD"),
         ({"no_firmware_virtualization": True}, "firmware"),
         ({"missing_base_image": r"C:\NestlabImages\win2022-base.vhdx"}, "missing"),
+        ({"no_hyperv_module": True}, "without its PowerShell module"),
+        ({"not_elevated": True}, "full administrator rights"),
     ],
 )
 def test_the_doctor_tells_problem_hosts_apart_in_plain_words(db, settings, capsys, options, says, acme_template):
@@ -46,6 +48,18 @@ def test_a_healthy_simulated_host_passes(db, settings, capsys, acme_template):
         call_command("host_doctor", "healthy")
     assert "healthy is ready for nested labs" in capsys.readouterr().out
     assert Host.objects.get(name="healthy").last_seen is not None
+
+
+def test_vlan_mode_on_the_adapter_nestlab_connects_through_is_refused(db, settings, capsys, acme_template):
+    settings.NESTLAB_DRIVER_FACTORY = "workers.services.hostcalls.winrm_driver"
+    with run_simulator() as sim:  # hvsim's NIC "Ethernet" carries the address it listens on
+        host = host_for(sim, "shared-nic")
+        Host.objects.filter(pk=host.pk).update(external_adapter="Ethernet")
+        with pytest.raises(CommandError, match="external_adapter"):
+            call_command("host_doctor", "shared-nic")
+        Host.objects.filter(pk=host.pk).update(external_adapter="Ethernet 2")
+        call_command("host_doctor", "shared-nic")
+    assert "FAIL  external_adapter: The external adapter 'Ethernet' carries 127.0.0.1" in capsys.readouterr().out
 
 
 def test_an_unknown_host_is_a_clear_error(db):

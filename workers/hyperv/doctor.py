@@ -1,9 +1,11 @@
 """The host doctor: can this host run nested labs, and if not, what exactly to change.
 
-``doctor_checks`` is a pure function over ``HostFacts`` (gathered by ``driver.host_facts``) and
-the connection settings. Each ``Check`` says pass, warn or fail in one plain sentence, with a
-one-line fix. Requirements come from docs/hyperv.md ("Host requirements for nested
-virtualization"); the thresholds that are advice rather than rule are constants here.
+``doctor_checks`` is a pure function over ``HostFacts`` (gathered by ``driver.host_facts``), the
+``HostReadiness`` answers (``driver.host_readiness``: module, vmms, DEP, elevation, NAT networks,
+language, the external adapter) and the host's settings in Nestlab. Each ``Check`` says pass,
+warn or fail in one plain sentence, with a one-line fix. Requirements come from docs/hyperv.md
+("Host requirements for nested virtualization") and docs/hyperv-real-host.md (section 3); the
+thresholds that are advice rather than rule are constants here.
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from workers.hyperv.interface import HostFacts
+from workers.hyperv.interface import HostFacts, HostReadiness
 
 Status = Literal["pass", "warn", "fail"]
 GIB = 1024**3
 
 #: Nested virtualization: the oldest OS build and configuration version per CPU vendor.
-INTEL_MIN_BUILD = 14393  # Windows Server 2016 / Windows 10 1607
+#: Intel nests from 14393 (Windows Server 2016), but Nestlab's build runs
+#: `Set-VM -AutomaticCheckpointsEnabled`, which 2016 lacks ("A parameter cannot be found that
+#: matches parameter name 'AutomaticCheckpointsEnabled'", hyperv-real-host.md [S19]); rather than
+#: a second build path for a release out of mainstream support, the minimum is 2019.
+INTEL_MIN_BUILD = 17763  # Windows Server 2019 / Windows 10 1809
 AMD_MIN_BUILD = 20348  # Windows Server 2022 (Windows 11 is 22000)
 INTEL_MIN_CONFIG_VERSION = (8, 0)
 AMD_MIN_CONFIG_VERSION = (9, 3)
@@ -77,15 +83,46 @@ def check_hyperv_role(facts: HostFacts) -> Check:
     )
 
 
+def hyperv_answers(readiness: HostReadiness | None) -> bool | None:
+    """Hyper-V itself answers: vmms runs and Get-VMHost works. None if the host did not say."""
+    if readiness is None or (readiness.vmms_status is None and readiness.hyperv_module is None):
+        return None
+    return readiness.vmms_status == "Running" and not readiness.vmhost_error and readiness.hyperv_module is not False
+
+
+def _hyperv_running(facts: HostFacts, readiness: HostReadiness | None) -> bool | None:
+    """HypervisorPresent is true under any hypervisor, also when the host is itself a guest of
+    another one [S25]; only with vmms running and Get-VMHost answering is it Hyper-V's."""
+    if not facts.hypervisor_present:
+        return facts.hypervisor_present
+    answers = hyperv_answers(readiness)
+    return True if answers is None else answers
+
+
+def _foreign_aware(facts: HostFacts, readiness: HostReadiness | None) -> bool | None:
+    """True: Hyper-V runs; False: a hypervisor is present but it is not Hyper-V's; else None."""
+    if not facts.hypervisor_present:
+        return None
+    return _hyperv_running(facts, readiness)
+
+
 def _hardware_check(
     name: str, present: bool | None, hypervisor_running: bool | None, texts: tuple[str, str, str]
 ) -> Check:
     """``texts``: the feature's name, the sentence saying it is missing, and the fix."""
     feature, missing, fix = texts
-    # With a hypervisor running, Win32_Processor reports these features as absent; the running
-    # hypervisor is itself proof that they are there.
+    # With a hypervisor running, Win32_Processor reports these features as absent; Hyper-V's
+    # running hypervisor is itself proof that they are there. Under another hypervisor (False
+    # with HypervisorPresent) nobody can tell from inside.
     if hypervisor_running:
         return Check(name, "pass", f"{feature}: available (a hypervisor is running on the host).")
+    if hypervisor_running is False and present is False:
+        return Check(
+            name,
+            "warn",
+            f"{feature}: cannot be read, because a hypervisor other than Hyper-V's runs (see hypervisor_running).",
+            fix,
+        )
     if present is True:
         return Check(name, "pass", f"{feature}: available.")
     if present is False:
@@ -93,11 +130,11 @@ def _hardware_check(
     return Check(name, "warn", f"{feature}: the host did not say whether it is available.", fix)
 
 
-def check_firmware_virtualization(facts: HostFacts) -> Check:
+def check_firmware_virtualization(facts: HostFacts, readiness: HostReadiness | None = None) -> Check:
     return _hardware_check(
         "firmware_virtualization",
         facts.firmware_virtualization,
-        facts.hypervisor_present,
+        _foreign_aware(facts, readiness),
         (
             "Virtualization in firmware",
             "Virtualization is turned off in the firmware (BIOS/UEFI), so the hypervisor cannot start.",
@@ -106,11 +143,11 @@ def check_firmware_virtualization(facts: HostFacts) -> Check:
     )
 
 
-def check_slat(facts: HostFacts) -> Check:
+def check_slat(facts: HostFacts, readiness: HostReadiness | None = None) -> Check:
     return _hardware_check(
         "slat",
         facts.slat,
-        facts.hypervisor_present,
+        _foreign_aware(facts, readiness),
         (
             "Second Level Address Translation",
             "The CPU lacks Second Level Address Translation (Intel EPT / AMD RVI), which Hyper-V requires.",
@@ -119,11 +156,11 @@ def check_slat(facts: HostFacts) -> Check:
     )
 
 
-def check_vm_monitor_mode(facts: HostFacts) -> Check:
+def check_vm_monitor_mode(facts: HostFacts, readiness: HostReadiness | None = None) -> Check:
     return _hardware_check(
         "vm_monitor_mode",
         facts.vm_monitor_mode,
-        facts.hypervisor_present,
+        _foreign_aware(facts, readiness),
         (
             "VM Monitor Mode extensions",
             "The CPU lacks VM Monitor Mode extensions (Intel VT-x / AMD-V), which Hyper-V requires.",
@@ -132,9 +169,32 @@ def check_vm_monitor_mode(facts: HostFacts) -> Check:
     )
 
 
-def check_hypervisor_running(facts: HostFacts, *, hardware_ok: bool) -> Check:
+def check_hypervisor_running(facts: HostFacts, *, hardware_ok: bool, readiness: HostReadiness | None = None) -> Check:
     """The role can be installed while the hypervisor does not start (launch type off, or a
-    hardware problem that another check already names)."""
+    hardware problem that another check already names). HypervisorPresent alone also says yes
+    on a host that is a guest of another hypervisor [S25], so with ``readiness`` it takes vmms
+    running and Get-VMHost answering as well."""
+    if facts.hypervisor_present and readiness is not None and not hyperv_answers(readiness):
+        if readiness.hyperv_module is False:
+            return Check(
+                "hypervisor_running",
+                "warn",
+                "A hypervisor is present; whether it is Hyper-V's cannot be asked without the Hyper-V module.",
+                "Fix hyperv_module above, then run the doctor again.",
+            )
+        why = (
+            f"Get-VMHost failed: {readiness.vmhost_error}"
+            if readiness.vmms_status == "Running"
+            else f"the Virtual Machine Management service (vmms) is {readiness.vmms_status or 'missing'}"
+        )
+        return Check(
+            "hypervisor_running",
+            "fail",
+            f"A hypervisor is present, but Hyper-V does not answer: {why}. The host may be a guest of another "
+            "hypervisor, or Hyper-V's hypervisor did not start.",
+            "Run bcdedit /set hypervisorlaunchtype auto on the host and reboot; then Get-Service vmms must say Running "
+            "and Get-VMHost must answer. On a virtual host, expose virtualization extensions to it first.",
+        )
     if facts.hypervisor_present:
         return Check("hypervisor_running", "pass", "The hypervisor is running.")
     if facts.hypervisor_present is None:
@@ -159,6 +219,33 @@ def check_hypervisor_running(facts: HostFacts, *, hardware_ok: bool) -> Check:
     )
 
 
+def check_hyperv_module(facts: HostFacts, readiness: HostReadiness) -> Check:
+    """The role without -IncludeManagementTools has no Hyper-V cmdlets, so every build fails
+    with "not recognized as the name of a cmdlet" [S27]."""
+    if readiness.hyperv_module:
+        return Check("hyperv_module", "pass", "The Hyper-V PowerShell module answers.")
+    if readiness.hyperv_module is None:
+        return Check(
+            "hyperv_module",
+            "warn",
+            "The host did not say whether the Hyper-V PowerShell module is installed.",
+            "Run Get-Module -ListAvailable -Name Hyper-V on the host.",
+        )
+    if not facts.hyperv_installed:
+        return Check(
+            "hyperv_module",
+            "fail",
+            "The Hyper-V PowerShell module is missing (it comes with the role; see hyperv_role).",
+            "Run Install-WindowsFeature -Name Hyper-V -IncludeManagementTools -Restart on the host.",
+        )
+    return Check(
+        "hyperv_module",
+        "fail",
+        "The Hyper-V role is installed without its PowerShell module, so every Hyper-V command Nestlab sends fails.",
+        "Run Install-WindowsFeature -Name Hyper-V-PowerShell on the host.",
+    )
+
+
 def check_nesting_os(facts: HostFacts) -> Check:
     vendor = facts.cpu_vendor
     release = windows_release(facts.os_build)
@@ -180,7 +267,12 @@ def check_nesting_os(facts: HostFacts) -> Check:
         "nesting_os",
         "fail",
         f"This {vendor_name} host runs {release} (build {facts.os_build}); nested virtualization on {vendor_name} "
-        f"needs build {needed} ({windows_release(needed)}) or later.",
+        f"needs build {needed} ({windows_release(needed)}) or later"
+        + (
+            " (Nestlab's build uses Set-VM -AutomaticCheckpointsEnabled, which Windows Server 2016 lacks)."
+            if vendor == "intel" and facts.os_build >= 14393
+            else "."
+        ),
         f"Upgrade the host to {windows_release(needed)} or later"
         + (", or use an Intel host." if vendor == "amd" else "."),
     )
@@ -234,10 +326,19 @@ def check_memory(facts: HostFacts) -> Check:
     )
 
 
-def check_storage(facts: HostFacts) -> Check:
-    path = facts.vhd_path or "C:\\"
+def check_storage(facts: HostFacts, vm_root: str | None = None) -> Check:
+    """Free space on the drive that holds the lab disks: the host's ``vm_root`` in Nestlab (every
+    lab disk goes there), or Hyper-V's default VHD folder if none is given."""
+    path = vm_root or facts.vhd_path or "C:\\"
     free = facts.free_bytes_on(path)
     if free is None:
+        if vm_root:
+            return Check(
+                "storage",
+                "fail",
+                f"The host has no fixed disk {path[:2].upper()}, where this host's VM root folder {path} is.",
+                "Set the host's VM root folder in Nestlab to a folder on a fixed disk of the host.",
+            )
         return Check(
             "storage",
             "warn",
@@ -254,7 +355,7 @@ def check_storage(facts: HostFacts) -> Check:
         "storage",
         status,
         f"Only {_gib(free)} is free on the drive of {path}; lab disks grow as labs run.",
-        "Free space or add storage on that drive, or move VirtualHardDiskPath (Set-VMHost).",
+        "Free space or add storage on that drive, or move the host's VM root folder to a bigger drive.",
     )
 
 
@@ -332,6 +433,126 @@ def check_host_language(facts: HostFacts) -> Check:
     )
 
 
+def check_template_versions(facts: HostFacts, versions: list[str]) -> Check:
+    """Each active template's configuration version must be one the host lists: Windows Server
+    2022 takes 8.0-10.0 only, 2025 8.0-12.0 [S12]; New-VM refuses any other."""
+    if not versions:
+        return Check("template_versions", "pass", "No template asks for a configuration version.")
+    supported = set(facts.supported_config_versions)
+    if not supported:
+        return Check(
+            "template_versions",
+            "warn",
+            "The host did not list its supported VM configuration versions, so templates cannot be checked.",
+            "Check Get-VMHostSupportedVersion on the host.",
+        )
+    refused = sorted(set(versions) - supported, key=_version)
+    listed = ", ".join(sorted(supported, key=_version))
+    if not refused:
+        return Check(
+            "template_versions", "pass", f"Every template's configuration version is supported ({listed})."
+        )
+    return Check(
+        "template_versions",
+        "fail",
+        f"Templates ask for configuration version {', '.join(refused)}, which this host cannot create; it "
+        f"supports {listed}.",
+        "Change those templates to a version this host lists, or keep their labs on other hosts.",
+    )
+
+
+def check_dep(readiness: HostReadiness) -> Check:
+    """Hyper-V requires hardware Data Execution Prevention [S13]."""
+    if readiness.dep_available:
+        return Check("dep", "pass", "Data Execution Prevention is available.")
+    if readiness.dep_available is None:
+        return Check(
+            "dep",
+            "warn",
+            "The host did not say whether Data Execution Prevention is available.",
+            "Check Win32_OperatingSystem.DataExecutionPrevention_Available on the host.",
+        )
+    return Check(
+        "dep",
+        "fail",
+        "Data Execution Prevention is not available, and Hyper-V requires it.",
+        "Enable the NX / XD (Execute Disable) bit in the BIOS/UEFI setup, run bcdedit /set nx OptOut, and reboot.",
+    )
+
+
+def check_elevation(readiness: HostReadiness, *, username: str) -> Check:
+    """A local (non-domain) administrator over WinRM gets a UAC-filtered token [S26]: the Hyper-V
+    cmdlets may answer while New-NetNat, New-NetIPAddress and writes under C:\\ fail."""
+    if readiness.elevated:
+        return Check("elevation", "pass", f"{username} runs with full administrator rights over WinRM.")
+    if readiness.elevated is None:
+        return Check(
+            "elevation",
+            "warn",
+            f"The host did not say whether {username} has full administrator rights over WinRM.",
+            "Check that the account is in the host's Administrators group.",
+        )
+    return Check(
+        "elevation",
+        "fail",
+        f"{username} does not hold full administrator rights over WinRM (not an administrator, or a local "
+        "account whose remote token UAC filters), so NAT networks and lab folders cannot be made.",
+        "Use a domain account in the host's Administrators group, or for a local administrator run: "
+        "New-ItemProperty -Path HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System "
+        "-Name LocalAccountTokenFilterPolicy -Value 1 -PropertyType DWord -Force",
+    )
+
+
+def check_netnats(readiness: HostReadiness) -> Check:
+    """Windows supports one NAT network per host; more "places the system into an unknown
+    state" [S5][S6]."""
+    if readiness.netnats is None:
+        return Check(
+            "netnat", "warn", "The host did not list its NAT networks.", "Run Get-NetNat on the host."
+        )
+    count = len(readiness.netnats)
+    if count <= 1:
+        names = f" ({readiness.netnats[0]})" if count else ""
+        return Check("netnat", "pass", f"{count} NAT network{names} on the host; Windows supports one.")
+    return Check(
+        "netnat",
+        "fail",
+        f"The host has {count} NAT networks ({', '.join(readiness.netnats)}); Windows supports one per host, and "
+        "more leave WinNAT in an unknown state.",
+        "Remove all but one: Get-NetNat lists them; Remove-NetNat -Name '<name>' -Confirm:$false removes one.",
+    )
+
+
+def check_external_adapter(
+    readiness: HostReadiness, *, external_adapter: str, management_addresses: list[str]
+) -> Check:
+    """VLAN mode makes its switch with -AllowManagementOS $false, which takes the adapter's
+    addresses away from the host: on the NIC that carries WinRM that cuts Nestlab off mid-command
+    (hyperv-real-host.md, section 5 item 4). The adapter must be a dedicated one."""
+    if readiness.adapter_present is False:
+        return Check(
+            "external_adapter",
+            "fail",
+            f"The host has no network adapter named {external_adapter!r} for VLAN labs.",
+            "Set the host's external adapter in Nestlab to a name Get-NetAdapter lists.",
+        )
+    shared = sorted(set(readiness.adapter_addresses) & set(management_addresses))
+    if shared:
+        return Check(
+            "external_adapter",
+            "fail",
+            f"The external adapter {external_adapter!r} carries {', '.join(shared)}, the address Nestlab connects to; "
+            "VLAN labs would take it from the host and cut Nestlab off.",
+            "Give VLAN labs a dedicated NIC that carries no management address, and set it as this host's external "
+            "adapter (Get-NetIPAddress -InterfaceAlias '<adapter>' lists an adapter's addresses).",
+        )
+    return Check(
+        "external_adapter",
+        "pass",
+        f"The external adapter {external_adapter!r} does not carry the address Nestlab connects to.",
+    )
+
+
 def doctor_checks(
     facts: HostFacts,
     *,
@@ -340,19 +561,48 @@ def doctor_checks(
     is_simulator: bool,
     base_images: list[str],
     base_images_error: str | None = None,
+    readiness: HostReadiness | None = None,
+    username: str = "the service account",
+    vm_root: str | None = None,
+    template_versions: list[str] | None = None,
+    external_adapter: str | None = None,
+    management_addresses: list[str] | None = None,
 ) -> list[Check]:
-    """Every requirement for nested labs, checked against ``facts``, in a fixed order."""
-    hardware = [check_firmware_virtualization(facts), check_slat(facts), check_vm_monitor_mode(facts)]
+    """Every requirement for nested labs, checked against ``facts``, in a fixed order. With
+    ``readiness`` (``driver.host_readiness``) also the module, vmms, DEP, elevation, NAT
+    networks, language and the external adapter against ``management_addresses`` (the addresses
+    the endpoint resolves to on the worker)."""
+    hardware = [
+        check_firmware_virtualization(facts, readiness),
+        check_slat(facts, readiness),
+        check_vm_monitor_mode(facts, readiness),
+    ]
     hardware_ok = all(check.status != "fail" for check in hardware)
-    return [
-        check_hyperv_role(facts),
+    checks = [check_hyperv_role(facts)]
+    if readiness is not None:
+        checks.append(check_hyperv_module(facts, readiness))
+    checks += [
         *hardware,
-        check_hypervisor_running(facts, hardware_ok=hardware_ok),
+        check_hypervisor_running(facts, hardware_ok=hardware_ok, readiness=readiness),
         check_nesting_os(facts),
         check_config_version(facts),
+        check_template_versions(facts, template_versions or []),
         check_memory(facts),
-        check_storage(facts),
+        check_storage(facts, vm_root),
         check_base_images(facts, base_images, error=base_images_error),
         check_winrm_transport(transport=transport, use_tls=use_tls, is_simulator=is_simulator),
         check_host_language(facts),
     ]
+    if readiness is not None:
+        checks += [
+            check_dep(readiness),
+            check_elevation(readiness, username=username),
+            check_netnats(readiness),
+        ]
+        if external_adapter:
+            checks.append(
+                check_external_adapter(
+                    readiness, external_adapter=external_adapter, management_addresses=management_addresses or []
+                )
+            )
+    return checks

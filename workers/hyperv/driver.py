@@ -24,6 +24,7 @@ from workers.hyperv.interface import (
     ConnectionSpec,
     DiskSpace,
     HostFacts,
+    HostReadiness,
     SwitchSpec,
     TaggedVm,
     Usage,
@@ -33,6 +34,7 @@ from workers.hyperv.interface import (
 )
 from workers.hyperv.names import (
     check_account,
+    check_adapter_name,
     check_base_image_path,
     check_checkpoint_name,
     check_switch_name,
@@ -87,6 +89,20 @@ Lp=$h.LogicalProcessorCount;Memory=$h.MemoryCapacity
 VmPath=$h.VirtualMachinePath;VhdPath=$h.VirtualHardDiskPath
 Versions=$versions;Disks=$disks;UiCulture=$PSUICulture
 } | ConvertTo-Json -Depth 3 -Compress
+"""
+# What the doctor asks beyond the facts (docs/hyperv-real-host.md, section 3, "missing checks"):
+# errors are told apart by id, not text, so this reads the same on a host in any language.
+HOST_READINESS = """
+$module=$true;$vmhost='';$svc=$null;$admin=$null;$nats=$null;$present=$null;$ips=@()
+try{Get-VMHost | Out-Null}catch{if($_.FullyQualifiedErrorId -like 'CommandNotFoundException*'){$module=$false}else{$vmhost=$_.Exception.Message}}
+try{$svc=(Get-Service -Name vmms).Status.ToString()}catch{}
+$os=Get-CimInstance -ClassName Win32_OperatingSystem
+try{$admin=([Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)}catch{}
+try{$nats=@(Get-NetNat | ForEach-Object {$_.Name})}catch{}
+if($Nic){$present=@(Get-NetAdapter | Where-Object {$_.Name -eq $Nic}).Count -gt 0
+$ips=@(Get-NetIPAddress | Where-Object {$_.InterfaceAlias -eq $Nic} | ForEach-Object {$_.IPAddress})}
+@{Module=$module;VmHostError=$vmhost;Vmms=$svc;Dep=$os.DataExecutionPrevention_Available;Admin=$admin
+NetNats=$nats;NicPresent=$present;NicAddresses=$ips} | ConvertTo-Json -Depth 3 -Compress
 """
 # The doctor asks about base images apart from the facts, in batches that each fit the
 # command-line limit, so any number of templates can never crowd out the facts.
@@ -169,7 +185,11 @@ if(@('Running','Starting') -notcontains $vm.State.ToString()){Start-VM -Name $Na
 STOP_VM_GRACEFULLY = _ONE_VM + """
 if($vm.State.ToString() -ne 'Off'){Stop-VM -Name $Name -Force}
 """ + _STATE_JSON
+# A graceful shutdown that stop_vm stopped waiting for still runs on the host (the VM is
+# Stopping). Whether -TurnOff is accepted meanwhile is undocumented (hyperv-real-host.md, section
+# 5 item 9), so wait up to $Tries seconds for the shutdown to end before pulling the power.
 TURN_OFF_VM = _ONE_VM + """
+foreach($i in (1 .. $Tries)){if($vm.State.ToString() -eq 'Stopping'){Start-Sleep -Seconds 1;$vm=Get-VM -Name $Name}}
 if($vm.State.ToString() -ne 'Off'){Stop-VM -Name $Name -TurnOff -Force}
 """ + _STATE_JSON
 # Check the checkpoint exists (NotFound before anything changes), power off, apply, and start
@@ -194,14 +214,34 @@ if($vm){
 if($vm.Notes -and -not $vm.Notes.StartsWith($Tag)){throw ('nestlab: VM '+$Name+' is not tagged by Nestlab; refusing to delete it')}
 if($vm.State.ToString() -ne 'Off'){Stop-VM -Name $Name -TurnOff -Force}
 Remove-VM -Name $Name -Force}
+$gone=$false;$held=$null
+foreach($i in (1 .. $Tries)){if(-not $gone){try{
 if(Test-Path -LiteralPath $disk){Remove-Item -LiteralPath $disk -Force}
 if(Test-Path -LiteralPath $dir){Remove-Item -LiteralPath $dir -Recurse -Force}
+$gone=$true}catch{
+if($_.FullyQualifiedErrorId -notlike 'RemoveFileSystemItemIOError*'){throw $_}
+$held=$_;if($i -lt $Tries){Start-Sleep -Seconds $Pause}}}}
+if(-not $gone){throw $held}
 ConvertTo-Json -InputObject ([bool]$vm) -Compress
 """
 # The heartbeat service is picked by its id, "Microsoft:<VMId>\\<GUID>", and read by its status
 # enum, not by its name or description: both are localised ("Takt" on German hosts,
 # hyperv-real-host.md section 5 item 8, [S22]).
 HEARTBEAT_SERVICE_GUID = "84EAAE65-2F2E-45F5-9BB5-0E857DC8EB47"
+#: How long stop_vm waits for a graceful shutdown it stopped waiting for to end (the VM is
+#: Stopping) before it pulls the power; see TURN_OFF_VM. UNVERIFIED on a real host.
+STOP_SETTLE_S = 15
+#: Remove-VM merges the VM's checkpoints into its disk after the VM is gone, holding the files
+#: open ("file in use"); DELETE_VM retries the removal while a sharing violation
+#: (RemoveFileSystemItemIOError, an IOException, whatever the host's language) holds them, for at
+#: most this long, but never past half the call's deadline. docs/hyperv-real-host.md, section 5
+#: item 2. How long a real merge takes is UNVERIFIED (deploy/REAL_HOST.md).
+DELETE_RETRY_S = 90
+DELETE_RETRY_PAUSE_S = 1
+CHECKPOINT_NAMES = _ONE_VM + """
+$r=@(Get-VMSnapshot -VMName $Name | ForEach-Object {$_.Name})
+ConvertTo-Json -InputObject $r -Compress
+"""
 VM_STATUS = _ONE_VM + """
 $hb=@(Get-VMIntegrationService -VMName $Name | Where-Object {([string]$_.Id).EndsWith('\\""" + HEARTBEAT_SERVICE_GUID + """')})
 $st=$null;if($hb.Count -gt 0 -and $null -ne $hb[0].PrimaryOperationalStatus){$st=$hb[0].PrimaryOperationalStatus.ToString()}
@@ -249,6 +289,21 @@ class HyperVDriver:
             if images:
                 facts = replace(facts, base_images=tuple(self.base_images_present(images)))
         return facts
+
+    def host_readiness(self, *, external_adapter: str | None = None) -> HostReadiness:
+        nic = check_adapter_name(external_adapter) if external_adapter else None
+        raw = self.client.run_script(build_script(HOST_READINESS, Nic=nic))
+        nats = _field(raw, "NetNats", object, default=None)
+        return HostReadiness(
+            hyperv_module=_optional_bool(_field(raw, "Module", object, default=None)),
+            vmms_status=_field(raw, "Vmms", str, default=None),
+            vmhost_error=_field(raw, "VmHostError", str, default=""),
+            dep_available=_optional_bool(_field(raw, "Dep", object, default=None)),
+            elevated=_optional_bool(_field(raw, "Admin", object, default=None)),
+            netnats=None if nats is None else tuple(str(name) for name in _as_list(nats)),
+            adapter_present=_optional_bool(_field(raw, "NicPresent", object, default=None)) if nic else None,
+            adapter_addresses=tuple(str(ip) for ip in _as_list(_field(raw, "NicAddresses", object, default=None))),
+        )
 
     def base_images_present(self, paths: list[str]) -> list[BaseImage]:
         found: dict[str, BaseImage] = {}
@@ -325,7 +380,8 @@ class HyperVDriver:
     def stop_vm(self, name: str, *, graceful_timeout_s: int = 60) -> None:
         """Ask the guest to shut down; if it is not Off within ``graceful_timeout_s`` (the
         shutdown command is then terminated), or the host refuses a guest shutdown (no shutdown
-        integration service, say), pull the power. Both steps share one shell."""
+        integration service, say), pull the power, after waiting up to ``STOP_SETTLE_S`` for a
+        shutdown that is still running to end. Both steps share one shell."""
         check_vm_name(name)
         with self.client.shell():
             try:
@@ -334,7 +390,8 @@ class HyperVDriver:
             except (Timeout, InvalidState, HostError):
                 state = None
             if _field(state, "State", str, default="") != "Off":
-                self.client.run_script(build_script(TURN_OFF_VM, Name=name))
+                settle_s = int(min(STOP_SETTLE_S, self.conn.call_deadline_s / 2))
+                self.client.run_script(build_script(TURN_OFF_VM, Name=name, Tries=max(1, settle_s)))
 
     def reset_vm(self, name: str) -> None:
         self.restore_vm(name, CLEAN_CHECKPOINT)
@@ -354,7 +411,11 @@ class HyperVDriver:
     def delete_vm(self, name: str, *, vm_root: str) -> None:
         check_vm_name(name)
         check_windows_path(vm_root, what="VM root folder")
-        self.client.run_script(build_script(DELETE_VM, Name=name, Root=vm_root, Tag=NOTES_TAG))
+        window = min(DELETE_RETRY_S, self.conn.call_deadline_s / 2)
+        tries = max(1, int(window // DELETE_RETRY_PAUSE_S))
+        self.client.run_script(
+            build_script(DELETE_VM, Name=name, Root=vm_root, Tag=NOTES_TAG, Tries=tries, Pause=DELETE_RETRY_PAUSE_S)
+        )
 
     def vm_status(self, name: str) -> VmStatus:
         raw = self._run_vm_script(VM_STATUS, name)
@@ -366,6 +427,9 @@ class HyperVDriver:
             ip_addresses=[str(ip) for ip in _as_list(_field(raw, "IPAddresses", object, default=None))],
             uptime_s=_field(raw, "Uptime", int, default=0),
         )
+
+    def checkpoint_names(self, name: str) -> list[str]:
+        return [str(item) for item in _as_list(self._run_vm_script(CHECKPOINT_NAMES, name))]
 
     def list_tagged_vms(self) -> list[TaggedVm]:
         rows = self.client.run_script(build_script(LIST_TAGGED_VMS, Tag=NOTES_TAG))

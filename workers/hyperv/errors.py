@@ -64,6 +64,14 @@ class Timeout(HypervisorError):
     transient = True
 
 
+class FileInUse(HypervisorError):
+    """A file the operation must remove or change is held open by another process (a sharing
+    violation), for example the checkpoint merge Hyper-V runs after Remove-VM. Transient: the
+    holder lets go (docs/hyperv-real-host.md, section 5 item 2)."""
+
+    transient = True
+
+
 class CommandTooLong(HypervisorError):
     """The script would exceed the Windows command-line limit; it was never sent. Permanent (a
     bug or an oversized input)."""

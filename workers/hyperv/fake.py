@@ -35,6 +35,7 @@ from workers.hyperv.interface import (
     BaseImage,
     DiskSpace,
     HostFacts,
+    HostReadiness,
     SwitchSpec,
     TaggedVm,
     Usage,
@@ -175,6 +176,18 @@ class FakeDriver:
             self.facts,
             memory_free_bytes=max(0, self.facts.memory_total_bytes - HOST_RESERVED_BYTES - running_mb * MIB),
             base_images=tuple(BaseImage(path, path in self.base_images) for path in base_images),
+        )
+
+    def host_readiness(self, *, external_adapter: str | None = None) -> HostReadiness:
+        self._enter("host_readiness")
+        return HostReadiness(
+            hyperv_module=True,
+            vmms_status="Running",
+            vmhost_error="",
+            dep_available=True,
+            elevated=True,
+            netnats=tuple(self.nats),
+            adapter_present=(external_adapter in self.external_adapters) if external_adapter else None,
         )
 
     def base_images_present(self, paths: list[str]) -> list[BaseImage]:
@@ -327,6 +340,10 @@ class FakeDriver:
             ip_addresses=[self._address_of(vm)] if running else [],
             uptime_s=0,
         )
+
+    def checkpoint_names(self, name: str) -> list[str]:
+        self._enter("checkpoint_names")
+        return list(self._exactly_one(name).checkpoints)
 
     def list_tagged_vms(self) -> list[TaggedVm]:
         self._enter("list_tagged_vms")

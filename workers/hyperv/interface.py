@@ -271,6 +271,30 @@ class HostFacts:
 
 
 @dataclass(frozen=True)
+class HostReadiness:
+    """What the host doctor asks beyond ``HostFacts``: the things that pass a glance at the
+    hardware and then fail every build (docs/hyperv-real-host.md, section 3). ``None`` means the
+    host did not say."""
+
+    #: The Hyper-V PowerShell module answers (its cmdlets exist).
+    hyperv_module: bool | None
+    #: Status of the Virtual Machine Management service ("Running", "Stopped"), None if absent.
+    vmms_status: str | None
+    #: Why Get-VMHost failed, "" if it answered.
+    vmhost_error: str
+    #: Win32_OperatingSystem.DataExecutionPrevention_Available.
+    dep_available: bool | None
+    #: The WinRM session holds a full administrator token (not filtered by UAC).
+    elevated: bool | None
+    #: Names of the NAT networks (Get-NetNat) on the host.
+    netnats: tuple[str, ...] | None
+    #: Whether the external adapter asked about exists; None if none was asked about.
+    adapter_present: bool | None = None
+    #: The IP addresses that adapter carries.
+    adapter_addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Usage:
     """Measure-VM over the metering period: CPU in MHz, memory in MB, disk in MB."""
 
@@ -293,6 +317,10 @@ class HypervisorDriver(Protocol):
 
     def host_facts(self, base_images: list[str]) -> HostFacts:
         """Facts and capacity of the host, and whether each of ``base_images`` is present."""
+
+    def host_readiness(self, *, external_adapter: str | None = None) -> HostReadiness:
+        """The doctor's questions beyond the facts: module, vmms, Get-VMHost, DEP, elevation,
+        NAT networks, and the addresses ``external_adapter`` carries."""
 
     def base_images_present(self, paths: list[str]) -> list[BaseImage]:
         """Whether each of ``paths`` exists on the host, in order. Never raises for one path:
@@ -335,10 +363,14 @@ class HypervisorDriver(Protocol):
 
     def delete_vm(self, name: str, *, vm_root: str) -> None:
         """The VM, its disk and its folder are gone afterwards; absent is success. InvalidState
-        if a VM of that name is not tagged by Nestlab."""
+        if a VM of that name is not tagged by Nestlab. Removing the disk waits (bounded) while the
+        checkpoint merge that follows Remove-VM holds it; FileInUse (transient) if it still does."""
 
     def vm_status(self, name: str) -> VmStatus:
         """State, heartbeat, IP addresses and uptime. NotFound."""
+
+    def checkpoint_names(self, name: str) -> list[str]:
+        """The names of the VM's checkpoints (read-only). NotFound."""
 
     def list_tagged_vms(self) -> list[TaggedVm]:
         """Every VM whose Notes start with the Nestlab tag; never any other."""

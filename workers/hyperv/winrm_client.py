@@ -35,6 +35,7 @@ from winrm.protocol import Protocol
 from workers.hyperv.errors import (
     AuthenticationFailed,
     CommandTooLong,
+    FileInUse,
     HostError,
     HostUnreachable,
     HypervisorError,
@@ -149,6 +150,8 @@ _MESSAGE_RULES: tuple[tuple[re.Pattern[str], type[HypervisorError]], ...] = (
     (re.compile(r"command line is too long", re.I), CommandTooLong),
     # A missing cmdlet (role or module not installed) is a broken host, not a missing object.
     (re.compile(r"is not recognized as the name of a cmdlet", re.I), HostError),
+    # A sharing violation (Win32 ERROR_SHARING_VIOLATION, 32): the holder lets go in time.
+    (re.compile(r"being used by another process|0x80070020", re.I), FileInUse),
     (re.compile(r"unable to find|cannot find (the )?(file|path|any)|does not exist|was not found", re.I), NotFound),
     (re.compile(r"while the virtual machine is in its current state|invalid state|still has \d+ connected", re.I),
      InvalidState),
@@ -186,6 +189,8 @@ def _by_category_and_id(record: HostErrorRecord) -> type[HypervisorError] | None
         return NotFound
     if error_id.split(",")[0] == "OutOfMemory":  # Start-VM: FromStdErr / OutOfMemory [S20]
         return InsufficientResources
+    if error_id.split(",")[0] == "RemoveFileSystemItemIOError":  # a sharing violation: files held
+        return FileInUse
     if _CODE_RULE[0].search(record.message):
         return _CODE_RULE[1]
     for prefix, error_class in _CATEGORY_RULES:

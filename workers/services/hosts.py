@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import asdict, replace
 
 from django.conf import settings
@@ -77,6 +78,23 @@ def base_images_in_use() -> list[str]:
     )
 
 
+def config_versions_in_use() -> list[str]:
+    """Every configuration version a current template version asks for, so the doctor checks
+    each against the versions the host supports."""
+    return sorted(
+        set(LabTemplateVersion.objects.filter(template__active=True).values_list("config_version", flat=True))
+    )
+
+
+def management_addresses(endpoint: str) -> list[str]:
+    """The addresses the worker reaches ``endpoint`` at: what must stay on the host's management
+    NIC. Empty if the name does not resolve here (the connect check then says so)."""
+    try:
+        return sorted({info[4][0] for info in socket.getaddrinfo(endpoint, None)})
+    except OSError:
+        return []
+
+
 def host_doctor_run(*, host_id: int) -> list[Check]:
     """Connect, gather facts, and judge every requirement for nested labs. Stores both on the Host.
 
@@ -89,9 +107,15 @@ def host_doctor_run(*, host_id: int) -> list[Check]:
     images = base_images_in_use()
     driver = driver_for(host)
     images_error = None
+    readiness = None
+    readiness_error = None
     try:
         with driver.session():
             facts = driver.host_facts([])
+            try:
+                readiness = driver.host_readiness(external_adapter=host.external_adapter or None)
+            except HypervisorError as exc:
+                readiness_error = f"{type(exc).__name__}: {exc.host_message}"
             try:
                 facts = replace(facts, base_images=tuple(driver.base_images_present(images)))
             except HypervisorError as exc:
@@ -114,9 +138,24 @@ def host_doctor_run(*, host_id: int) -> list[Check]:
         is_simulator=host.transport == "plaintext" and settings.NESTLAB_ALLOW_PLAINTEXT_WINRM,
         base_images=images,
         base_images_error=images_error,
+        readiness=readiness,
+        username=host.username,
+        vm_root=host.vm_root,
+        template_versions=config_versions_in_use(),
+        external_adapter=host.external_adapter or None,
+        management_addresses=management_addresses(host.endpoint),
     )
+    if readiness_error is not None:
+        checks.append(
+            Check(
+                "readiness",
+                "fail",
+                f"The host could not answer the readiness questions: {readiness_error}",
+                "Run the doctor again; if it fails the same way, send this report (deploy/REAL_HOST.md).",
+            )
+        )
     Host.objects.filter(pk=host_id).update(
-        facts=_jsonable(asdict(facts)),
+        facts=_jsonable({**asdict(facts), "readiness": asdict(readiness) if readiness else None}),
         doctor_report=[asdict(check) for check in checks],
         last_seen=timezone.now(),
     )

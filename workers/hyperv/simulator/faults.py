@@ -10,7 +10,8 @@ For ``drop``/``http500`` with a ``cmdlet``, the command runs (its effects happen
 Receive that would carry its result is the one that fails: the nasty case where a caller cannot
 tell whether its change was made. Without a cmdlet they hit the next WS-Man request (optionally
 only requests of one ``wsman_action``: Create, Command, Receive, Signal, Delete).
-A rule fires ``times`` times (default: forever) and/or with ``probability`` (seeded by --seed).
+A rule fires ``times`` times (default: forever) and/or with ``probability`` (seeded by --seed),
+after letting the first ``after`` matching calls through (default 0).
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ class FaultRule:
     times: int | None = None
     probability: float = 1.0
     wsman_action: str | None = None
+    after: int = 0
     id: int = 0
     fired: int = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultRule:
         """Validate a rule given by a user (CLI JSON or the control endpoint)."""
-        unknown = set(data) - {"kind", "cmdlet", "message", "seconds", "times", "probability", "wsman_action"}
+        unknown = set(data) - {"kind", "cmdlet", "message", "seconds", "times", "probability", "wsman_action", "after"}
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
         kind = data.get("kind")
@@ -55,6 +57,9 @@ class FaultRule:
         probability = float(data.get("probability", 1.0))
         if not 0.0 <= probability <= 1.0:
             raise ValueError("probability must be between 0 and 1")
+        after = data.get("after", 0)
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise ValueError("after must be an integer >= 0")
         times = data.get("times")
         if times is not None and (not isinstance(times, int) or times < 1):
             raise ValueError("times must be a positive integer")
@@ -66,6 +71,7 @@ class FaultRule:
             times=times,
             probability=probability,
             wsman_action=data.get("wsman_action"),
+            after=after,
         )
 
 
@@ -99,6 +105,9 @@ class FaultBook:
         with self._lock:
             for rule in self.rules:
                 if not matches(rule):
+                    continue
+                if rule.after > 0:
+                    rule.after -= 1
                     continue
                 if rule.probability < 1.0 and self._random.random() >= rule.probability:
                     continue

@@ -13,6 +13,8 @@ from .shells import DEFAULT_MAX_SHELLS_PER_USER
 
 _ZERO_BOOT_SECONDS = 1.0  # guest boot with --latency zero: short, but long enough to observe
 _REALISTIC_BOOT_SECONDS = 30.0
+_ZERO_MERGE_SECONDS = 0.5  # the checkpoint merge after Remove-VM: short, but long enough to meet
+_REALISTIC_MERGE_SECONDS = 10.0
 
 
 @dataclass
@@ -66,6 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
     machine.add_argument("--no-slat", action="store_true", help="a CPU without SLAT (EPT/RVI): no hypervisor")
     machine.add_argument("--no-hyperv-role", action="store_true", help="the Hyper-V role is not installed")
     machine.add_argument(
+        "--no-hyperv-module", action="store_true", help="the role without its PowerShell module (no Hyper-V cmdlets)"
+    )
+    machine.add_argument(
+        "--foreign-hypervisor",
+        action="store_true",
+        help="the host is a guest of another hypervisor: HypervisorPresent, but Hyper-V's own hypervisor"
+        " and vmms do not run",
+    )
+    machine.add_argument(
+        "--vmms-stopped", action="store_true", help="the Virtual Machine Management service is stopped"
+    )
+    machine.add_argument("--no-dep", action="store_true", help="Data Execution Prevention is not available")
+    machine.add_argument(
+        "--not-elevated", action="store_true", help="WinRM sessions get a UAC-filtered (not elevated) token"
+    )
+    machine.add_argument("--data-disk-gb", type=int, default=0, help="size of a data drive D: (default: none)")
+    machine.add_argument(
         "--base-images",
         default=",".join(facts.DEFAULT_BASE_IMAGES),
         help="comma-separated base VHDX paths a fresh host has",
@@ -94,6 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("en-US", "de-DE"),
         default="en-US",
         help="the host's UI culture: de-DE prints German messages (error ids and categories stay English)",
+    )
+    machine.add_argument(
+        "--merge-seconds",
+        type=float,
+        default=None,
+        help="after Remove-VM of a VM with checkpoints, how long the merge holds its disks open"
+        " (default 0.5 with --latency zero, 10 realistic, x time scale)",
+    )
+    machine.add_argument(
+        "--shutdown-seconds",
+        type=float,
+        default=0.0,
+        help="a graceful Stop-VM leaves the VM Stopping this long, even if the caller stops waiting (default 0)",
     )
     run = parser.add_argument_group("behaviour")
     run.add_argument("--state-file", help="JSON file the host state is kept in across restarts")
@@ -132,6 +164,9 @@ def parse_options(argv: list[str] | None = None) -> SimulatorOptions:
     boot = args.boot_seconds
     if boot is None:
         boot = _ZERO_BOOT_SECONDS if args.latency == "zero" else _REALISTIC_BOOT_SECONDS * args.time_scale
+    merge = args.merge_seconds
+    if merge is None:
+        merge = _ZERO_MERGE_SECONDS if args.latency == "zero" else _REALISTIC_MERGE_SECONDS * args.time_scale
     host_config = HostConfig(
         computer_name=args.computer_name,
         cpus=args.cpus,
@@ -142,12 +177,21 @@ def parse_options(argv: list[str] | None = None) -> SimulatorOptions:
         firmware_virtualization=not args.no_firmware_virtualization,
         slat=not args.no_slat,
         hyperv_role=not args.no_hyperv_role,
+        hyperv_module=not args.no_hyperv_module,
+        foreign_hypervisor=args.foreign_hypervisor,
+        vmms=not args.vmms_stopped,
+        dep=not args.no_dep,
+        elevated=not args.not_elevated,
+        language=args.language,
+        data_disk_gb=args.data_disk_gb,
+        management_address=args.host,
         base_images=base_images,
         missing_base_images=tuple(args.missing_base_image),
         boot_seconds=boot,
         address_seconds=boot * 1.5,
         profile_output=args.profile_output,
-        language=args.language,
+        merge_seconds=merge,
+        shutdown_seconds=args.shutdown_seconds,
     )
     return SimulatorOptions(
         host=args.host,

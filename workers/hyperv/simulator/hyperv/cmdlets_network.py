@@ -393,9 +393,10 @@ def new_net_ip_address(invocation: Invocation, host: Host) -> list[Any]:
 
 def get_net_ip_address(invocation: Invocation, host: Host) -> list[Any]:
     alias, ip = invocation.get("InterfaceAlias"), invocation.get("IPAddress")
+    management = [HostIPAddress(PHYSICAL_ADAPTERS[0], host.config.management_address, 24)]
     rows = [
         a
-        for a in host.state.host_ip_addresses
+        for a in [*management[: bool(host.config.management_address)], *host.state.host_ip_addresses]
         if (alias is None or wildcard_match(a.interface_alias, alias))
         and (ip is None or wildcard_match(a.ip_address, ip))
     ]

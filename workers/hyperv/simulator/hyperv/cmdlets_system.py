@@ -42,8 +42,9 @@ def _operating_system(host: Host) -> PSObject:
             "FreePhysicalMemory": max(0, free_kb),
             "LastBootUpTime": DateTime(BOOT_TIME),
             "Status": "OK",
-            # DEP lives here, not on Win32_Processor (hyperv-real-host.md section 4).
-            "DataExecutionPrevention_Available": True,
+            # DEP lives here, not on Win32_Processor (hyperv-real-host.md, section 3).
+            "DataExecutionPrevention_Available": config.dep,
+            "MUILanguages": [config.language],
         },
         display=facts.OS_CAPTIONS.get(build, ""),
     )
@@ -51,7 +52,7 @@ def _operating_system(host: Host) -> PSObject:
 
 def _processors(host: Host) -> list[PSObject]:
     config = host.config
-    hidden = config.hypervisor_running
+    hidden = config.hypervisor_present
     sockets = 2 if config.cpus >= 4 and config.cpus % 2 == 0 else 1
     rows = []
     for socket in range(sockets):
@@ -84,7 +85,7 @@ def _computer_system(host: Host) -> PSObject:
             "Domain": "lab.local",
             "TotalPhysicalMemory": config.memory_bytes,
             "NumberOfLogicalProcessors": config.cpus,
-            "HypervisorPresent": config.hypervisor_running,
+            "HypervisorPresent": config.hypervisor_present,
             "Manufacturer": "Simulated",
             "Model": "hvsim",
         },
@@ -92,21 +93,21 @@ def _computer_system(host: Host) -> PSObject:
     )
 
 
+def _logical_disk(drive: str, size: int, free: int) -> PSObject:
+    return PSObject(
+        CIM + "Win32_LogicalDisk",
+        {"DeviceID": drive, "DriveType": 3, "FileSystem": "NTFS", "Size": size, "FreeSpace": free, "VolumeName": ""},
+        display=drive,
+    )
+
+
 def _logical_disks(host: Host) -> list[PSObject]:
-    return [
-        PSObject(
-            CIM + "Win32_LogicalDisk",
-            {
-                "DeviceID": "C:",
-                "DriveType": 3,
-                "FileSystem": "NTFS",
-                "Size": host.config.storage_gb * facts.GIB,
-                "FreeSpace": host.free_storage(),
-                "VolumeName": "",
-            },
-            display="C:",
-        )
-    ]
+    disks = [_logical_disk("C:", host.config.storage_gb * facts.GIB, host.free_storage())]
+    if host.config.data_disk_gb:
+        size = host.config.data_disk_gb * facts.GIB
+        used = sum(disk.file_size for disk in host.state.disks if disk.path.upper().startswith("D:"))
+        disks.append(_logical_disk("D:", size, max(0, size - used)))
+    return disks
 
 
 CIM_CLASSES = {
@@ -165,7 +166,7 @@ def get_windows_feature(invocation: Invocation, host: Host) -> list[Any]:
         }[name]
         if names is not None and not any(wildcard_match(canonical, pattern) for pattern in names):
             continue
-        installed = host.config.hyperv_role
+        installed = host.config.hyperv_role and (name == "hyper-v" or host.config.hyperv_module)
         rows.append(
             PSObject(
                 "Microsoft.Windows.ServerManager.Commands.Feature",
@@ -203,10 +204,11 @@ def get_service(invocation: Invocation, host: Host) -> list[Any]:
             if not wildcard_match(name, pattern):
                 continue
             matched = True
+            running = "Running" if key != "vmms" or host.config.vmms_running else "Stopped"
             rows.append(
                 PSObject(
                     "System.ServiceProcess.ServiceController",
-                    {"Name": name, "DisplayName": display, "Status": facts.ServiceStatus("Running")},
+                    {"Name": name, "DisplayName": display, "Status": facts.ServiceStatus(running)},
                     display=name,
                 )
             )

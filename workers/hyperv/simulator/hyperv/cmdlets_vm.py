@@ -28,7 +28,16 @@ from .common import (
     vm_error,
     wrong_state,
 )
-from .model import Checkpoint, Host, NetworkAdapter, VirtualMachine, VirtualSwitch, attach_to_switch, normalize_path
+from .model import (
+    Checkpoint,
+    Host,
+    NetworkAdapter,
+    VirtualMachine,
+    VirtualSwitch,
+    attach_to_switch,
+    normalize_path,
+    path_key,
+)
 from .views import (
     hard_drive_view,
     integration_service_views,
@@ -76,6 +85,17 @@ def get_vm(invocation: Invocation, host: Host) -> list[Any]:
 
 def get_vmhost(invocation: Invocation, host: Host) -> list[Any]:
     config = host.config
+    if not config.vmms_running:
+        # The text a host prints when the management service is down is UNVERIFIED.
+        raise vm_error(
+            invocation,
+            f"Hyper-V encountered an error trying to access an object on computer '{config.computer_name}' "
+            "because the object was not found. The object might have been deleted. Verify that the Virtual "
+            "Machine Management service on the computer is running.",
+            target=config.computer_name,
+            category="ObjectNotFound",
+            error_id="ObjectNotFound",
+        )
     return [
         PSObject(
             "Microsoft.HyperV.PowerShell.VMHost",
@@ -402,6 +422,8 @@ def start_vm(invocation: Invocation, host: Host) -> list[Any]:
     for vm in target_vms(invocation, host):
         if vm.state == "Running":
             invocation.warn(facts.ALREADY_IN_STATE)
+        elif vm.state == "Stopping":
+            raise wrong_state(invocation, vm)
         else:
             _start(invocation, host, vm)
         if invocation.get("Passthru"):
@@ -440,9 +462,18 @@ def stop_vm(invocation: Invocation, host: Host) -> list[Any]:
     for vm in target_vms(invocation, host):
         if vm.state == "Off":
             invocation.warn(facts.ALREADY_IN_STATE)
+        elif vm.state == "Stopping":
+            # A guest shutdown is still running. Whether a real host accepts -TurnOff (or another
+            # Stop-VM) now is undocumented (hyperv-real-host.md, section 5 item 9): hvsim takes
+            # the strict reading and refuses, so the driver must wait for it.
+            raise wrong_state(invocation, vm)
         elif invocation.get("Save"):
             # Nested VMs may be saved since build 14361 (hyperv-real-host.md section 4, [S3]).
             vm.state, vm.started_at = "Saved", None
+        elif not invocation.get("TurnOff") and vm.state == "Running" and host.config.shutdown_seconds > 0:
+            vm.state = "Stopping"
+            vm.shutdown_ends_at = time.time() + host.config.shutdown_seconds
+            invocation.sleep_after = max(invocation.sleep_after, host.config.shutdown_seconds)
         else:
             vm.state, vm.started_at = "Off", None
         if invocation.get("Passthru"):
@@ -468,6 +499,12 @@ def restart_vm(invocation: Invocation, host: Host) -> list[Any]:
 def remove_vm(invocation: Invocation, host: Host) -> list[Any]:
     for vm in target_vms(invocation, host):
         host.state.vms.remove(vm)  # the VHDs and folders stay, as on a real host
+        if vm.checkpoints and host.config.merge_seconds > 0:
+            # The checkpoints are merged into the disks after the VM is gone, and the files
+            # stay open until the merge ends (hyperv-real-host.md, section 4 and section 5 item 2).
+            until = time.monotonic() + host.config.merge_seconds
+            for path in vm.hard_drives:
+                host.merging_until[path_key(path)] = until
     return []
 
 

@@ -38,6 +38,7 @@ def cmdlet(
             return []
         try:
             with host.lock:
+                host.settle(time.time())
                 output = handler(invocation, host)
                 if mutates:
                     host.dirty = True

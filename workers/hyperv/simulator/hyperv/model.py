@@ -58,6 +58,22 @@ class HostConfig:
     firmware_virtualization: bool = True
     slat: bool = True
     hyperv_role: bool = True
+    # What a host doctor must tell apart (docs/hyperv-real-host.md, section 3): the role without
+    # its PowerShell module (-IncludeManagementTools left out), a host that is itself a guest of
+    # another hypervisor (HypervisorPresent is true, Hyper-V's own hypervisor and vmms do not
+    # run), the VMMS service stopped, no DEP, a UAC-filtered token, the host's display language,
+    # a data drive D: of this size (0: none), and the address WinRM listens on, carried by the
+    # physical NIC "Ethernet".
+    hyperv_module: bool = True
+    foreign_hypervisor: bool = False
+    vmms: bool = True
+    dep: bool = True
+    elevated: bool = True
+    # The UI culture of the host's PowerShell: "en-US", or "de-DE" for German messages
+    # (ids and categories stay the same; hyperv-real-host.md section 5 item 8, [S22]).
+    language: str = "en-US"
+    data_disk_gb: int = 0
+    management_address: str = ""
     base_images: tuple[str, ...] = tuple(facts.DEFAULT_BASE_IMAGES)
     missing_base_images: tuple[str, ...] = ()
     boot_seconds: float = 1.0  # from Start-VM until the guest's heartbeat answers
@@ -65,9 +81,13 @@ class HostConfig:
     # What the host's PowerShell profile prints when powershell.exe runs without -NoProfile
     # (an operator's profile.ps1; hyperv-real-host.md section 5 item 6, [S23]).
     profile_output: str = ""
-    # The UI culture of the host's PowerShell: "en-US", or "de-DE" for German messages
-    # (ids and categories stay the same; hyperv-real-host.md section 5 item 8, [S22]).
-    language: str = "en-US"
+    # Remove-VM of a VM with checkpoints returns at once, and the host then merges the
+    # checkpoint files into the VM's disks, holding them open meanwhile (hyperv-real-host.md,
+    # section 4, "Remove-VM of a VM with checkpoints"; its length on a real host is UNVERIFIED).
+    merge_seconds: float = 0.0
+    # From a graceful Stop-VM until the guest OS is down: the VM is Stopping meanwhile, also when
+    # the caller gave up waiting and terminated Stop-VM (the shutdown job runs on in VMMS).
+    shutdown_seconds: float = 0.0
 
     @property
     def memory_bytes(self) -> int:
@@ -75,7 +95,19 @@ class HostConfig:
 
     @property
     def hypervisor_running(self) -> bool:
-        return self.hyperv_role and self.firmware_virtualization and self.slat
+        """Hyper-V's own hypervisor."""
+        return self.hyperv_role and self.firmware_virtualization and self.slat and not self.foreign_hypervisor
+
+    @property
+    def hypervisor_present(self) -> bool:
+        """Win32_ComputerSystem.HypervisorPresent: true under any hypervisor [S25]."""
+        return self.hypervisor_running or self.foreign_hypervisor
+
+    @property
+    def vmms_running(self) -> bool:
+        # Whether vmms keeps running when Hyper-V's hypervisor does not start is UNVERIFIED;
+        # hvsim stops it for a foreign hypervisor so the doctor's two signals agree.
+        return self.hyperv_role and self.vmms and not self.foreign_hypervisor
 
 
 @dataclass
@@ -164,6 +196,7 @@ class VirtualMachine:
     metering_since: float | None = None
     connect_access: list[str] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
+    shutdown_ends_at: float | None = None  # time.time() when a running guest shutdown ends
 
     CONFIGURATION_FIELDS = (
         "memory_startup",
@@ -266,6 +299,10 @@ class Host:
         self.lock = threading.RLock()
         self.state = state or self.fresh_state(config)
         self.dirty = False
+        # Disk path key -> time.monotonic() until which a checkpoint merge holds it open. Not
+        # persisted: a restarted host has finished (or abandoned) its merges.
+        self.merging_until: dict[str, float] = {}
+        self.token_is_admin = config.elevated  # read by [WindowsIdentity]::GetCurrent()
         self._disk_index: dict[str, VirtualDisk] = {}
         self._directory_index: set[str] = set()
         self.reindex()
@@ -298,6 +335,13 @@ class Host:
             state.disks.append(VirtualDisk(normalize_path(image), "Dynamic", size, file_size))
         return state
 
+    def settle(self, now: float) -> None:
+        """Finish what the host did in the background: guest shutdowns whose time has come."""
+        for vm in self.state.vms:
+            if vm.state == "Stopping" and (vm.shutdown_ends_at or 0.0) <= now:
+                vm.state, vm.started_at, vm.shutdown_ends_at = "Off", None, None
+                self.dirty = True
+
     def reindex(self) -> None:
         self._disk_index = {path_key(disk.path): disk for disk in self.state.disks}
         self._directory_index = {path_key(directory) for directory in self.state.directories}
@@ -306,8 +350,9 @@ class Host:
     def to_dict(self) -> dict[str, Any]:
         """The state dump: what tests read and what the state file holds."""
         with self.lock:
-            data = asdict(self.state)
             now = time.time()
+            self.settle(now)
+            data = asdict(self.state)
             for raw, vm in zip(data["vms"], self.state.vms, strict=True):
                 raw["uptime_seconds"] = round(vm.uptime(now), 3)
                 raw["memory_assigned"] = vm.memory_startup if vm.state == "Running" else 0
@@ -416,8 +461,11 @@ class Host:
 
     def disk_in_use(self, path: str) -> bool:
         """Open by a VM that is not Off: attached to it, or a parent of a disk attached to it
-        (Windows holds a differencing disk's whole parent chain open while the VM runs)."""
+        (Windows holds a differencing disk's whole parent chain open while the VM runs); or
+        held by the checkpoint merge that follows Remove-VM."""
         key = path_key(path)
+        if self.merging_until.get(key, 0.0) > time.monotonic():
+            return True
         for vm in self.state.vms:
             if vm.state == "Off":
                 continue
@@ -433,7 +481,9 @@ class Host:
 
     # --- capacity -----------------------------------------------------------------------------
     def used_memory(self) -> int:
-        return sum(vm.memory_startup for vm in self.state.vms if vm.state in {"Running", "Paused", "Starting"})
+        return sum(
+            vm.memory_startup for vm in self.state.vms if vm.state in {"Running", "Paused", "Starting", "Stopping"}
+        )
 
     def available_memory(self) -> int:
         return max(0, self.config.memory_bytes - facts.HOST_RESERVED_MEMORY - self.used_memory())

@@ -23,7 +23,7 @@ from .errors import (
 )
 from .operators import arithmetic, call_method, compare, get_member, runtime_error, set_member, to_number
 from .parser import parse_script
-from .values import Hashtable, PSObject, ScriptBlock, enumerate_value, to_bool, to_text, version
+from .values import EnumValue, Hashtable, PSObject, ScriptBlock, enumerate_value, to_bool, to_text, version
 
 NO_INPUT = None  # a command first in its pipeline gets no input at all (not even an empty list)
 _TYPE_ALIASES = {
@@ -51,7 +51,18 @@ _TYPE_ALIASES = {
     "guid": "guid",
     "math": "math",
     "version": "version",
+    # The elevation test a host doctor runs (docs/hyperv-real-host.md, section 3, missing check b):
+    # ([Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()).IsInRole(
+    #     [Security.Principal.WindowsBuiltInRole]::Administrator)
+    "security.principal.windowsidentity": "windowsidentity",
+    "system.security.principal.windowsidentity": "windowsidentity",
+    "security.principal.windowsprincipal": "windowsprincipal",
+    "system.security.principal.windowsprincipal": "windowsprincipal",
+    "security.principal.windowsbuiltinrole": "windowsbuiltinrole",
+    "system.security.principal.windowsbuiltinrole": "windowsbuiltinrole",
 }
+#: WindowsBuiltInRole.Administrator is the RID of BUILTIN\Administrators.
+ADMINISTRATOR_ROLE = 544
 
 
 @dataclass
@@ -545,6 +556,8 @@ class Interpreter:
             return float(to_number(value, for_type="System.Double"))
         if kind == "bool":
             return to_bool(value)
+        if kind == "windowsprincipal" and isinstance(value, PSObject) and value.type_name.endswith("WindowsIdentity"):
+            return PSObject("System.Security.Principal.WindowsPrincipal", {}, ref=value.ref)
         if kind == "array":
             return [] if value is None else list(enumerate_value(value))
         if kind == "strings":
@@ -587,6 +600,13 @@ class Interpreter:
                 "min": lambda: min(numbers),
                 "abs": lambda: abs(numbers[0]),
             }[lowered]()
+        if kind == "windowsidentity" and lowered == "getcurrent" and arguments == []:
+            # The host says whether the caller's token is a full (elevated) administrator token;
+            # a local non-domain admin over WinRM gets a filtered one (UAC remote restrictions).
+            is_admin = bool(getattr(self.context, "token_is_admin", True))
+            return PSObject("System.Security.Principal.WindowsIdentity", {"IsAuthenticated": True}, ref=is_admin)
+        if kind == "windowsbuiltinrole" and lowered == "administrator" and arguments is None:
+            return EnumValue("System.Security.Principal.WindowsBuiltInRole", "Administrator", ADMINISTRATOR_ROLE)
         if kind == "guid" and lowered == "newguid" and arguments == []:
             return str(uuid.uuid4())
         if kind == "int" and lowered in {"maxvalue", "minvalue"} and arguments is None:

@@ -309,6 +309,10 @@ def call_method(target: Any, name: str, arguments: list[Any]) -> Any:
         return None
     if isinstance(target, list) and lowered == "contains":
         return any(_equal(item, arguments[0], True) for item in target)
+    if isinstance(target, PSObject) and target.type_name.endswith("WindowsPrincipal") and lowered == "isinrole":
+        role = arguments[0] if arguments else None
+        role_value = role.value if isinstance(role, EnumValue) else to_text(role)
+        return bool(target.ref) and role_value in (544, "544", "Administrators", "BUILTIN\\Administrators")
     if isinstance(target, ScriptBlock) and lowered == "invoke":
         raise runtime_error("ScriptBlock.Invoke() is not supported by the Hyper-V simulator.", "UnsupportedMethod")
     raise runtime_error(
