@@ -5,7 +5,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from config import validators as host_rules
-from config.api import RestrictedPrimaryKeyRelatedField, RestrictedSlugRelatedField
+from config.api.fields import RestrictedPrimaryKeyRelatedField, RestrictedSlugRelatedField
 from labs.models import (
     Course,
     Enrollment,

@@ -11,7 +11,10 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from config.api import LIST_PARAMETERS, JSONParser, NestlabViewSet, refuse_unknown_parameters
+from config.api.filters import refuse_unknown_parameters
+from config.api.pagination import LIST_PARAMETERS
+from config.api.parsers import JSONParser
+from config.api.viewsets import NestlabViewSet
 from labs import services as lab_services
 from labs.api.parsers import CsvParser, RdpRenderer
 from labs.api.serializers import (
