@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import DomainError, InvalidTransition, NoCapacity, NotAllowed, QuotaExceeded, TenantInactive
+from config.services import model_update
 from config.validators import checkpoint_name
 from labs.lifecycle import lab_note, transition
 from labs.models import (
@@ -90,16 +91,15 @@ def template_update(*, template: LabTemplate, **fields) -> LabTemplate:
 
     Shape changes go through ``template_revise`` (a new version). Raises ValidationError.
     """
-    unknown = set(fields) - set(TEMPLATE_EDITABLE)
-    if unknown:
-        raise ValidationError({name: "Not editable here; shape changes add a version." for name in sorted(unknown)})
     template = LabTemplate.objects.select_for_update(no_key=True, of=("self",)).get(pk=template.pk)
-    for name, value in fields.items():
-        setattr(template, name, value)
-    template.full_clean()
     try:
         with transaction.atomic():
-            template.save()
+            template, _ = model_update(
+                instance=template,
+                fields=fields,
+                allowed=TEMPLATE_EDITABLE,
+                refusal="Not editable here; shape changes add a version.",
+            )
     except IntegrityError:
         raise ValidationError({"name": f"A template named {template.name!r} already exists here."}) from None
     return template
