@@ -517,7 +517,11 @@ def lab_restore(*, actor, lab: Lab, name: str) -> Lab:
 
 
 def lab_checkpoint_remove(*, actor, lab: Lab, name: str) -> Lab:
-    """Delete a named checkpoint (frees one of the MAX_CHECKPOINTS_PER_LAB places once the host confirms)."""
+    """Delete a named checkpoint (frees one of the MAX_CHECKPOINTS_PER_LAB places once the host confirms).
+
+    Raises ValidationError on ``name`` (not a checkpoint name, or none of this lab's) and
+    InvalidTransition unless the lab is running or stopped; nothing changes then."""
+    name = _checkpoint_name(name)  # also keeps what PostgreSQL cannot compare (NUL) from the query
     if not lab.checkpoints.filter(name=name).exists():
         raise ValidationError({"name": f"This lab has no checkpoint named {name!r}."})
     if lab.state not in (LabState.RUNNING, LabState.STOPPED):

@@ -40,3 +40,10 @@ def test_a_busy_lab_cannot_remove_checkpoints(world, api):
     response = api("admin").delete(_url(world.lab, "cp0"))
     assert response.status_code == 409
     assert response.json()["code"] == "invalid_transition"
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "nestlab-clean", " ", "x" * 101])
+def test_a_name_no_checkpoint_can_have_is_refused_by_the_rule(world, api, name):
+    response = api("admin").delete(_url(world.lab, name))
+    assert response.status_code == 400
+    assert list(response.json()) == ["name"]
