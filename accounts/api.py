@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 
 from accounts import lockout, services
 from accounts.authentication import TokenAuthentication
-from config.api import ErrorSerializer, JSONParser
+from config.api.parsers import JSONParser
+from config.api.schema import ErrorSerializer
 
 
 class LoginLocked(exceptions.APIException):

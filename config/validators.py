@@ -29,7 +29,9 @@ class HostRule:
             getattr(names, self.check)(value, what=self.what)
         except InvalidValue as exc:
             message = exc.host_message
-            raise ValidationError(message[0].upper() + message[1:], code="invalid") from None
+            # Not code "invalid": a Django form field replaces the message of an error with that
+            # code by its own ("... value must be an integer."), and the admin would lose the rule.
+            raise ValidationError(message[0].upper() + message[1:], code="host_rule") from None
 
     def __eq__(self, other) -> bool:
         return isinstance(other, HostRule) and (self.check, self.what) == (other.check, other.what)

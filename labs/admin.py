@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from labs import services
-from labs.models import Course, Enrollment, Lab, LabEvent, LabTemplate, LabTemplateVersion
-from labs.services import VERSIONED_FIELDS
+from labs.models import VERSIONED_FIELDS, Course, Enrollment, Lab, LabEvent, LabTemplate, LabTemplateVersion
+from labs.services import TEMPLATE_EDITABLE
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -18,24 +18,82 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class LabTemplateVersionInline(admin.TabularInline):
-    """Versions are immutable once saved: add a new one to change a template's shape."""
+class LabTemplateVersionInline(ReadOnlyInline):
+    """Versions are immutable and numbered by the services: edit the shape above to add one."""
 
     model = LabTemplateVersion
-    extra = 0
-    can_delete = False
-    fields = ["version", *VERSIONED_FIELDS]
+    fields = ["version", *VERSIONED_FIELDS, "created_at"]
+    readonly_fields = fields
 
-    def has_change_permission(self, request, obj=None):
-        return False
+
+class _LabTemplateForm(forms.ModelForm):
+    """The template and its shape: version 1's on add, the latest version's on change (changing it
+    adds a version). The shape's fields and rules are the LabTemplateVersion model's."""
+
+    class Meta:
+        model = LabTemplate
+        fields = ["tenant", "name", "description", "self_service", "active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        latest = self.instance.versions.order_by("-version").first() if self.instance.pk else None
+        if latest is not None:
+            for name in VERSIONED_FIELDS:
+                self.initial.setdefault(name, getattr(latest, name))
+
+    def clean(self):
+        data = super().clean()
+        shape = {name: data[name] for name in VERSIONED_FIELDS if name in data}
+        if len(shape) == len(VERSIONED_FIELDS):
+            try:  # the services' own check (_version_add), before anything is saved
+                LabTemplateVersion(**shape).full_clean(exclude=["template", "version"])
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return data
+
+
+#: The shape fields come from the model (VERSIONED_FIELDS, with the model's validators and defaults).
+LabTemplateForm = type(_LabTemplateForm)(  # ModelFormMetaclass, as a class statement would use
+    "LabTemplateForm",
+    (_LabTemplateForm,),
+    {"__module__": __name__, **forms.fields_for_model(LabTemplateVersion, fields=VERSIONED_FIELDS)},
+)
 
 
 @admin.register(LabTemplate)
 class LabTemplateAdmin(admin.ModelAdmin):
+    """Saves go through ``template_create`` (the template with its version 1), ``template_update``
+    and ``template_revise`` (a shape change adds a version), as the API's do."""
+
+    form = LabTemplateForm
     list_display = ["name", "tenant", "self_service", "active"]
     list_filter = ["self_service", "active", "tenant"]
     search_fields = ["name"]
     inlines = [LabTemplateVersionInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant"] if obj else []  # a template stays with its tenant (labs pin its versions)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        shape = {name: data[name] for name in VERSIONED_FIELDS}
+        if not change:
+            template = services.template_create(
+                tenant=data["tenant"],
+                name=data["name"],
+                description=data["description"],
+                self_service=data["self_service"],
+                **shape,
+            )
+            if not data["active"]:
+                services.template_update(template=template, active=False)
+            obj.pk = template.pk
+            return
+        services.template_update(template=obj, **{name: data[name] for name in TEMPLATE_EDITABLE})
+        latest = obj.versions.order_by("-version").first()
+        changes = {name: value for name, value in shape.items() if latest is None or getattr(latest, name) != value}
+        if changes:
+            services.template_revise(template=obj, **changes)
 
 
 class LabEventInline(ReadOnlyInline):

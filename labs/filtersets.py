@@ -4,7 +4,7 @@ import datetime as dt
 
 import django_filters
 
-from config.api import IntegerFilter, StrictBooleanFilter
+from config.api.filters import IntegerFilter, StrictBooleanFilter
 from labs.models import Course, Enrollment, EnrollmentStatus, Lab, LabTemplate
 from labs.states import LabState
 

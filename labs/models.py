@@ -85,19 +85,43 @@ class LabTemplate(models.Model):
         return self.tenant_id is None
 
 
+#: The machine shape: the fields of a LabTemplateVersion that a template's edit copies into a new
+#: version. Declared once; the services, the API's serializers and the admin use it.
+VERSIONED_FIELDS = (
+    "vcpus",
+    "memory_mb",
+    "disk_gb",
+    "base_image_path",
+    "generation",
+    "config_version",
+    "network_scope",
+    "network_mode",
+    "default_lifetime",
+    "max_continuous_running",
+)
+
+
 class LabTemplateVersion(models.Model):
     """One immutable shape of a template. Nested virtualization needs static memory and >= 2 vCPUs."""
 
     template = models.ForeignKey(LabTemplate, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
+    # The upper bounds are Hyper-V's (240 vCPUs and 12 TB of memory per VM; 64 TB per VHDX).
     vcpus = models.PositiveSmallIntegerField(
-        "vCPUs", validators=[MinValueValidator(2, "Nested virtualization needs at least 2 vCPUs.")]
+        "vCPUs",
+        validators=[MinValueValidator(2, "Nested virtualization needs at least 2 vCPUs."), MaxValueValidator(240)],
     )
     memory_mb = models.PositiveIntegerField(
         "static memory (MB)",
-        validators=[MinValueValidator(2048, "Give a nested hypervisor at least 2048 MB."), host_rules.memory_mb],
+        validators=[
+            MinValueValidator(2048, "Give a nested hypervisor at least 2048 MB."),
+            MaxValueValidator(12 * 1024 * 1024),
+            host_rules.memory_mb,
+        ],
     )
-    disk_gb = models.PositiveIntegerField("disk size (GB)", validators=[MinValueValidator(1)])
+    disk_gb = models.PositiveIntegerField(
+        "disk size (GB)", validators=[MinValueValidator(1), MaxValueValidator(64 * 1024)]
+    )
     base_image_path = models.CharField(max_length=260, validators=[host_rules.base_image_path])
     generation = models.PositiveSmallIntegerField(choices=[(1, "Generation 1"), (2, "Generation 2")], default=2)
     config_version = models.CharField(

@@ -16,10 +16,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import DomainError, InvalidTransition, NoCapacity, NotAllowed, QuotaExceeded, TenantInactive
+from config.services import model_update
 from config.validators import checkpoint_name
 from labs.lifecycle import lab_note, transition
 from labs.models import (
     MAX_LAB_LIFETIME,
+    VERSIONED_FIELDS,
     Course,
     Enrollment,
     EnrollmentStatus,
@@ -36,19 +38,6 @@ from tenants.selectors import running_seconds_this_month, tenant_live_usage
 from workers.dispatch import TaskName, send_lab_task_on_commit
 from workers.models import Host, HostState
 from workers.services.placement import HostRoom, choose_host, host_rooms
-
-VERSIONED_FIELDS = (
-    "vcpus",
-    "memory_mb",
-    "disk_gb",
-    "base_image_path",
-    "generation",
-    "config_version",
-    "network_scope",
-    "network_mode",
-    "default_lifetime",
-    "max_continuous_running",
-)
 
 
 def _check_static_memory(dynamic_memory: bool) -> None:
@@ -90,16 +79,15 @@ def template_update(*, template: LabTemplate, **fields) -> LabTemplate:
 
     Shape changes go through ``template_revise`` (a new version). Raises ValidationError.
     """
-    unknown = set(fields) - set(TEMPLATE_EDITABLE)
-    if unknown:
-        raise ValidationError({name: "Not editable here; shape changes add a version." for name in sorted(unknown)})
     template = LabTemplate.objects.select_for_update(no_key=True, of=("self",)).get(pk=template.pk)
-    for name, value in fields.items():
-        setattr(template, name, value)
-    template.full_clean()
     try:
         with transaction.atomic():
-            template.save()
+            template, _ = model_update(
+                instance=template,
+                fields=fields,
+                allowed=TEMPLATE_EDITABLE,
+                refusal="Not editable here; shape changes add a version.",
+            )
     except IntegrityError:
         raise ValidationError({"name": f"A template named {template.name!r} already exists here."}) from None
     return template
@@ -107,16 +95,21 @@ def template_update(*, template: LabTemplate, **fields) -> LabTemplate:
 
 @transaction.atomic
 def template_revise(*, template: LabTemplate, dynamic_memory: bool = False, **changes) -> LabTemplateVersion:
-    """Add a new version with ``changes`` applied to the latest one. Existing labs keep theirs."""
+    """Add a new version with ``changes`` applied to the latest one. Existing labs keep theirs.
+
+    A template without any version (rows made before templates were created only through
+    ``template_create``) gets version 1, which then needs the whole shape. Raises ValidationError
+    naming the field.
+    """
     _check_static_memory(dynamic_memory)
     LabTemplate.objects.select_for_update(no_key=True, of=("self",)).get(pk=template.pk)
     latest = template.versions.order_by("-version").first()
-    shape = {field: getattr(latest, field) for field in VERSIONED_FIELDS}
+    shape = {field: getattr(latest, field) for field in VERSIONED_FIELDS} if latest else {}
     unknown = set(changes) - set(VERSIONED_FIELDS)
     if unknown:
         raise ValidationError({name: "Not a template setting." for name in sorted(unknown)})
     shape.update(changes)
-    return _version_add(template=template, version=latest.version + 1, shape=shape)
+    return _version_add(template=template, version=latest.version + 1 if latest else 1, shape=shape)
 
 
 def _version_add(*, template: LabTemplate, version: int, shape: dict) -> LabTemplateVersion:
@@ -524,7 +517,11 @@ def lab_restore(*, actor, lab: Lab, name: str) -> Lab:
 
 
 def lab_checkpoint_remove(*, actor, lab: Lab, name: str) -> Lab:
-    """Delete a named checkpoint (frees one of the MAX_CHECKPOINTS_PER_LAB places once the host confirms)."""
+    """Delete a named checkpoint (frees one of the MAX_CHECKPOINTS_PER_LAB places once the host confirms).
+
+    Raises ValidationError on ``name`` (not a checkpoint name, or none of this lab's) and
+    InvalidTransition unless the lab is running or stopped; nothing changes then."""
+    name = _checkpoint_name(name)  # also keeps what PostgreSQL cannot compare (NUL) from the query
     if not lab.checkpoints.filter(name=name).exists():
         raise ValidationError({"name": f"This lab has no checkpoint named {name!r}."})
     if lab.state not in (LabState.RUNNING, LabState.STOPPED):

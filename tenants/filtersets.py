@@ -3,7 +3,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q
 
-from config.api import StrictBooleanFilter
+from config.api.filters import StrictBooleanFilter
 from tenants.models import Membership, Role, Tenant
 
 

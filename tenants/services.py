@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from config.errors import TenantInUse
+from config.services import model_update
 from labs.models import Course
 from tenants import permissions as tenant_permissions
 from tenants.models import QUOTA_LIMIT_FIELDS, Membership, Quota, Tenant
@@ -35,14 +36,8 @@ def tenant_create(*, slug: str, name: str, **quota_limits: int) -> Tenant:
 @transaction.atomic
 def quota_update(*, tenant: Tenant, **limits: int) -> Quota:
     """Set some of a tenant's limits. Unknown names and values below 1 raise ValidationError naming the field."""
-    unknown = set(limits) - set(QUOTA_LIMIT_FIELDS)
-    if unknown:
-        raise ValidationError({name: "Not a quota limit." for name in sorted(unknown)})
     quota, _ = Quota.objects.select_for_update(no_key=True, of=("self",)).get_or_create(tenant=tenant)
-    for name, value in limits.items():
-        setattr(quota, name, value)
-    quota.full_clean(exclude=["tenant"])
-    quota.save()
+    quota, _ = model_update(instance=quota, fields=limits, allowed=QUOTA_LIMIT_FIELDS, refusal="Not a quota limit.")
     return quota
 
 
@@ -62,9 +57,9 @@ def membership_add(*, tenant: Tenant, user: AbstractBaseUser, role: str) -> Memb
 
 @transaction.atomic
 def membership_change_role(*, membership: Membership, role: str) -> Membership:
-    membership.role = role
-    membership.full_clean()
-    membership.save(update_fields=["role"])
+    # From the row, not the caller's copy: the admin hands over an instance its form already changed.
+    membership = Membership.objects.select_for_update(no_key=True, of=("self",)).get(pk=membership.pk)
+    membership, _ = model_update(instance=membership, fields={"role": role}, allowed=("role",))
     tenant_permissions.permissions_sync_membership(membership)
     return membership
 
@@ -81,14 +76,8 @@ TENANT_EDITABLE = ("name", "active")
 @transaction.atomic
 def tenant_update(*, tenant: Tenant, **fields) -> Tenant:
     """Rename or (de)activate a tenant. The slug never changes: URLs and host names use it."""
-    unknown = set(fields) - set(TENANT_EDITABLE)
-    if unknown:
-        raise ValidationError({name: "This cannot be changed." for name in sorted(unknown)})
     tenant = Tenant.objects.select_for_update(no_key=True, of=("self",)).get(pk=tenant.pk)
-    for name, value in fields.items():
-        setattr(tenant, name, value)
-    tenant.full_clean()
-    tenant.save(update_fields=list(fields) or None)
+    tenant, _ = model_update(instance=tenant, fields=fields, allowed=TENANT_EDITABLE, refusal="This cannot be changed.")
     return tenant
 
 

@@ -1,13 +1,26 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
 from workers.models import Allocation, Host, TenantSegment, TenantSwitch
+from workers.services.hosts import (
+    HOST_EDITABLE,
+    host_create,
+    host_drain,
+    host_enable,
+    host_password_check,
+    host_update,
+)
 
 
 class HostForm(forms.ModelForm):
-    """The password is write-only: it is never rendered, and left blank it keeps the stored one."""
+    """The password is write-only: it is never rendered, and left blank it keeps the stored one.
+
+    Saving goes through ``host_create`` and ``host_update`` (``HostAdmin.save_model``); the state
+    is not a field here: the Drain and Enable actions change it, as the API's actions do.
+    """
 
     new_password = forms.CharField(
         label="Password",
@@ -19,38 +32,16 @@ class HostForm(forms.ModelForm):
 
     class Meta:
         model = Host
-        fields = [
-            "name",
-            "endpoint",
-            "port",
-            "transport",
-            "use_tls",
-            "username",
-            "site",
-            "logical_cpus",
-            "memory_mb",
-            "memory_reserved_mb",
-            "storage_gb",
-            "vcpu_overcommit",
-            "max_parallel_operations",
-            "vm_root",
-            "external_adapter",
-            "state",
-        ]
+        fields = list(HOST_EDITABLE)
 
     def clean(self):
         cleaned = super().clean()
-        if not self.instance.has_password and not cleaned.get("new_password"):
-            self.add_error("new_password", "A new host needs a password.")
+        if self.instance.pk is None:  # refuse before anything is saved; host_create applies the same rule
+            try:
+                host_password_check(password=cleaned.get("new_password"))
+            except ValidationError as exc:
+                self.add_error("new_password", exc.message_dict["password"])
         return cleaned
-
-    def save(self, commit=True):
-        host = super().save(commit=False)
-        if self.cleaned_data.get("new_password"):
-            host.set_password(self.cleaned_data["new_password"])
-        if commit:
-            host.save()
-        return host
 
 
 class AllocationInline(admin.TabularInline):
@@ -70,8 +61,29 @@ class HostAdmin(admin.ModelAdmin):
     list_display = ["name", "endpoint", "state", "site", "logical_cpus", "memory_mb", "storage_gb", "used", "last_seen"]
     list_filter = ["state", "site", "transport"]
     search_fields = ["name", "endpoint"]
-    readonly_fields = ["facts", "doctor_report", "last_seen", "capacity"]
+    readonly_fields = ["state", "facts", "doctor_report", "last_seen", "capacity"]
     inlines = [AllocationInline]
+    actions = ["drain", "enable"]
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in HOST_EDITABLE}
+        password = form.cleaned_data.get("new_password")
+        if change:
+            host_update(actor=request.user, host=obj, password=password, **fields)
+        else:
+            obj.pk = host_create(actor=request.user, password=password, **fields).pk
+
+    @admin.action(description="Drain: take no new labs on the selected hosts (their labs keep running)")
+    def drain(self, request, queryset):
+        for host in queryset:
+            host_drain(actor=request.user, host=host)
+        self.message_user(request, f"Drained {len(queryset)} host(s).", messages.SUCCESS)
+
+    @admin.action(description="Enable: the selected hosts take new labs again")
+    def enable(self, request, queryset):
+        for host in queryset:
+            host_enable(actor=request.user, host=host)
+        self.message_user(request, f"Enabled {len(queryset)} host(s).", messages.SUCCESS)
 
     def get_queryset(self, request):
         return (

@@ -5,26 +5,38 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from config import validators as host_rules
-from config.api import RestrictedPrimaryKeyRelatedField, RestrictedSlugRelatedField
+from config.api.fields import RestrictedPrimaryKeyRelatedField, RestrictedSlugRelatedField
 from labs.models import (
+    VERSIONED_FIELDS,
     Course,
     Enrollment,
     Lab,
     LabEvent,
     LabTemplate,
     LabTemplateVersion,
-    NetworkMode,
-    NetworkScope,
-    continuous_running_validators,
     course_date_validators,
     lifetime_validators,
 )
 from labs.states import LabState
 from tenants.models import Tenant
 
-GENERATIONS = [(1, "Generation 1"), (2, "Generation 2")]
-
 # --- Templates -------------------------------------------------------------------------------------
+# The shape fields are VERSIONED_FIELDS, and their rules are the LabTemplateVersion model's (field
+# validators, choices, defaults): ModelSerializer builds them, so nothing here restates either.
+
+
+class _ShapeInputSerializer(serializers.ModelSerializer):
+    """Shape fields built from the model, keeping the model's validators and their messages (DRF
+    would turn min/max validators into its own min_value/max_value with generic messages), so the
+    API says what the admin and the services say."""
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if "min_value" in kwargs or "max_value" in kwargs:
+            kwargs.pop("min_value", None)
+            kwargs.pop("max_value", None)
+            kwargs["validators"] = list(model_field.validators)
+        return field_class, kwargs
 
 
 class TemplateShapeSerializer(serializers.ModelSerializer):
@@ -32,10 +44,7 @@ class TemplateShapeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LabTemplateVersion
-        fields = [
-            "version", "vcpus", "memory_mb", "disk_gb", "base_image_path", "generation", "config_version",
-            "network_scope", "network_mode", "default_lifetime", "max_continuous_running", "created_at",
-        ]
+        fields = ["version", *VERSIONED_FIELDS, "created_at"]
         read_only_fields = fields
 
 
@@ -60,23 +69,7 @@ class TemplateSerializer(serializers.ModelSerializer):
         return TemplateShapeSerializer(latest).data if latest else None
 
 
-_SHAPE_FIELDS = {
-    "vcpus": serializers.IntegerField(min_value=2, max_value=240),
-    "memory_mb": serializers.IntegerField(
-        min_value=2048, max_value=12 * 1024 * 1024, validators=[host_rules.memory_mb]
-    ),
-    "disk_gb": serializers.IntegerField(min_value=1, max_value=64 * 1024),
-    "base_image_path": serializers.CharField(max_length=260, validators=[host_rules.base_image_path]),
-    "generation": serializers.ChoiceField(choices=GENERATIONS),
-    "config_version": serializers.CharField(max_length=8, validators=[host_rules.config_version]),
-    "network_scope": serializers.ChoiceField(choices=NetworkScope.choices),
-    "network_mode": serializers.ChoiceField(choices=NetworkMode.choices),
-    "default_lifetime": serializers.DurationField(validators=lifetime_validators),
-    "max_continuous_running": serializers.DurationField(allow_null=True, validators=continuous_running_validators),
-}
-
-
-class TemplateCreateSerializer(serializers.Serializer):
+class TemplateCreateSerializer(_ShapeInputSerializer):
     """A new template and its version 1. ``tenant`` empty makes a global template (platform admins)."""
 
     tenant = RestrictedSlugRelatedField(
@@ -86,18 +79,10 @@ class TemplateCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     self_service = serializers.BooleanField(required=False, default=False)
-    vcpus = serializers.IntegerField(min_value=2, max_value=240)
-    memory_mb = serializers.IntegerField(min_value=2048, max_value=12 * 1024 * 1024, validators=[host_rules.memory_mb])
-    disk_gb = serializers.IntegerField(min_value=1, max_value=64 * 1024)
-    base_image_path = serializers.CharField(max_length=260, validators=[host_rules.base_image_path])
-    generation = serializers.ChoiceField(choices=GENERATIONS, required=False)
-    config_version = serializers.CharField(max_length=8, required=False, validators=[host_rules.config_version])
-    network_scope = serializers.ChoiceField(choices=NetworkScope.choices, required=False)
-    network_mode = serializers.ChoiceField(choices=NetworkMode.choices, required=False)
-    default_lifetime = serializers.DurationField(required=False, validators=lifetime_validators)
-    max_continuous_running = serializers.DurationField(
-        required=False, allow_null=True, validators=continuous_running_validators
-    )
+
+    class Meta:
+        model = LabTemplateVersion  # the shape fields; the template's own are declared above
+        fields = ["tenant", "name", "description", "self_service", *VERSIONED_FIELDS]
 
     def validate(self, data):
         user = self.context["request"].user
@@ -108,7 +93,7 @@ class TemplateCreateSerializer(serializers.Serializer):
         return data
 
 
-class TemplateUpdateSerializer(serializers.Serializer):
+class TemplateUpdateSerializer(_ShapeInputSerializer):
     """Edit a template. Shape fields add a version (labs already built keep theirs); name,
     description, self_service and active change the template itself."""
 
@@ -116,20 +101,11 @@ class TemplateUpdateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     self_service = serializers.BooleanField(required=False)
     active = serializers.BooleanField(required=False, help_text="False retires it: no new labs.")
-    vcpus = serializers.IntegerField(min_value=2, max_value=240, required=False)
-    memory_mb = serializers.IntegerField(
-        min_value=2048, max_value=12 * 1024 * 1024, required=False, validators=[host_rules.memory_mb]
-    )
-    disk_gb = serializers.IntegerField(min_value=1, max_value=64 * 1024, required=False)
-    base_image_path = serializers.CharField(max_length=260, required=False, validators=[host_rules.base_image_path])
-    generation = serializers.ChoiceField(choices=GENERATIONS, required=False)
-    config_version = serializers.CharField(max_length=8, required=False, validators=[host_rules.config_version])
-    network_scope = serializers.ChoiceField(choices=NetworkScope.choices, required=False)
-    network_mode = serializers.ChoiceField(choices=NetworkMode.choices, required=False)
-    default_lifetime = serializers.DurationField(required=False, validators=lifetime_validators)
-    max_continuous_running = serializers.DurationField(
-        required=False, allow_null=True, validators=continuous_running_validators
-    )
+
+    class Meta:
+        model = LabTemplateVersion  # the shape fields; the template's own are declared above
+        fields = ["name", "description", "self_service", "active", *VERSIONED_FIELDS]
+        extra_kwargs = {name: {"required": False} for name in VERSIONED_FIELDS}
 
     def validate(self, data):
         if not data:

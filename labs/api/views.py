@@ -11,7 +11,10 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from config.api import LIST_PARAMETERS, JSONParser, NestlabViewSet, refuse_unknown_parameters
+from config.api.filters import refuse_unknown_parameters
+from config.api.pagination import LIST_PARAMETERS
+from config.api.parsers import JSONParser
+from config.api.viewsets import NestlabViewSet
 from labs import services as lab_services
 from labs.api.parsers import CsvParser, RdpRenderer
 from labs.api.serializers import (
@@ -96,7 +99,7 @@ class LabViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     ordering_fields = ["created_at", "name", "state", "expires_at"]
     action_access = {
         "start": "operate", "stop": "operate", "reset": "operate",
-        "checkpoint": "change", "restore": "change", "extend": "change",
+        "checkpoint": "change", "restore": "change", "checkpoint_remove": "change", "extend": "change",
         "connection": "connect", "events": "view",
     }
 
@@ -152,6 +155,22 @@ class LabViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         serializer = LabCheckpointSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return self._accepted(lab_services.lab_restore(actor=request.user, lab=lab, **serializer.validated_data))
+
+    @extend_schema(
+        request=None,
+        responses=_ACCEPTED,
+        summary="Delete a named checkpoint (the worker removes it from the host)",
+        parameters=[
+            OpenApiParameter(
+                "name", str, OpenApiParameter.PATH,
+                description="The checkpoint's name, URL-encoded (a space is %20).",
+            )
+        ],
+    )
+    @action(detail=True, methods=["delete"], url_path=r"checkpoints/(?P<name>[^/]+)", filter_backends=[])
+    def checkpoint_remove(self, request, pk=None, name=None):
+        lab = self.get_object()
+        return self._accepted(lab_services.lab_checkpoint_remove(actor=request.user, lab=lab, name=name))
 
     @extend_schema(responses=LabEventSerializer(many=True), summary="The lab's history, oldest first",
                    parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)])

@@ -7,7 +7,8 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from config.api import NestlabViewSet, PlatformAdminWrites, deny
+from config.api.access import PlatformAdminWrites, deny
+from config.api.viewsets import NestlabViewSet
 from tenants.api.serializers import (
     InvitationAcceptedSerializer,
     InvitationAcceptSerializer,

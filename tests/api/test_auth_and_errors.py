@@ -63,7 +63,7 @@ def test_serializer_errors_keep_drf_shape(world, api):
 
 
 def test_page_size_is_bounded(world, api):
-    from config.api import StandardPagination
+    from config.api.pagination import StandardPagination
 
     assert StandardPagination.max_page_size == 200 and StandardPagination.page_size == 50
     response = api("platform").get("/api/v1/labs/?page_size=100000")

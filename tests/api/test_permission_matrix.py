@@ -146,6 +146,8 @@ MATRIX: list[Row] = [
         body={"name": "before-exam"}),
     Row("POST", "/api/v1/labs/{lab}/restore/", _codes(LAB_CHANGE, 202), _codes(GLOBEX_READ, 202), body={"name": "cp0"},
         setup=_checkpoint_cp0),
+    Row("DELETE", "/api/v1/labs/{lab}/checkpoints/{checkpoint}/", _codes(LAB_CHANGE, 202), _codes(GLOBEX_READ, 202),
+        setup=_checkpoint_cp0),
     Row("GET", "/api/v1/labs/{lab}/events/", LAB_VIEW, GLOBEX_READ),
     Row("GET", "/api/v1/labs/{lab}/connection/", LAB_VIEW, GLOBEX_READ),
     Row("GET", "/api/v1/labs/{lab}/connection/", LAB_VIEW, GLOBEX_READ, query={"format": "rdp"}),
@@ -188,10 +190,12 @@ def _targets(world, which: str) -> SimpleNamespace:
     if which == "own":
         member = Membership.objects.get(tenant=world.acme, user=world.users["student2"])
         return SimpleNamespace(tenant=world.acme.slug, lab=world.lab.pk, course=world.course.pk,
-                               template=world.acme_template.pk, member=member.pk, host=world.host.pk)
+                               template=world.acme_template.pk, member=member.pk, host=world.host.pk,
+                               checkpoint="cp0")
     member = Membership.objects.get(tenant=world.globex, user=world.users["globex_student"])
     return SimpleNamespace(tenant=world.globex.slug, lab=world.globex_lab.pk, course=world.globex_course.pk,
-                           template=world.globex_template.pk, member=member.pk, host=world.host.pk)
+                           template=world.globex_template.pk, member=member.pk, host=world.host.pk,
+                           checkpoint="cp0")
 
 
 def _cases():
@@ -234,7 +238,8 @@ def test_the_matrix_covers_every_operation_in_the_schema(world, api):
         for method in item
         if method in {"get", "post", "put", "patch", "delete"}
     }
-    placeholders = {"{tenant}": "{slug}", "{lab}": "{id}", "{course}": "{id}", "{template}": "{id}", "{host}": "{id}"}
+    placeholders = {"{tenant}": "{slug}", "{lab}": "{id}", "{course}": "{id}", "{template}": "{id}", "{host}": "{id}",
+                    "{checkpoint}": "{name}"}
 
     def normalise(path: str) -> str:
         path = path.replace("/members/{member}/", "/members/{id}/").replace("{tenant}/members", "{tenant_slug}/members")

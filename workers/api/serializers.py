@@ -7,7 +7,9 @@ from workers.models import Host
 
 class HostSerializer(serializers.ModelSerializer):
     """A Hyper-V host. ``password`` is accepted on write and never returned; ``has_password`` says
-    whether one is stored. State changes go through the drain/enable actions, not through edits."""
+    whether one is stored. State changes go through the drain/enable actions, not through edits.
+    What may be set, and that a new host needs a password, is ``host_create``'s and ``host_update``'s
+    to decide."""
 
     password = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
                                      max_length=1024, style={"input_type": "password"},
@@ -32,8 +34,3 @@ class HostSerializer(serializers.ModelSerializer):
             "storage_gb": {"max_value": 2_000_000_000},
             "max_parallel_operations": {"max_value": 64},
         }
-
-    def validate(self, data):
-        if self.instance is None and not data.get("password"):
-            raise serializers.ValidationError({"password": "A new host needs a password."})
-        return data

@@ -6,7 +6,8 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from config.api import NestlabViewSet, PlatformAdminOrNotFound
+from config.api.access import PlatformAdminOrNotFound
+from config.api.viewsets import NestlabViewSet
 from workers.api.serializers import HostSerializer
 from workers.filtersets import HostFilterSet
 from workers.models import Host

@@ -6,37 +6,84 @@ import socket
 from dataclasses import asdict, replace
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from config.services import model_update
 from labs.models import LabTemplateVersion
+from workers import crypto
 from workers.dispatch import TaskName, send_host_task_on_commit
 from workers.hyperv.doctor import Check, doctor_checks
 from workers.hyperv.errors import HypervisorError
 from workers.models import Host, HostState
 from workers.services.hostcalls import driver_for
 
+#: What an operator sets on a host (API and admin). Its state changes only through drain and enable.
+HOST_EDITABLE = (
+    "name",
+    "endpoint",
+    "port",
+    "transport",
+    "use_tls",
+    "username",
+    "site",
+    "logical_cpus",
+    "memory_mb",
+    "memory_reserved_mb",
+    "storage_gb",
+    "vcpu_overcommit",
+    "max_parallel_operations",
+    "vm_root",
+    "external_adapter",
+)
+
+
+def host_password_check(*, password: str | None) -> None:
+    """A new host needs a password (an edit may leave it blank to keep the stored one).
+
+    Raises ValidationError naming ``password``. ``host_create`` applies it; a form that must
+    refuse before anything is saved (the admin's) calls it from its own validation.
+    """
+    if not password:
+        raise ValidationError({"password": "A new host needs a password."})
+
 
 @transaction.atomic
-def host_create(*, actor, password: str, **fields) -> Host:
-    """Add a host (enabled). The password is encrypted before it reaches the row. Raises ValidationError."""
+def host_create(*, actor, password: str | None = None, **fields) -> Host:
+    """Add a host (enabled). The password is encrypted before it reaches the row.
+
+    Raises ValidationError naming each refused field (the password's rule is
+    ``host_password_check``); nothing is saved then.
+    """
+    refused = sorted(set(fields) - set(HOST_EDITABLE))
+    if refused:
+        raise ValidationError({name: "This cannot be set here." for name in refused})
     host = Host(**fields)
-    host.set_password(password)
-    host.full_clean()
+    errors = {}
+    try:
+        host_password_check(password=password)
+        host.set_password(password)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        host.full_clean()
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
     host.save()
     return host
 
 
 @transaction.atomic
 def host_update(*, actor, host: Host, password: str | None = None, **fields) -> Host:
-    """Change a host's connection or capacity settings; a blank password keeps the stored one."""
+    """Change a host's connection or capacity settings (``HOST_EDITABLE``); a blank password keeps
+    the stored one. Raises ValidationError naming the field; nothing changes then."""
     host = Host.objects.select_for_update(no_key=True, of=("self",)).get(pk=host.pk)
-    for name, value in fields.items():
-        setattr(host, name, value)
     if password:
-        host.set_password(password)
-    host.full_clean()
-    host.save()
+        fields = {**fields, "password_ciphertext": crypto.encrypt(password)}
+    host, _ = model_update(instance=host, fields=fields, allowed=(*HOST_EDITABLE, "password_ciphertext"))
     return host
 
 
