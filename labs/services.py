@@ -44,6 +44,7 @@ VERSIONED_FIELDS = (
     "base_image_path",
     "generation",
     "config_version",
+    "secure_boot",
     "network_scope",
     "network_mode",
     "default_lifetime",

@@ -15,6 +15,7 @@ from labs.models import (
     LabTemplateVersion,
     NetworkMode,
     NetworkScope,
+    SecureBoot,
     continuous_running_validators,
     course_date_validators,
     lifetime_validators,
@@ -35,6 +36,7 @@ class TemplateShapeSerializer(serializers.ModelSerializer):
         fields = [
             "version", "vcpus", "memory_mb", "disk_gb", "base_image_path", "generation", "config_version",
             "network_scope", "network_mode", "default_lifetime", "max_continuous_running", "created_at",
+            "secure_boot",
         ]
         read_only_fields = fields
 
@@ -69,6 +71,7 @@ _SHAPE_FIELDS = {
     "base_image_path": serializers.CharField(max_length=260, validators=[host_rules.base_image_path]),
     "generation": serializers.ChoiceField(choices=GENERATIONS),
     "config_version": serializers.CharField(max_length=8, validators=[host_rules.config_version]),
+    "secure_boot": serializers.ChoiceField(choices=SecureBoot.choices),
     "network_scope": serializers.ChoiceField(choices=NetworkScope.choices),
     "network_mode": serializers.ChoiceField(choices=NetworkMode.choices),
     "default_lifetime": serializers.DurationField(validators=lifetime_validators),
@@ -92,6 +95,7 @@ class TemplateCreateSerializer(serializers.Serializer):
     base_image_path = serializers.CharField(max_length=260, validators=[host_rules.base_image_path])
     generation = serializers.ChoiceField(choices=GENERATIONS, required=False)
     config_version = serializers.CharField(max_length=8, required=False, validators=[host_rules.config_version])
+    secure_boot = serializers.ChoiceField(choices=SecureBoot.choices, required=False)
     network_scope = serializers.ChoiceField(choices=NetworkScope.choices, required=False)
     network_mode = serializers.ChoiceField(choices=NetworkMode.choices, required=False)
     default_lifetime = serializers.DurationField(required=False, validators=lifetime_validators)
@@ -124,6 +128,7 @@ class TemplateUpdateSerializer(serializers.Serializer):
     base_image_path = serializers.CharField(max_length=260, required=False, validators=[host_rules.base_image_path])
     generation = serializers.ChoiceField(choices=GENERATIONS, required=False)
     config_version = serializers.CharField(max_length=8, required=False, validators=[host_rules.config_version])
+    secure_boot = serializers.ChoiceField(choices=SecureBoot.choices, required=False)
     network_scope = serializers.ChoiceField(choices=NetworkScope.choices, required=False)
     network_mode = serializers.ChoiceField(choices=NetworkMode.choices, required=False)
     default_lifetime = serializers.DurationField(required=False, validators=lifetime_validators)

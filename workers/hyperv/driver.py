@@ -150,6 +150,9 @@ $n=@(Get-VMNetworkAdapter -VMName $Name)[0];$sw=$n.SwitchName -eq $Switch
 if(-not $sw){Connect-VMNetworkAdapter -VMName $Name -SwitchName $Switch}
 if(-not $sw -or $n.DhcpGuard.ToString() -ne 'On' -or $n.RouterGuard.ToString() -ne 'On' -or $n.MacAddressSpoofing.ToString() -ne 'On'){
 Set-VMNetworkAdapter -VMName $Name -DhcpGuard On -RouterGuard On -MacAddressSpoofing On;$Step+'network'}
+if($Gen -eq 2){$f=Get-VMFirmware -VMName $Name
+if($Boot -eq 'Off'){if($f.SecureBoot.ToString() -ne 'Off'){Set-VMFirmware -VMName $Name -EnableSecureBoot Off;$Step+'firmware'}}
+elseif($f.SecureBoot.ToString() -ne 'On' -or $f.SecureBootTemplate -ne $Boot){Set-VMFirmware -VMName $Name -EnableSecureBoot On -SecureBootTemplate $Boot;$Step+'firmware'}}
 if($Vlan){$l=Get-VMNetworkAdapterVlan -VMName $Name
 if($l.OperationMode.ToString() -ne 'Access' -or $l.AccessVlanId -ne $Vlan){Set-VMNetworkAdapterVlan -VMName $Name -Access -VlanId $Vlan;$Step+'vlan'}}
 if(-not (Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Clean})){Checkpoint-VM -Name $Name -SnapshotName $Clean;$Step+'checkpoint'}
@@ -300,7 +303,12 @@ class HyperVDriver:
             )
             vm_id = _field(created, "VMId", str)
             if not _field(created, "Built", bool, default=False):
-                self.client.run_script(build_script(ENSURE_VM_CONFIGURED, Cpu=spec.vcpus, **values), on_step=on_step)
+                self.client.run_script(
+                    build_script(
+                        ENSURE_VM_CONFIGURED, Cpu=spec.vcpus, Gen=spec.generation, Boot=spec.secure_boot, **values
+                    ),
+                    on_step=on_step,
+                )
         return vm_id
 
     def start_vm(self, name: str) -> None:

@@ -20,10 +20,13 @@ from uuid import UUID
 
 from workers.hyperv.errors import InvalidValue
 from workers.hyperv.names import (
+    SECURE_BOOT_WINDOWS,
     check_adapter_name,
     check_base_image_path,
     check_config_version,
+    check_generation_disk,
     check_memory_mb,
+    check_secure_boot,
     check_switch_name,
     check_vm_name,
     check_windows_path,
@@ -151,6 +154,8 @@ class VmSpec:
     config_version: str
     switch_name: str
     vlan_id: int | None = None
+    #: Generation 2 only: a Secure Boot template name, or "Off" (workers.hyperv.names).
+    secure_boot: str = SECURE_BOOT_WINDOWS
 
     def __post_init__(self) -> None:
         check_vm_name(self.name)
@@ -174,6 +179,8 @@ class VmSpec:
                 raise InvalidValue(f"{what} must be an integer in {low}..{high}; got {value!r}")
         check_memory_mb(self.memory_mb)
         check_config_version(self.config_version)
+        check_secure_boot(self.secure_boot)
+        check_generation_disk(self.generation, self.base_image_path)
         if self.vlan_id is not None:
             validate_vlan_id(self.vlan_id)
 

@@ -78,6 +78,7 @@ def vm_spec(lab: Lab, switch_name: str, vlan_id: int | None) -> VmSpec:
         vm_root=lab.host.vm_root,
         generation=shape.generation,
         config_version=shape.config_version,
+        secure_boot=shape.secure_boot,
         switch_name=switch_name,
         vlan_id=vlan_id,
     )

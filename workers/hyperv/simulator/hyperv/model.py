@@ -158,6 +158,10 @@ class VirtualMachine:
     metering_since: float | None = None
     connect_access: list[str] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
+    #: Generation 2 firmware (Get-/Set-VMFirmware); Hyper-V's default is Secure Boot on with
+    #: the MicrosoftWindows template (facts.py, "Generation 2 firmware").
+    secure_boot: bool = True
+    secure_boot_template: str = facts.DEFAULT_SECURE_BOOT_TEMPLATE
 
     CONFIGURATION_FIELDS = (
         "memory_startup",
