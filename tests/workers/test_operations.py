@@ -1,5 +1,7 @@
 """Worker services against in-process fake hosts: build, power, checkpoints, teardown, failure."""
 
+import ipaddress
+
 import pytest
 
 from config.errors import HostBusy, LabBusy
@@ -284,3 +286,23 @@ def test_a_delete_during_a_build_wins_and_the_lab_ends_deleted(fake_fleet, new_l
     lab.refresh_from_db()
     assert lab.state == LabState.DELETED and driver_of(host).vms == []
     assert not Allocation.objects.filter(lab=lab).exists()
+
+
+def test_nat_labs_of_two_tenants_on_one_host_share_its_one_netnat_with_a_gateway_each(fake_fleet, driver_of, db):
+    from django.conf import settings
+
+    from labs.services import lab_request
+    from tests import factories
+
+    fake_fleet[1].delete()  # every lab on hv1
+    for slug in ("nat-a", "nat-b"):
+        tenant = factories.tenant(slug)
+        admin = factories.member(tenant, f"{slug}-admin", "admin")
+        provision(lab_request(actor=admin, template=factories.template(tenant, "n", network_mode="nat")))
+    fake = driver_of(fake_fleet[0])
+    assert fake.host_nats == {"nestlab-nat": str(settings.NESTLAB_NAT_POOL)}
+    prefixes = dict(TenantSegment.objects.values_list("tenant__slug", "nat_prefix"))
+    assert fake.gateways == {
+        f"nestlab-{slug}-nat": str(next(ipaddress.ip_network(prefix).hosts())) for slug, prefix in prefixes.items()
+    }
+    assert all(ipaddress.ip_network(prefix).subnet_of(settings.NESTLAB_NAT_POOL) for prefix in prefixes.values())

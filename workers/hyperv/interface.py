@@ -109,15 +109,22 @@ class ConnectionSpec:
     __str__ = __repr__
 
 
+#: The one NetNat Nestlab keeps on a host (Windows supports one NAT network per host).
+HOST_NAT_NAME = "nestlab-nat"
+
+
 @dataclass(frozen=True)
 class SwitchSpec:
-    """A lab network. ``private``: no way out. ``nat``: an Internal switch plus a NetNat over
-    ``nat_prefix``. ``vlan``: an External switch on ``external_adapter``; labs get access VLANs."""
+    """A lab network. ``private``: no way out. ``nat``: an Internal switch whose host interface
+    is the gateway (first address) of ``nat_prefix``, a segment inside ``nat_pool``, the prefix of
+    the host's one NetNat (HOST_NAT_NAME). ``vlan``: an External switch on ``external_adapter``;
+    labs get access VLANs."""
 
     name: str
     mode: SwitchMode
     nat_prefix: str | None = None
     external_adapter: str | None = None
+    nat_pool: str | None = None
 
     def __post_init__(self) -> None:
         check_switch_name(self.name)
@@ -127,8 +134,12 @@ class SwitchSpec:
             raise InvalidValue("nat_prefix is required for mode 'nat' and only for it")
         if (self.mode == "vlan") != (self.external_adapter is not None):
             raise InvalidValue("external_adapter is required for mode 'vlan' and only for it")
+        if (self.mode == "nat") != (self.nat_pool is not None):
+            raise InvalidValue("nat_pool is required for mode 'nat' and only for it")
         if self.nat_prefix is not None:
-            validate_nat_prefix(self.nat_prefix)
+            segment, pool = validate_nat_prefix(self.nat_prefix), validate_nat_prefix(self.nat_pool)
+            if not segment.subnet_of(pool):
+                raise InvalidValue(f"NAT prefix {self.nat_prefix} is not inside the NAT pool {self.nat_pool}")
         if self.external_adapter is not None:
             check_adapter_name(self.external_adapter)
 

@@ -1,5 +1,18 @@
 """Tenant networks: switch names, VLAN ids and NAT prefixes, and when switches come and go.
 
+NAT mode (issue 13, item 1). Windows supports one NAT network per host ("Multiple NAT networks
+are not supported", hyperv-real-host.md [S5][S6]), so each host has exactly one NetNat,
+``nestlab-nat`` over the whole NESTLAB_NAT_POOL, made by the first NAT switch that lands there
+and never removed by a lab. Each tenant gets a segment of the pool (NESTLAB_NAT_PREFIX_LENGTH,
+from TenantSegment) and its Internal switch's host interface gets the segment's first address
+as the guests' gateway, with the segment's prefix length. Tenants do not reach each other: each
+segment is its own Internal switch (no layer-2 path between them), and the host does not forward
+between its vEthernet interfaces (Windows leaves IP forwarding off per interface); WinNAT only
+translates traffic leaving for the external network. Whether WinNAT itself hairpins traffic from
+one internal segment to another inside its prefix is UNVERIFIED without a host (see the README).
+WinNAT gives guests no addresses ([S5]): a guest configures its address in its segment itself
+(the gateway is the segment's .1); Nestlab does not yet hand them out (see the README).
+
 - A tenant-scope switch is made on a host when the tenant's first lab of that mode lands there,
   and removed when its last one leaves. A lab-scope switch lives and dies with its lab.
 - VLAN mode uses one shared external switch per host (infrastructure, never removed here); the
@@ -81,7 +94,7 @@ def network_prepare(lab: Lab, *, external_adapter: str) -> tuple[SwitchSpec, int
         spec = SwitchSpec(name=name, mode="vlan", external_adapter=external_adapter)
     elif mode == NetworkMode.NAT:
         prefix = _allocate(lab.tenant, "nat_prefix", nat_prefixes()).nat_prefix
-        spec = SwitchSpec(name=name, mode="nat", nat_prefix=prefix)
+        spec = SwitchSpec(name=name, mode="nat", nat_prefix=prefix, nat_pool=str(settings.NESTLAB_NAT_POOL))
     else:
         spec = SwitchSpec(name=name, mode="private")
     return spec, vlan_id
@@ -114,7 +127,12 @@ def switch_ensure(lab: Lab, spec: SwitchSpec, driver: HypervisorDriver) -> bool:
         )
         if row.ensured_at is not None:
             return False
-        driver.ensure_switch(spec)
+        if spec.mode == "nat":
+            # The host's one NetNat is made by whichever NAT switch comes first: one at a time.
+            with host_mutex(lab.host, "netnat"):
+                driver.ensure_switch(spec)
+        else:
+            driver.ensure_switch(spec)
         TenantSwitch.objects.filter(pk=row.pk).update(ensured_at=timezone.now())
         return True
 
