@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.hyperv.test_driver_integration import ROOT, connect, vm_spec
-from workers.hyperv.errors import HypervisorError
+from workers.hyperv.errors import HypervisorError, InvalidValue
 from workers.hyperv.interface import HOST_NAT_NAME, SwitchSpec
 from workers.hyperv.simulator.testing import run_simulator
 
@@ -82,3 +82,20 @@ def test_a_guest_on_a_nat_switch_gets_no_address_from_winnat(sim):
     ipv4 = [ip for ip in status.ip_addresses if "." in ip]
     assert ipv4 and all(ipaddress.ip_address(ip).is_link_local for ip in ipv4), status.ip_addresses
     driver.delete_vm("nat-guest", vm_root=ROOT)
+
+
+def test_a_nat_labs_port_denies_the_pool_and_allows_only_its_own_segment(sim):
+    driver = connect(sim)
+    driver.ensure_switch(SwitchSpec("nestlab-acme-nat", "nat", nat_prefix="10.192.3.0/24", nat_pool=POOL))
+    spec = vm_spec("nat-isolated", switch="nestlab-acme-nat", nat_segment="10.192.3.0/24", nat_pool=POOL)
+    driver.ensure_vm(spec)
+    driver.ensure_vm(spec)
+    [vm] = [vm for vm in sim.state()["vms"] if vm["name"] == "nat-isolated"]
+    [adapter] = vm["adapters"]
+    rules = sorted((acl["action"], acl["direction"], acl["remote_address"]) for acl in adapter["acls"])
+    assert rules == [
+        ("Allow", "Inbound", "10.192.3.0/24"), ("Allow", "Outbound", "10.192.3.0/24"),
+        ("Deny", "Inbound", POOL), ("Deny", "Outbound", POOL),
+    ]
+    with pytest.raises(InvalidValue, match="not inside the NAT pool"):
+        vm_spec("nat-elsewhere", switch="nestlab-acme-nat", nat_segment="192.168.0.0/24", nat_pool=POOL)

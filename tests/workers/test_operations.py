@@ -306,3 +306,9 @@ def test_nat_labs_of_two_tenants_on_one_host_share_its_one_netnat_with_a_gateway
         f"nestlab-{slug}-nat": str(next(ipaddress.ip_network(prefix).hosts())) for slug, prefix in prefixes.items()
     }
     assert all(ipaddress.ip_network(prefix).subnet_of(settings.NESTLAB_NAT_POOL) for prefix in prefixes.values())
+    # Each lab's port denies the pool and allows only its own tenant's segment.
+    acls = {vm.switch_name: vm.acls for vm in fake.vms}
+    assert acls == {
+        f"nestlab-{slug}-nat": [("Deny", str(settings.NESTLAB_NAT_POOL)), ("Allow", prefix)]
+        for slug, prefix in prefixes.items()
+    }

@@ -178,6 +178,16 @@ ENSURE_VM_CONFIGURED = _CONFIGURE_HEAD + _CONFIGURE_TAIL
 ENSURE_VM_CONFIGURED_SECURE_BOOT = _CONFIGURE_HEAD + FIRMWARE_SECURE_BOOT + _CONFIGURE_TAIL
 ENSURE_VM_CONFIGURED_NO_SECURE_BOOT = _CONFIGURE_HEAD + FIRMWARE_NO_SECURE_BOOT + _CONFIGURE_TAIL
 
+# NAT mode: tenants share the host's one NetNat, so each lab's adapter gets port ACLs (docs/hyperv.md,
+# Networking): deny the whole pool, allow its own segment. Hyper-V applies the most specific
+# matching ACL (UNVERIFIED on a host: hvsim records ACLs but filters no packets).
+ENSURE_VM_ISOLATED = _ONE_VM + """
+$a=@(Get-VMNetworkAdapterAcl -VMName $Name)
+if(-not ($a | Where-Object {$_.RemoteAddress -eq $Pool -and $_.Action.ToString() -eq 'Deny'})){Add-VMNetworkAdapterAcl -VMName $Name -RemoteIPAddress $Pool -Direction Both -Action Deny;$Step+'isolation'}
+if(-not ($a | Where-Object {$_.RemoteAddress -eq $Segment -and $_.Action.ToString() -eq 'Allow'})){Add-VMNetworkAdapterAcl -VMName $Name -RemoteIPAddress $Segment -Direction Both -Action Allow}
+ConvertTo-Json -InputObject $vm.VMId.ToString() -Compress
+"""
+
 START_VM = _ONE_VM + """
 if(@('Running','Starting') -notcontains $vm.State.ToString()){Start-VM -Name $Name}
 """ + _STATE_JSON
@@ -323,6 +333,11 @@ class HyperVDriver:
             )
             vm_id = _field(created, "VMId", str)
             if not _field(created, "Built", bool, default=False):
+                if spec.nat_segment is not None:
+                    isolate = build_script(
+                        ENSURE_VM_ISOLATED, Name=spec.name, Pool=spec.nat_pool, Segment=spec.nat_segment, Step=STEP_MARKER
+                    )
+                    self.client.run_script(isolate, on_step=on_step)
                 if spec.generation == 1:  # BIOS firmware: no Secure Boot to set
                     script = build_script(ENSURE_VM_CONFIGURED, Cpu=spec.vcpus, **values)
                 elif spec.secure_boot == SECURE_BOOT_OFF:

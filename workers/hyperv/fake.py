@@ -79,6 +79,7 @@ class FakeVm:
     console_users: set[str] = field(default_factory=set)
     metering: bool = False
     disk_path: str | None = None
+    acls: list[tuple[str, str]] = field(default_factory=list)  # (action, remote prefix), NAT isolation
 
 
 @dataclass
@@ -257,6 +258,10 @@ class FakeDriver:
             report("notes")
         if CLEAN_CHECKPOINT in vm.checkpoints:
             return vm.vm_id
+        if spec.nat_segment is not None:
+            for acl in (("Deny", spec.nat_pool), ("Allow", spec.nat_segment)):
+                if acl not in vm.acls:
+                    vm.acls.append(acl)
         if vm.dynamic_memory or vm.memory_mb != spec.memory_mb:
             self._enter("ensure_vm.memory")
             self._require_off(vm)

@@ -167,6 +167,10 @@ class VmSpec:
     vlan_id: int | None = None
     #: Generation 2 only: a Secure Boot template name, or "Off" (workers.hyperv.names).
     secure_boot: str = SECURE_BOOT_WINDOWS
+    #: NAT mode: the lab's segment and the host NetNat's pool. The adapter gets port ACLs that
+    #: deny the pool and allow the segment, so a lab reaches no other tenant's segment.
+    nat_segment: str | None = None
+    nat_pool: str | None = None
 
     def __post_init__(self) -> None:
         check_vm_name(self.name)
@@ -192,6 +196,12 @@ class VmSpec:
         check_config_version(self.config_version)
         check_secure_boot(self.secure_boot)
         check_generation_disk(self.generation, self.base_image_path)
+        if (self.nat_segment is None) != (self.nat_pool is None):
+            raise InvalidValue("nat_segment and nat_pool go together")
+        if self.nat_segment is not None and not validate_nat_prefix(self.nat_segment).subnet_of(
+            validate_nat_prefix(self.nat_pool)
+        ):
+            raise InvalidValue(f"NAT segment {self.nat_segment} is not inside the NAT pool {self.nat_pool}")
         if self.vlan_id is not None:
             validate_vlan_id(self.vlan_id)
 
