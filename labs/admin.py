@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from labs import services
 from labs.models import Course, Enrollment, Lab, LabEvent, LabTemplate, LabTemplateVersion
 from labs.services import VERSIONED_FIELDS
+from workers.models import Host
+from workers.services.placement import version_host_notes
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -24,10 +26,18 @@ class LabTemplateVersionInline(admin.TabularInline):
     model = LabTemplateVersion
     extra = 0
     can_delete = False
-    fields = ["version", *VERSIONED_FIELDS]
+    fields = ["version", *VERSIONED_FIELDS, "hosts_ruled_out"]
+    readonly_fields = ["hosts_ruled_out"]
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="hosts this version rules out")
+    def hosts_ruled_out(self, version):
+        if version.pk is None:
+            return "-"
+        notes = version_host_notes(version, list(Host.objects.order_by("name")), with_names=True)
+        return "; ".join(f"{note['host']}: {note['reason']}" for note in notes) or "none"
 
 
 @admin.register(LabTemplate)

@@ -128,3 +128,12 @@ def test_the_placement_rule_agrees_with_what_hvsim_lets_nest(build, vendor, vers
         version, cpu_manufacturer=hvsim.CPU_MANUFACTURER[vendor], supported_config_versions=supported
     )
     assert (refusal is None) == hvsim_nests
+
+
+def test_the_template_admin_page_says_which_hosts_a_version_rules_out(fleet, admin_client):
+    tenant, _ = fleet
+    factories.host("amd1", facts=facts("amd"))
+    template = factories.template(tenant, "t", config_version="9.0")
+    page = admin_client.get(f"/admin/labs/labtemplate/{template.pk}/change/")
+    assert page.status_code == 200
+    assert "amd1: AMD hosts need configuration version 9.3 or higher" in page.content.decode()
