@@ -312,3 +312,33 @@ def test_nat_labs_of_two_tenants_on_one_host_share_its_one_netnat_with_a_gateway
         f"nestlab-{slug}-nat": [("Deny", str(settings.NESTLAB_NAT_POOL)), ("Allow", prefix)]
         for slug, prefix in prefixes.items()
     }
+
+
+def test_lab_scope_nat_labs_get_a_segment_and_gateway_each_and_give_it_back(fake_fleet, roomy, driver_of, db):
+    from django.conf import settings
+
+    from labs.services import lab_request
+    from tests import factories
+    from workers.models import LabSegment
+
+    tenant, admin = roomy
+    fake_fleet[1].delete()  # both labs on hv1
+    template = factories.template(tenant, "own-net", network_mode="nat", network_scope="lab")
+    tenant_wide = factories.template(tenant, "shared-net", network_mode="nat")
+    labs = [lab_request(actor=admin, template=template) for _ in range(2)]
+    shared = lab_request(actor=admin, template=tenant_wide)
+    for lab in (*labs, shared):
+        provision(lab)
+    fake = driver_of(fake_fleet[0])
+    segments = {str(lab.pk): LabSegment.objects.get(lab=lab).nat_prefix for lab in labs}
+    tenant_prefix = TenantSegment.objects.get(tenant=tenant).nat_prefix
+    assert len({*segments.values(), tenant_prefix}) == 3  # no two switches share a segment
+    assert len(set(fake.gateways.values())) == 3
+    for lab in labs:
+        [vm] = [vm for vm in fake.vms if vm.name == lab.vm_name]
+        assert fake.gateways[vm.switch_name] == str(next(ipaddress.ip_network(segments[str(lab.pk)]).hosts()))
+        assert vm.acls == [("Deny", str(settings.NESTLAB_NAT_POOL)), ("Allow", segments[str(lab.pk)])]
+    assert fake.host_nats == {"nestlab-nat": str(settings.NESTLAB_NAT_POOL)}
+    lab_delete(actor=admin, lab=labs[0])
+    operations.lab_teardown(lab_id=labs[0].pk)
+    assert list(LabSegment.objects.values_list("lab_id", flat=True)) == [labs[1].pk]
