@@ -70,6 +70,14 @@ class NoCapacity(DomainError):
     transient = True
 
 
+class NoSuitableHost(DomainError):
+    """No enabled host can run the template's VM nested at all (its configuration version, say):
+    waiting does not help; the template or the fleet has to change."""
+
+    code = "no_suitable_host"
+    http_status = 409
+
+
 class NotAllowed(DomainError):
     """The actor may see the object but not do this to it."""
 

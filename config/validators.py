@@ -44,3 +44,14 @@ adapter_name = HostRule("check_adapter_name", "network adapter name")
 tenant_slug = HostRule("check_tenant_slug", "slug")
 memory_mb = HostRule("check_memory_mb", "memory_mb")
 config_version = HostRule("check_config_version", "config_version")
+secure_boot = HostRule("check_secure_boot", "secure_boot")
+
+
+def base_image_for_generation(generation, path) -> None:
+    """The rule that ties two template fields (``check_generation_disk``): ValidationError on
+    ``base_image_path`` when a Generation 2 template names a .vhd image."""
+    try:
+        names.check_generation_disk(generation, path)
+    except InvalidValue as exc:
+        message = exc.host_message
+        raise ValidationError({"base_image_path": message[0].upper() + message[1:]}, code="invalid") from None

@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from labs import services
 from labs.models import VERSIONED_FIELDS, Course, Enrollment, Lab, LabEvent, LabTemplate, LabTemplateVersion
 from labs.services import TEMPLATE_EDITABLE
+from workers.models import Host
+from workers.services.placement import version_host_notes
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -22,8 +24,15 @@ class LabTemplateVersionInline(ReadOnlyInline):
     """Versions are immutable and numbered by the services: edit the shape above to add one."""
 
     model = LabTemplateVersion
-    fields = ["version", *VERSIONED_FIELDS, "created_at"]
+    fields = ["version", *VERSIONED_FIELDS, "created_at", "hosts_ruled_out"]
     readonly_fields = fields
+
+    @admin.display(description="hosts this version rules out")
+    def hosts_ruled_out(self, version):
+        if version.pk is None:
+            return "-"
+        notes = version_host_notes(version, list(Host.objects.order_by("name")), with_names=True)
+        return "; ".join(f"{note['host']}: {note['reason']}" for note in notes) or "none"
 
 
 class _LabTemplateForm(forms.ModelForm):

@@ -50,6 +50,14 @@ class NetworkMode(models.TextChoices):
     VLAN = "vlan", "VLAN (external switch, per-tenant access VLAN)"
 
 
+class SecureBoot(models.TextChoices):
+    """Generation 2 firmware: which Secure Boot template, or none (``workers.hyperv.names``)."""
+
+    MICROSOFT_WINDOWS = host_names.SECURE_BOOT_WINDOWS, "Secure Boot, Microsoft Windows template (Windows guests)"
+    MICROSOFT_UEFI_CA = host_names.SECURE_BOOT_UEFI_CA, "Secure Boot, Microsoft UEFI CA template (Linux guests)"
+    OFF = host_names.SECURE_BOOT_OFF, "Secure Boot off"
+
+
 class LabTemplate(models.Model):
     """What a lab is built from. Owned by one tenant, or global (tenant empty).
 
@@ -94,6 +102,7 @@ VERSIONED_FIELDS = (
     "base_image_path",
     "generation",
     "config_version",
+    "secure_boot",
     "network_scope",
     "network_mode",
     "default_lifetime",
@@ -130,6 +139,13 @@ class LabTemplateVersion(models.Model):
         default="9.0",
         validators=[host_rules.config_version],
     )
+    secure_boot = models.CharField(
+        max_length=40,
+        choices=SecureBoot.choices,
+        default=SecureBoot.MICROSOFT_WINDOWS,
+        validators=[host_rules.secure_boot],
+        help_text="Generation 2 only (Generation 1 has no Secure Boot): Linux guests need the UEFI CA template.",
+    )
     network_scope = models.CharField(max_length=10, choices=NetworkScope.choices, default=NetworkScope.TENANT)
     network_mode = models.CharField(max_length=10, choices=NetworkMode.choices, default=NetworkMode.PRIVATE)
     default_lifetime = models.DurationField(default=timedelta(days=7), validators=lifetime_validators)
@@ -150,10 +166,15 @@ class LabTemplateVersion(models.Model):
             models.CheckConstraint(condition=Q(network_scope__in=NetworkScope.values), name="template_scope_valid"),
             models.CheckConstraint(condition=Q(network_mode__in=NetworkMode.values), name="template_mode_valid"),
             models.CheckConstraint(condition=Q(default_lifetime__gt=timedelta(0)), name="template_lifetime_positive"),
+            models.CheckConstraint(condition=Q(secure_boot__in=SecureBoot.values), name="template_secure_boot_valid"),
         ]
 
     def __str__(self) -> str:
         return f"{self.template} v{self.version}"
+
+    def clean(self):
+        if self.base_image_path and self.generation:
+            host_rules.base_image_for_generation(self.generation, self.base_image_path)
 
 
 class Course(models.Model):

@@ -37,7 +37,7 @@ from tenants.models import Membership, Quota, Role, Tenant
 from tenants.selectors import running_seconds_this_month, tenant_live_usage
 from workers.dispatch import TaskName, send_lab_task_on_commit
 from workers.models import Host, HostState
-from workers.services.placement import HostRoom, choose_host, host_rooms
+from workers.services.placement import HostRoom, check_some_host_able, choose_host, host_rooms, hosts_able
 
 
 def _check_static_memory(dynamic_memory: bool) -> None:
@@ -243,6 +243,7 @@ def lab_request(
         raise ValidationError({"owner": f"{owner} is not a member of {tenant}."})
     _check_actor_may_request(actor=actor, actor_role=roles.get(actor.pk), owner=owner, template=template, course=course)
     version = template_latest_version(template)
+    check_some_host_able(version)  # NoSuitableHost: no enabled host can nest this version
     # Only metering changes running hours, never a request: they need no lock.
     seconds = running_seconds_this_month(tenant.pk, owner_id=owner.pk)
 
@@ -628,12 +629,13 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
         plan.capacity = "nothing to issue: every enrolled student has a lab"
         return plan
     version = template_latest_version(course.template)
+    check_some_host_able(version)  # refused up front, dry run included: no lab of this version could run
     quota = Quota.objects.get(tenant_id=course.tenant_id)
     usage = tenant_live_usage(course.tenant_id)
     count = len(pending)
     check_tenant_room(quota=quota, usage=usage, version=version, count=count, usage_includes_request=False)
 
-    rooms = host_rooms(list(Host.objects.filter(state=HostState.ENABLED).order_by("pk")))
+    rooms = host_rooms(hosts_able(list(Host.objects.filter(state=HostState.ENABLED).order_by("pk")), version))
     need = {"vcpus": version.vcpus, "memory_mb": version.memory_mb, "storage_gb": version.disk_gb}
     shows_hosts = actor.is_staff
     for enrollment in pending:

@@ -157,6 +157,18 @@ class TenantSegment(models.Model):
         return f"segment of {self.tenant}: vlan {self.vlan_id}, nat {self.nat_prefix}"
 
 
+class LabSegment(models.Model):
+    """The NAT prefix of one lab whose template asks for a network of its own (network scope
+    ``lab``): its switch's gateway and its guests' segment, from NESTLAB_NAT_POOL like a tenant's,
+    never the same as another lab's or tenant's. Given back once the lab is no longer live."""
+
+    lab = models.OneToOneField("labs.Lab", on_delete=models.CASCADE, related_name="segment")
+    nat_prefix = models.CharField(max_length=43, unique=True)
+
+    def __str__(self) -> str:
+        return f"segment of lab {self.lab_id}: nat {self.nat_prefix}"
+
+
 class TenantSwitch(models.Model):
     """A virtual switch on one host, for one tenant (or one lab, per the template's network scope)."""
 

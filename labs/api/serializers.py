@@ -19,6 +19,8 @@ from labs.models import (
 )
 from labs.states import LabState
 from tenants.models import Tenant
+from workers.models import Host
+from workers.services.placement import version_host_notes
 
 # --- Templates -------------------------------------------------------------------------------------
 # The shape fields are VERSIONED_FIELDS, and their rules are the LabTemplateVersion model's (field
@@ -51,11 +53,27 @@ class TemplateShapeSerializer(serializers.ModelSerializer):
 class TemplateSerializer(serializers.ModelSerializer):
     tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     latest = serializers.SerializerMethodField(help_text="The newest version; new labs are built from it.")
+    hosts_ruled_out = serializers.SerializerMethodField(
+        help_text="Hosts on which the newest version cannot nest (its configuration version), and why; "
+        "host names for platform admins only. Labs are placed on the other hosts."
+    )
 
     class Meta:
         model = LabTemplate
-        fields = ["id", "tenant", "name", "description", "self_service", "active", "latest", "created_at"]
+        fields = [
+            "id", "tenant", "name", "description", "self_service", "active", "latest", "created_at", "hosts_ruled_out",
+        ]
         read_only_fields = fields
+
+    def get_hosts_ruled_out(self, template) -> list[dict]:
+        latest = self._latest(template)
+        if latest is None:
+            return []
+        if "_hosts" not in self.context:  # one query per answer, however many templates it lists
+            self.context["_hosts"] = list(Host.objects.order_by("name"))
+        request = self.context.get("request")
+        staff = bool(request and request.user.is_staff)
+        return version_host_notes(latest, self.context["_hosts"], with_names=staff)
 
     @staticmethod
     def _latest(template):

@@ -36,6 +36,7 @@ pytestmark = pytest.mark.integration
 
 IMAGE = "C:\\NestlabImages\\win2022-base.vhdx"
 ROOT = "C:\\Nestlab\\Labs"
+NAT_POOL = "10.64.0.0/10"
 
 
 def connect(sim: SimHandle, **overrides) -> HyperVDriver:
@@ -204,14 +205,12 @@ def test_each_ensure_twice_leaves_one_vm_one_disk_one_switch(sim, driver, unique
 
 
 def test_nat_and_vlan_switches(sim, driver, unique):
-    nat = SwitchSpec("nat-" + unique, "nat", nat_prefix="10.77.0.0/24")
+    nat = SwitchSpec("nat-" + unique, "nat", nat_prefix="10.77.0.0/24", nat_pool=NAT_POOL)
     driver.ensure_switch(nat)
     driver.ensure_switch(nat)
     state = sim.state()
     assert [s["switch_type"] for s in switches_named(sim, nat.name)] == ["Internal"]
-    assert [n for n in state["nats"] if n["name"] == nat.name][0]["internal_prefix"] == (
-        "10.77.0.0/24"
-    )
+    assert [(n["name"], n["internal_prefix"]) for n in state["nats"]] == [("nestlab-nat", NAT_POOL)]
     gateways = [a for a in state["host_ip_addresses"] if a["interface_alias"] == "vEthernet (" + nat.name + ")"]
     assert [(a["ip_address"], a["prefix_length"]) for a in gateways] == [("10.77.0.1", 24)]
 
@@ -232,8 +231,8 @@ def test_nat_and_vlan_switches(sim, driver, unique):
     for name in (nat.name, vlan.name):
         driver.remove_switch(name)
     state = sim.state()
-    assert not [n for n in state["nats"] if n["name"] == nat.name]
-    assert not switches_named(sim, vlan.name)
+    assert [n["name"] for n in state["nats"]] == ["nestlab-nat"]  # the host's one NetNat stays
+    assert not switches_named(sim, vlan.name) and not switches_named(sim, nat.name)
 
 
 def test_a_switch_with_connected_adapters_is_kept_unless_forced(sim, driver, unique):

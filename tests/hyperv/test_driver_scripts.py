@@ -271,8 +271,8 @@ def test_create_refuses_an_answer_without_a_vm_id():
     ("spec", "expected"),
     [
         (SwitchSpec("nl-acme", "private"), ["$Type='Private'"]),
-        (SwitchSpec("nl-acme", "nat", nat_prefix="10.20.0.0/24"),
-         ["$Type='Internal'", "$Prefix='10.20.0.0/24'", "$Gateway='10.20.0.1'", "$Length=24"]),
+        (SwitchSpec("nl-acme", "nat", nat_prefix="10.20.0.0/24", nat_pool="10.16.0.0/12"),
+         ["$Type='Internal'", "$Pool='10.16.0.0/12'", "$Nat='nestlab-nat'", "$Gateway='10.20.0.1'", "$Length=24"]),
         (SwitchSpec("nl-shared", "vlan", external_adapter="Ethernet 2"), ["$Type='External'", "$Nic='Ethernet 2'"]),
     ],
 )

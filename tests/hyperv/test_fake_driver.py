@@ -185,9 +185,13 @@ def test_a_switch_with_adapters_is_not_removed_unless_forced(fake):
 
 
 def test_switch_modes(fake):
-    fake.ensure_switch(SwitchSpec("nl-globex", "nat", nat_prefix="10.30.0.0/24"))
-    fake.ensure_switch(SwitchSpec("nl-globex", "nat", nat_prefix="10.30.0.0/24"))
-    assert fake.nats == {"nl-globex": "10.30.0.0/24"} and fake.gateways == {"nl-globex": "10.30.0.1"}
+    fake.ensure_switch(SwitchSpec("nl-globex", "nat", nat_prefix="10.30.0.0/24", nat_pool="10.0.0.0/8"))
+    fake.ensure_switch(SwitchSpec("nl-globex", "nat", nat_prefix="10.30.0.0/24", nat_pool="10.0.0.0/8"))
+    fake.ensure_switch(SwitchSpec("nl-initech", "nat", nat_prefix="10.31.0.0/24", nat_pool="10.0.0.0/8"))
+    assert fake.nats == {"nl-globex": "10.30.0.0/24", "nl-initech": "10.31.0.0/24"}
+    assert fake.gateways == {"nl-globex": "10.30.0.1", "nl-initech": "10.31.0.1"}
+    assert fake.host_nats == {"nestlab-nat": "10.0.0.0/8"}  # one NetNat per host
+    fake.remove_switch("nl-initech")
     with pytest.raises(InvalidState):
         fake.ensure_switch(SwitchSpec("nl-globex", "private"))
     fake.ensure_switch(SwitchSpec("nl-shared", "vlan", external_adapter="Ethernet 2"))
@@ -205,11 +209,11 @@ def test_inventory_lists_only_tagged_vms(fake):
 
 
 def test_status_console_and_usage(fake):
-    fake.ensure_switch(SwitchSpec("nl-nat", "nat", nat_prefix="10.40.0.0/24"))
+    fake.ensure_switch(SwitchSpec("nl-nat", "nat", nat_prefix="10.40.0.0/24", nat_pool="10.40.0.0/16"))
     fake.ensure_vm(spec(switch_name="nl-nat"))
     fake.start_vm("lab-1")
     status = fake.vm_status("lab-1")
-    assert status.heartbeat == "OK" and status.ip_addresses[0].startswith("10.40.0.")
+    assert status.heartbeat == "OK" and status.ip_addresses[0].startswith("169.254.")  # WinNAT assigns none
     assert fake.grant_console("lab-1", "ACME\\student1") == status.vm_id
     assert fake.measure_vm("lab-1").average_memory_mb == 4096
 

@@ -250,20 +250,21 @@ def test_heartbeat_is_ok_only_after_the_boot_delay(session, unique):
     assert run_json(session, query) == "OK"
 
 
-def test_ip_addresses_appear_a_while_after_boot_from_the_switch_plan(session, unique):
+def test_ip_addresses_appear_a_while_after_boot_and_nat_assigns_none(session, unique):
+    # "WinNAT by itself does not allocate and assign IP addresses" (hyperv-real-host.md [S5]): a
+    # guest on an Internal switch, NAT or not, has only the link-local address it gives itself.
     run_json(
         session,
         f"New-VMSwitch -Name '{unique}' -SwitchType Internal | Out-Null; "
         f"New-NetIPAddress -InterfaceAlias 'vEthernet ({unique})' -IPAddress 172.31.77.1 "
-        "-PrefixLength 24 | Out-Null; "
-        f"New-NetNat -Name '{unique}' -InternalIPInterfaceAddressPrefix 172.31.77.0/24 | Out-Null",
+        "-PrefixLength 24 | Out-Null",
     )
     make_vm(session, unique, extra=f"-SwitchName '{unique}'")
     query = f"ConvertTo-Json -InputObject @((Get-VMNetworkAdapter -VMName '{unique}').IPAddresses) -Compress"
     assert run_json(session, f"Start-VM '{unique}'; {query}") == []
     time.sleep(1.6)
     addresses = run_json(session, query)
-    assert addresses[0] == "172.31.77.11" and addresses[1].startswith("fe80::")
+    assert addresses[0].startswith("169.254.") and addresses[1].startswith("fe80::")
 
 
 def test_integration_services_list_the_documented_rows(session, unique):
@@ -431,16 +432,19 @@ def test_connect_vm_network_adapter_moves_the_adapter(simulator, session, unique
     assert run_json(session, f"(Get-VMNetworkAdapter -VMName '{unique}').SwitchName | ConvertTo-Json") == unique
 
 
-def test_net_nat_create_get_and_remove_and_overlaps_are_refused(simulator, session, unique):
+def test_net_nat_create_get_and_remove_and_a_second_one_is_refused(simulator, session, unique):
+    run_json(session, "foreach($n in @(Get-NetNat)){Remove-NetNat -Name $n.Name -Confirm:$false}")
     nat = run_json(
         session,
         f"New-NetNat -Name '{unique}' -InternalIPInterfaceAddressPrefix 10.213.7.0/24 | "
         "Select-Object Name, InternalIPInterfaceAddressPrefix | ConvertTo-Json -Compress",
     )
     assert nat == {"Name": unique, "InternalIPInterfaceAddressPrefix": "10.213.7.0/24"}
-    assert "The parameter is incorrect." in run_error(
-        session, f"New-NetNat -Name '{unique}-2' -InternalIPInterfaceAddressPrefix 10.213.7.128/25"
-    )
+    # One NAT network per host (hyperv-real-host.md [S5][S6]): overlapping or not.
+    for prefix in ("10.213.7.128/25", "10.214.0.0/24"):
+        assert "The parameter is incorrect." in run_error(
+            session, f"New-NetNat -Name '{unique}-2' -InternalIPInterfaceAddressPrefix {prefix}"
+        )
     run_json(session, f"Remove-NetNat -Name '{unique}' -Confirm:$false")
     assert "No MSFT_NetNat objects found" in run_error(session, f"Get-NetNat -Name '{unique}'")
 

@@ -10,6 +10,7 @@ from labs.states import LabState
 from tests import factories
 from tests.integration.harness import host_for, wait_until
 from workers.models import Allocation
+from workers.services.hosts import host_doctor_run
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -86,3 +87,33 @@ def test_a_course_runs_over_ntlm_with_message_encryption_as_real_hosts_take_it(w
         assert {vm["name"] for vm in sim.state()["vms"]} == on_host
         assert all(vm["state"] == "Running" for vm in sim.state()["vms"])
     assert Lab.objects.filter(course=course).count() == 6
+
+
+@pytest.mark.parametrize(("config_version", "amd_gets_labs"), [("9.0", False), ("10.0", True)])
+def test_a_course_over_an_intel_and_an_amd_host_runs_every_lab(worker, sims, config_version, amd_gets_labs):
+    """AMD nests only from configuration version 9.3 (docs/hyperv.md): a 9.0 class lands on the
+    Intel host alone, a 10.0 class on both, and every lab runs either way."""
+    [intel_sim] = sims(1)
+    [_, amd_sim] = sims(1, cpu_vendor="amd")
+    intel, amd = host_for(intel_sim, "hv-intel"), host_for(amd_sim, "hv-amd", memory_mb=131072)
+    for host in (intel, amd):  # the doctor stores the facts placement reads (CPU vendor, versions)
+        host_doctor_run(host_id=host.pk)
+    tenant = factories.tenant(
+        "mixed", max_labs=20, max_running_labs=20, max_vcpus=100, max_memory_mb=100_000, max_storage_gb=10_000
+    )
+    instructor = factories.member(tenant, "mixed-instructor", "instructor")
+    students = [factories.member(tenant, f"mixed-s{n}", "student") for n in range(6)]
+    template = factories.template(tenant, "nested", config_version=config_version)
+    course = factories.course(tenant, "mixed fleet", template, instructors=[instructor], students=students)
+
+    assert (course_issue(actor=instructor, course=course).issued) == 6
+    wait_until(
+        lambda: course_progress(course)["running"] == 6,
+        timeout=120,
+        what=f"6 running labs; last progress {course_progress(course)}; worker log:\n{worker.log_tail()}",
+    )
+    labs = list(Lab.objects.filter(course=course))
+    assert {lab.state for lab in labs} == {LabState.RUNNING}
+    on_amd = [lab for lab in labs if lab.host_id == amd.pk]
+    assert bool(on_amd) is amd_gets_labs
+    assert len(amd_sim.state()["vms"]) == len(on_amd) and len(intel_sim.state()["vms"]) == 6 - len(on_amd)

@@ -16,6 +16,7 @@ SHAPE = {
     "base_image_path": IMAGE,
     "generation": 2,
     "config_version": "9.0",
+    "secure_boot": "MicrosoftWindows",
     "network_scope": "tenant",
     "network_mode": "private",
     "default_lifetime": "7 00:00:00",

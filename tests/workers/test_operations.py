@@ -1,5 +1,7 @@
 """Worker services against in-process fake hosts: build, power, checkpoints, teardown, failure."""
 
+import ipaddress
+
 import pytest
 
 from config.errors import HostBusy, LabBusy
@@ -293,3 +295,57 @@ def test_a_built_labs_console_names_the_vm_by_the_id_the_host_gave(fake_fleet, n
     [vm] = driver_of(host).vms
     connection = lab_connection(lab)
     assert connection.vm_id == vm.vm_id and f"pcb:s:{vm.vm_id}\r\n" in connection.rdp
+def test_nat_labs_of_two_tenants_on_one_host_share_its_one_netnat_with_a_gateway_each(fake_fleet, driver_of, db):
+    from django.conf import settings
+
+    from labs.services import lab_request
+    from tests import factories
+
+    fake_fleet[1].delete()  # every lab on hv1
+    for slug in ("nat-a", "nat-b"):
+        tenant = factories.tenant(slug)
+        admin = factories.member(tenant, f"{slug}-admin", "admin")
+        provision(lab_request(actor=admin, template=factories.template(tenant, "n", network_mode="nat")))
+    fake = driver_of(fake_fleet[0])
+    assert fake.host_nats == {"nestlab-nat": str(settings.NESTLAB_NAT_POOL)}
+    prefixes = dict(TenantSegment.objects.values_list("tenant__slug", "nat_prefix"))
+    assert fake.gateways == {
+        f"nestlab-{slug}-nat": str(next(ipaddress.ip_network(prefix).hosts())) for slug, prefix in prefixes.items()
+    }
+    assert all(ipaddress.ip_network(prefix).subnet_of(settings.NESTLAB_NAT_POOL) for prefix in prefixes.values())
+    # Each lab's port denies the pool and allows only its own tenant's segment.
+    acls = {vm.switch_name: vm.acls for vm in fake.vms}
+    assert acls == {
+        f"nestlab-{slug}-nat": [("Deny", str(settings.NESTLAB_NAT_POOL)), ("Allow", prefix)]
+        for slug, prefix in prefixes.items()
+    }
+
+
+def test_lab_scope_nat_labs_get_a_segment_and_gateway_each_and_give_it_back(fake_fleet, roomy, driver_of, db):
+    from django.conf import settings
+
+    from labs.services import lab_request
+    from tests import factories
+    from workers.models import LabSegment
+
+    tenant, admin = roomy
+    fake_fleet[1].delete()  # both labs on hv1
+    template = factories.template(tenant, "own-net", network_mode="nat", network_scope="lab")
+    tenant_wide = factories.template(tenant, "shared-net", network_mode="nat")
+    labs = [lab_request(actor=admin, template=template) for _ in range(2)]
+    shared = lab_request(actor=admin, template=tenant_wide)
+    for lab in (*labs, shared):
+        provision(lab)
+    fake = driver_of(fake_fleet[0])
+    segments = {str(lab.pk): LabSegment.objects.get(lab=lab).nat_prefix for lab in labs}
+    tenant_prefix = TenantSegment.objects.get(tenant=tenant).nat_prefix
+    assert len({*segments.values(), tenant_prefix}) == 3  # no two switches share a segment
+    assert len(set(fake.gateways.values())) == 3
+    for lab in labs:
+        [vm] = [vm for vm in fake.vms if vm.name == lab.vm_name]
+        assert fake.gateways[vm.switch_name] == str(next(ipaddress.ip_network(segments[str(lab.pk)]).hosts()))
+        assert vm.acls == [("Deny", str(settings.NESTLAB_NAT_POOL)), ("Allow", segments[str(lab.pk)])]
+    assert fake.host_nats == {"nestlab-nat": str(settings.NESTLAB_NAT_POOL)}
+    lab_delete(actor=admin, lab=labs[0])
+    operations.lab_teardown(lab_id=labs[0].pk)
+    assert list(LabSegment.objects.values_list("lab_id", flat=True)) == [labs[1].pk]

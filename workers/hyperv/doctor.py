@@ -278,6 +278,38 @@ def check_nesting_os(facts: HostFacts) -> Check:
     )
 
 
+def nesting_refusal(config_version: str, *, cpu_manufacturer: str, supported_config_versions=()) -> str | None:
+    """Why a host cannot run a nested VM of ``config_version``, or None if it can (or cannot tell).
+
+    The rules of docs/hyperv.md "Host requirements for nested virtualization" and
+    hyperv-real-host.md [S1][S2][S12]: nesting needs configuration version 8.0 on Intel and 9.3 on
+    AMD, and a host creates only the versions it lists (Get-VMHostSupportedVersion; Windows
+    Server 2019 goes up to 9.0, so it can never nest on AMD). A host that has not said
+    (``cpu_manufacturer`` empty, no version list: the doctor has not run yet) is not refused.
+    Placement uses this, and the template API shows it.
+    """
+    wanted = _version(config_version)
+    manufacturer = (cpu_manufacturer or "").lower()
+    if "amd" in manufacturer and wanted < AMD_MIN_CONFIG_VERSION:
+        return (
+            f"AMD hosts need configuration version {AMD_MIN_CONFIG_VERSION[0]}.{AMD_MIN_CONFIG_VERSION[1]} "
+            f"or higher for nested virtualization, and {config_version} is lower"
+        )
+    if "intel" in manufacturer and wanted < INTEL_MIN_CONFIG_VERSION:
+        return (
+            f"Intel hosts need configuration version {INTEL_MIN_CONFIG_VERSION[0]}.{INTEL_MIN_CONFIG_VERSION[1]} "
+            f"or higher for nested virtualization, and {config_version} is lower"
+        )
+    supported = sorted({_version(v) for v in supported_config_versions or ()})
+    if supported and wanted not in supported:
+        low, high = supported[0], supported[-1]
+        return (
+            f"hosts that support configuration versions {low[0]}.{low[1]} to {high[0]}.{high[1]} "
+            f"cannot create {config_version}"
+        )
+    return None
+
+
 def check_config_version(facts: HostFacts) -> Check:
     vendor = facts.cpu_vendor
     needed = AMD_MIN_CONFIG_VERSION if vendor == "amd" else INTEL_MIN_CONFIG_VERSION

@@ -19,6 +19,7 @@ from typing import Any
 from workers.hyperv.errors import CommandTooLong, HostError, InvalidState, InvalidValue, Timeout
 from workers.hyperv.interface import (
     CLEAN_CHECKPOINT,
+    HOST_NAT_NAME,
     NOTES_TAG,
     BaseImage,
     ConnectionSpec,
@@ -33,6 +34,7 @@ from workers.hyperv.interface import (
     lab_id_from_notes,
 )
 from workers.hyperv.names import (
+    SECURE_BOOT_OFF,
     check_account,
     check_adapter_name,
     check_base_image_path,
@@ -120,11 +122,18 @@ ENSURE_PRIVATE_SWITCH = _ENSURE_SWITCH_HEAD + """
 if($s.Count -eq 0){New-VMSwitch -Name $Name -SwitchType Private | Out-Null}
 ConvertTo-Json -InputObject $Name -Compress
 """
+# NAT mode: the host's one NetNat ($Nat over the whole pool; Windows supports one per host,
+# hyperv-real-host.md [S5][S6]) is checked first, so a host with a foreign NetNat changes nothing;
+# then the tenant's Internal switch with the gateway (its segment's first address) on its interface.
 ENSURE_NAT_SWITCH = _ENSURE_SWITCH_HEAD + """
+$n=@(Get-NetNat);$ours=@($n | Where-Object {$_.Name -eq $Nat})
+if($ours.Count -eq 0){
+if($n.Count -gt 0){throw ('nestlab: this host already has the NAT network '+$n[0].Name+' and Windows supports one per host; remove it, or let Nestlab own it')}
+New-NetNat -Name $Nat -InternalIPInterfaceAddressPrefix $Pool | Out-Null}
+elseif($ours[0].InternalIPInterfaceAddressPrefix -ne $Pool){throw ('nestlab: NAT network '+$Nat+' covers '+$ours[0].InternalIPInterfaceAddressPrefix+', not the pool '+$Pool)}
 if($s.Count -eq 0){New-VMSwitch -Name $Name -SwitchType Internal | Out-Null}
 $if='vEthernet ('+$Name+')'
 if(-not (Get-NetIPAddress | Where-Object {$_.InterfaceAlias -eq $if -and $_.IPAddress -eq $Gateway})){New-NetIPAddress -InterfaceAlias $if -IPAddress $Gateway -PrefixLength $Length | Out-Null}
-if(-not (Get-NetNat | Where-Object {$_.Name -eq $Name})){New-NetNat -Name $Name -InternalIPInterfaceAddressPrefix $Prefix | Out-Null}
 ConvertTo-Json -InputObject $Name -Compress
 """
 ENSURE_VLAN_SWITCH = _ENSURE_SWITCH_HEAD + """
@@ -164,7 +173,7 @@ if($vm.Notes -ne $Notes){
 Set-VM -Name $Name -Notes $Notes -AutomaticCheckpointsEnabled $false -CheckpointType Standard;$Step+'notes'}
 @{VMId=$vm.VMId.ToString();Built=[bool](Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Clean})} | ConvertTo-Json -Compress
 """
-ENSURE_VM_CONFIGURED = _ONE_VM + """
+_CONFIGURE_HEAD = _ONE_VM + """
 $memory=Get-VMMemory -VMName $Name
 if($memory.DynamicMemoryEnabled -or $memory.Startup -ne $Mem){Set-VMMemory -VMName $Name -DynamicMemoryEnabled $false -StartupBytes $Mem;$Step+'memory'}
 $p=Get-VMProcessor -VMName $Name
@@ -173,9 +182,32 @@ $n=@(Get-VMNetworkAdapter -VMName $Name)[0];$sw=$n.SwitchName -eq $Switch
 if(-not $sw){Connect-VMNetworkAdapter -VMName $Name -SwitchName $Switch}
 if(-not $sw -or $n.DhcpGuard.ToString() -ne 'On' -or $n.RouterGuard.ToString() -ne 'On' -or $n.MacAddressSpoofing.ToString() -ne 'On'){
 Set-VMNetworkAdapter -VMName $Name -DhcpGuard On -RouterGuard On -MacAddressSpoofing On;$Step+'network'}
-if($Vlan){$l=Get-VMNetworkAdapterVlan -VMName $Name
+"""
+_CONFIGURE_TAIL = """if($Vlan){$l=Get-VMNetworkAdapterVlan -VMName $Name
 if($l.OperationMode.ToString() -ne 'Access' -or $l.AccessVlanId -ne $Vlan){Set-VMNetworkAdapterVlan -VMName $Name -Access -VlanId $Vlan;$Step+'vlan'}}
 if(-not (Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Clean})){Checkpoint-VM -Name $Name -SnapshotName $Clean;$Step+'checkpoint'}
+ConvertTo-Json -InputObject $vm.VMId.ToString() -Compress
+"""
+
+# Generation 2 only (Generation 1 has no VMFirmware), between the two halves of ENSURE_VM_CONFIGURED: the
+# template's Secure Boot template, or Secure Boot off (hyperv-real-host.md [S14]).
+FIRMWARE_SECURE_BOOT = """$f=Get-VMFirmware -VMName $Name
+if($f.SecureBoot.ToString() -ne 'On' -or $f.SecureBootTemplate -ne $Boot){Set-VMFirmware -VMName $Name -EnableSecureBoot On -SecureBootTemplate $Boot;$Step+'firmware'}
+"""
+FIRMWARE_NO_SECURE_BOOT = """if((Get-VMFirmware -VMName $Name).SecureBoot.ToString() -ne 'Off'){Set-VMFirmware -VMName $Name -EnableSecureBoot Off;$Step+'firmware'}
+"""
+
+ENSURE_VM_CONFIGURED = _CONFIGURE_HEAD + _CONFIGURE_TAIL
+ENSURE_VM_CONFIGURED_SECURE_BOOT = _CONFIGURE_HEAD + FIRMWARE_SECURE_BOOT + _CONFIGURE_TAIL
+ENSURE_VM_CONFIGURED_NO_SECURE_BOOT = _CONFIGURE_HEAD + FIRMWARE_NO_SECURE_BOOT + _CONFIGURE_TAIL
+
+# NAT mode: tenants share the host's one NetNat, so each lab's adapter gets port ACLs (docs/hyperv.md,
+# Networking): deny the whole pool, allow its own segment. Hyper-V applies the most specific
+# matching ACL (UNVERIFIED on a host: hvsim records ACLs but filters no packets).
+ENSURE_VM_ISOLATED = _ONE_VM + """
+$a=@(Get-VMNetworkAdapterAcl -VMName $Name)
+if(-not ($a | Where-Object {$_.RemoteAddress -eq $Pool -and $_.Action.ToString() -eq 'Deny'})){Add-VMNetworkAdapterAcl -VMName $Name -RemoteIPAddress $Pool -Direction Both -Action Deny;$Step+'isolation'}
+if(-not ($a | Where-Object {$_.RemoteAddress -eq $Segment -and $_.Action.ToString() -eq 'Allow'})){Add-VMNetworkAdapterAcl -VMName $Name -RemoteIPAddress $Segment -Direction Both -Action Allow}
 ConvertTo-Json -InputObject $vm.VMId.ToString() -Compress
 """
 
@@ -335,9 +367,10 @@ class HyperVDriver:
                 ENSURE_NAT_SWITCH,
                 Name=spec.name,
                 Type="Internal",
-                Prefix=str(network),
                 Gateway=str(next(network.hosts())),
                 Length=network.prefixlen,
+                Nat=HOST_NAT_NAME,
+                Pool=spec.nat_pool,
             )
         else:
             script = build_script(ENSURE_VLAN_SWITCH, Name=spec.name, Type="External", Nic=spec.external_adapter)
@@ -371,7 +404,20 @@ class HyperVDriver:
             )
             vm_id = _field(created, "VMId", str)
             if not _field(created, "Built", bool, default=False):
-                self.client.run_script(build_script(ENSURE_VM_CONFIGURED, Cpu=spec.vcpus, **values), on_step=on_step)
+                if spec.nat_segment is not None:
+                    isolate = build_script(
+                        ENSURE_VM_ISOLATED, Name=spec.name, Pool=spec.nat_pool, Segment=spec.nat_segment, Step=STEP_MARKER
+                    )
+                    self.client.run_script(isolate, on_step=on_step)
+                if spec.generation == 1:  # BIOS firmware: no Secure Boot to set
+                    script = build_script(ENSURE_VM_CONFIGURED, Cpu=spec.vcpus, **values)
+                elif spec.secure_boot == SECURE_BOOT_OFF:
+                    script = build_script(ENSURE_VM_CONFIGURED_NO_SECURE_BOOT, Cpu=spec.vcpus, **values)
+                else:
+                    script = build_script(
+                        ENSURE_VM_CONFIGURED_SECURE_BOOT, Cpu=spec.vcpus, Boot=spec.secure_boot, **values
+                    )
+                self.client.run_script(script, on_step=on_step)
         return vm_id
 
     def start_vm(self, name: str) -> None:

@@ -14,7 +14,6 @@ operation name (``"start_vm"``) or one ``ensure_vm`` step (``"ensure_vm.processo
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -31,6 +30,7 @@ from workers.hyperv.errors import (
 )
 from workers.hyperv.interface import (
     CLEAN_CHECKPOINT,
+    HOST_NAT_NAME,
     NOTES_TAG,
     BaseImage,
     DiskSpace,
@@ -80,6 +80,7 @@ class FakeVm:
     console_users: set[str] = field(default_factory=set)
     metering: bool = False
     disk_path: str | None = None
+    acls: list[tuple[str, str]] = field(default_factory=list)  # (action, remote prefix), NAT isolation
 
 
 @dataclass
@@ -135,7 +136,8 @@ class FakeDriver:
         self.external_adapters = set(external_adapters or {"Ethernet 2"})
         self.vms: list[FakeVm] = []
         self.switches: dict[str, FakeSwitch] = {}
-        self.nats: dict[str, str] = {}
+        self.nats: dict[str, str] = {}  # switch name -> its segment (gateway on its interface)
+        self.host_nats: dict[str, str] = {}  # NetNat name -> internal prefix
         self.gateways: dict[str, str] = {}
         self.files: set[str] = set()
         self.calls: dict[str, int] = {}
@@ -213,6 +215,12 @@ class FakeDriver:
         if existing is None:
             self.switches[spec.name] = FakeSwitch(spec.name, wanted, spec.external_adapter)
         if spec.mode == "nat":
+            # One NetNat per host (HOST_NAT_NAME over the pool), as ENSURE_NAT_SWITCH keeps it.
+            others = {name: prefix for name, prefix in self.host_nats.items() if name != HOST_NAT_NAME}
+            if others:
+                raise HostError(f"nestlab: this host already has the NAT network {next(iter(others))}")
+            if self.host_nats.setdefault(HOST_NAT_NAME, spec.nat_pool) != spec.nat_pool:
+                raise HostError(f"nestlab: NAT network {HOST_NAT_NAME} covers {self.host_nats[HOST_NAT_NAME]}")
             network = spec.nat_network
             self.gateways.setdefault(spec.name, str(next(network.hosts())))
             self.nats.setdefault(spec.name, str(network))
@@ -263,6 +271,10 @@ class FakeDriver:
             report("notes")
         if CLEAN_CHECKPOINT in vm.checkpoints:
             return vm.vm_id
+        if spec.nat_segment is not None:
+            for acl in (("Deny", spec.nat_pool), ("Allow", spec.nat_segment)):
+                if acl not in vm.acls:
+                    vm.acls.append(acl)
         if vm.dynamic_memory or vm.memory_mb != spec.memory_mb:
             self._enter("ensure_vm.memory")
             self._require_off(vm)
@@ -424,7 +436,6 @@ class FakeDriver:
             self._start(vm)
 
     def _address_of(self, vm: FakeVm) -> str:
-        prefix = self.nats.get(vm.switch_name or "")
-        if prefix is None:
-            return "169.254.0." + str(1 + self.vms.index(vm) % 250)
-        return str(list(ipaddress.IPv4Network(prefix).hosts())[1 + self.vms.index(vm) % 200])
+        # WinNAT assigns guests no address (hyperv-real-host.md [S5]): with no DHCP on the
+        # segment a guest gives itself a link-local one.
+        return "169.254.0." + str(1 + self.vms.index(vm) % 250)

@@ -20,10 +20,13 @@ from uuid import UUID
 
 from workers.hyperv.errors import InvalidValue
 from workers.hyperv.names import (
+    SECURE_BOOT_WINDOWS,
     check_adapter_name,
     check_base_image_path,
     check_config_version,
+    check_generation_disk,
     check_memory_mb,
+    check_secure_boot,
     check_switch_name,
     check_vm_name,
     check_windows_path,
@@ -106,15 +109,22 @@ class ConnectionSpec:
     __str__ = __repr__
 
 
+#: The one NetNat Nestlab keeps on a host (Windows supports one NAT network per host).
+HOST_NAT_NAME = "nestlab-nat"
+
+
 @dataclass(frozen=True)
 class SwitchSpec:
-    """A lab network. ``private``: no way out. ``nat``: an Internal switch plus a NetNat over
-    ``nat_prefix``. ``vlan``: an External switch on ``external_adapter``; labs get access VLANs."""
+    """A lab network. ``private``: no way out. ``nat``: an Internal switch whose host interface
+    is the gateway (first address) of ``nat_prefix``, a segment inside ``nat_pool``, the prefix of
+    the host's one NetNat (HOST_NAT_NAME). ``vlan``: an External switch on ``external_adapter``;
+    labs get access VLANs."""
 
     name: str
     mode: SwitchMode
     nat_prefix: str | None = None
     external_adapter: str | None = None
+    nat_pool: str | None = None
 
     def __post_init__(self) -> None:
         check_switch_name(self.name)
@@ -124,8 +134,12 @@ class SwitchSpec:
             raise InvalidValue("nat_prefix is required for mode 'nat' and only for it")
         if (self.mode == "vlan") != (self.external_adapter is not None):
             raise InvalidValue("external_adapter is required for mode 'vlan' and only for it")
+        if (self.mode == "nat") != (self.nat_pool is not None):
+            raise InvalidValue("nat_pool is required for mode 'nat' and only for it")
         if self.nat_prefix is not None:
-            validate_nat_prefix(self.nat_prefix)
+            segment, pool = validate_nat_prefix(self.nat_prefix), validate_nat_prefix(self.nat_pool)
+            if not segment.subnet_of(pool):
+                raise InvalidValue(f"NAT prefix {self.nat_prefix} is not inside the NAT pool {self.nat_pool}")
         if self.external_adapter is not None:
             check_adapter_name(self.external_adapter)
 
@@ -151,6 +165,12 @@ class VmSpec:
     config_version: str
     switch_name: str
     vlan_id: int | None = None
+    #: Generation 2 only: a Secure Boot template name, or "Off" (workers.hyperv.names).
+    secure_boot: str = SECURE_BOOT_WINDOWS
+    #: NAT mode: the lab's segment and the host NetNat's pool. The adapter gets port ACLs that
+    #: deny the pool and allow the segment, so a lab reaches no other tenant's segment.
+    nat_segment: str | None = None
+    nat_pool: str | None = None
 
     def __post_init__(self) -> None:
         check_vm_name(self.name)
@@ -174,6 +194,14 @@ class VmSpec:
                 raise InvalidValue(f"{what} must be an integer in {low}..{high}; got {value!r}")
         check_memory_mb(self.memory_mb)
         check_config_version(self.config_version)
+        check_secure_boot(self.secure_boot)
+        check_generation_disk(self.generation, self.base_image_path)
+        if (self.nat_segment is None) != (self.nat_pool is None):
+            raise InvalidValue("nat_segment and nat_pool go together")
+        if self.nat_segment is not None and not validate_nat_prefix(self.nat_segment).subnet_of(
+            validate_nat_prefix(self.nat_pool)
+        ):
+            raise InvalidValue(f"NAT segment {self.nat_segment} is not inside the NAT pool {self.nat_pool}")
         if self.vlan_id is not None:
             validate_vlan_id(self.vlan_id)
 

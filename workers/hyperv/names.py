@@ -204,6 +204,34 @@ def check_config_version(value: str, *, what: str = "config_version") -> str:
     return value
 
 
+#: Secure Boot settings of a Generation 2 VM, as ``Set-VMFirmware`` spells them: the Microsoft
+#: Windows template (Hyper-V's default), the Microsoft UEFI Certificate Authority template (what
+#: Linux guests need: "To Secure Boot generation 2 Linux VMs, you need to choose the UEFI CA
+#: Secure Boot template", hyperv-real-host.md [S14]), or Secure Boot off. Generation 1 VMs have
+#: BIOS firmware and no Secure Boot; the setting does not apply to them.
+SECURE_BOOT_WINDOWS = "MicrosoftWindows"
+SECURE_BOOT_UEFI_CA = "MicrosoftUEFICertificateAuthority"
+SECURE_BOOT_OFF = "Off"
+SECURE_BOOT_SETTINGS = (SECURE_BOOT_WINDOWS, SECURE_BOOT_UEFI_CA, SECURE_BOOT_OFF)
+
+
+def check_secure_boot(value: str, *, what: str = "secure_boot") -> str:
+    """One of SECURE_BOOT_SETTINGS."""
+    if value not in SECURE_BOOT_SETTINGS:
+        raise InvalidValue(f"{what} must be one of {', '.join(SECURE_BOOT_SETTINGS)}; got {value!r}")
+    return value
+
+
+def check_generation_disk(generation: int, path: str, *, what: str = "base image path") -> str:
+    """A Generation 2 VM boots only from a SCSI .vhdx ("Generation 1 or 2", hyperv-real-host.md
+    [S14]); a .vhd base image can serve Generation 1 only."""
+    if generation == 2 and isinstance(path, str) and path.lower().endswith(".vhd"):
+        raise InvalidValue(
+            f"{what} must be a .vhdx file for a Generation 2 VM (Generation 2 cannot boot from .vhd); got {path!r}"
+        )
+    return path
+
+
 # --- Names Nestlab derives for host objects ----------------------------------------------------
 
 

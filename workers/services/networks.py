@@ -1,5 +1,19 @@
 """Tenant networks: switch names, VLAN ids and NAT prefixes, and when switches come and go.
 
+NAT mode (issue 13, item 1). Windows supports one NAT network per host ("Multiple NAT networks
+are not supported", hyperv-real-host.md [S5][S6]), so each host has exactly one NetNat,
+``nestlab-nat`` over the whole NESTLAB_NAT_POOL, made by the first NAT switch that lands there
+and never removed by a lab. Each tenant gets a segment of the pool (NESTLAB_NAT_PREFIX_LENGTH,
+from TenantSegment), and each lab-scope lab one of its own (LabSegment); the switch's host
+interface gets the segment's first address as the guests' gateway, with the segment's prefix
+length, and each lab's port ACLs deny the pool and allow its own segment. Tenants do not reach each other: each
+segment is its own Internal switch (no layer-2 path between them), and the host does not forward
+between its vEthernet interfaces (Windows leaves IP forwarding off per interface); WinNAT only
+translates traffic leaving for the external network. Whether WinNAT itself hairpins traffic from
+one internal segment to another inside its prefix is UNVERIFIED without a host (see the README).
+WinNAT gives guests no addresses ([S5]): a guest configures its address in its segment itself
+(the gateway is the segment's .1); Nestlab does not yet hand them out (see the README).
+
 - A tenant-scope switch is made on a host when the tenant's first lab of that mode lands there,
   and removed when its last one leaves. A lab-scope switch lives and dies with its lab.
 - VLAN mode uses one shared external switch per host (infrastructure, never removed here); the
@@ -14,7 +28,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.errors import NetworkSetupError, PoolExhausted
@@ -23,7 +37,7 @@ from labs.states import LIVE
 from workers.hyperv import names as host_names
 from workers.hyperv.errors import InvalidState
 from workers.hyperv.interface import HypervisorDriver, SwitchSpec
-from workers.models import TenantSegment, TenantSwitch
+from workers.models import LabSegment, TenantSegment, TenantSwitch
 from workers.services.hostcalls import host_mutex
 
 log = logging.getLogger(__name__)
@@ -45,6 +59,43 @@ def switch_name(lab: Lab) -> str:
     return host_names.tenant_switch_name(lab.tenant.slug, version.network_mode)
 
 
+#: Key of the transaction-level advisory lock that NAT prefix allocations take (PostgreSQL; SQLite's
+#: IMMEDIATE transactions serialise them anyway): tenant and lab prefixes live in two tables, so no
+#: single unique constraint keeps them apart.
+_NAT_ALLOCATION_LOCK = 0x6E6174  # "nat"
+
+
+def _lock_nat_allocations() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_NAT_ALLOCATION_LOCK])
+
+
+def _nat_prefixes_taken() -> set[str]:
+    return set(TenantSegment.objects.exclude(nat_prefix__isnull=True).values_list("nat_prefix", flat=True)) | set(
+        LabSegment.objects.values_list("nat_prefix", flat=True)
+    )
+
+
+def _allocate_lab_prefix(lab: Lab) -> str:
+    """The lab's own NAT prefix (network scope ``lab``), reserved once."""
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                existing = LabSegment.objects.filter(lab=lab).first()
+                if existing is not None:
+                    return existing.nat_prefix
+                _lock_nat_allocations()
+                taken = _nat_prefixes_taken()
+                free = next((value for value in nat_prefixes() if value not in taken), None)
+                if free is None:
+                    raise PoolExhausted(f"No free NAT prefix is left in the pool for lab {lab.pk}.")
+                return LabSegment.objects.create(lab=lab, nat_prefix=free).nat_prefix
+        except IntegrityError:
+            continue
+    raise NetworkSetupError(f"Could not reserve a NAT prefix for lab {lab.pk}; try again.")
+
+
 def _allocate(tenant, field: str, candidates) -> TenantSegment:
     for _attempt in range(5):
         try:
@@ -54,7 +105,13 @@ def _allocate(tenant, field: str, candidates) -> TenantSegment:
                 )
                 if getattr(segment, field) is not None:
                     return segment
-                taken = set(TenantSegment.objects.exclude(**{f"{field}__isnull": True}).values_list(field, flat=True))
+                if field == "nat_prefix":
+                    _lock_nat_allocations()
+                    taken = _nat_prefixes_taken()
+                else:
+                    taken = set(
+                        TenantSegment.objects.exclude(**{f"{field}__isnull": True}).values_list(field, flat=True)
+                    )
                 free = next((value for value in candidates if value not in taken), None)
                 if free is None:
                     raise PoolExhausted(f"No free {field.replace('_', ' ')} is left in the pool for tenant {tenant}.")
@@ -80,8 +137,11 @@ def network_prepare(lab: Lab, *, external_adapter: str) -> tuple[SwitchSpec, int
         vlan_id = _allocate(lab.tenant, "vlan_id", settings.NESTLAB_VLAN_POOL).vlan_id
         spec = SwitchSpec(name=name, mode="vlan", external_adapter=external_adapter)
     elif mode == NetworkMode.NAT:
-        prefix = _allocate(lab.tenant, "nat_prefix", nat_prefixes()).nat_prefix
-        spec = SwitchSpec(name=name, mode="nat", nat_prefix=prefix)
+        if version.network_scope == NetworkScope.LAB:
+            prefix = _allocate_lab_prefix(lab)  # its own switch, so its own gateway and segment
+        else:
+            prefix = _allocate(lab.tenant, "nat_prefix", nat_prefixes()).nat_prefix
+        spec = SwitchSpec(name=name, mode="nat", nat_prefix=prefix, nat_pool=str(settings.NESTLAB_NAT_POOL))
     else:
         spec = SwitchSpec(name=name, mode="private")
     return spec, vlan_id
@@ -114,7 +174,12 @@ def switch_ensure(lab: Lab, spec: SwitchSpec, driver: HypervisorDriver) -> bool:
         )
         if row.ensured_at is not None:
             return False
-        driver.ensure_switch(spec)
+        if spec.mode == "nat":
+            # The host's one NetNat is made by whichever NAT switch comes first: one at a time.
+            with host_mutex(lab.host, "netnat"):
+                driver.ensure_switch(spec)
+        else:
+            driver.ensure_switch(spec)
         TenantSwitch.objects.filter(pk=row.pk).update(ensured_at=timezone.now())
         return True
 
@@ -152,7 +217,9 @@ def switch_release(lab: Lab, driver: HypervisorDriver) -> None:
 
 
 def segment_release_if_unused(tenant) -> None:
-    """Give the tenant's VLAN id and NAT prefix back once it has no live labs."""
+    """Give the tenant's VLAN id and NAT prefix back once it has no live labs, and the NAT
+    prefixes of its labs that are no longer live."""
+    LabSegment.objects.filter(lab__tenant=tenant).exclude(lab__state__in=LIVE).delete()
     with transaction.atomic():
         segment = TenantSegment.objects.select_for_update(no_key=True, of=("self",)).filter(tenant=tenant).first()
         if segment is None or Lab.objects.filter(tenant=tenant, state__in=LIVE).exists():

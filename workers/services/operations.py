@@ -65,7 +65,7 @@ def _settle(lab: Lab, was: str, **changes) -> None:
     transition(lab, event, **changes)
 
 
-def vm_spec(lab: Lab, switch_name: str, vlan_id: int | None) -> VmSpec:
+def vm_spec(lab: Lab, switch_name: str, vlan_id: int | None, nat_segment: str | None = None) -> VmSpec:
     shape = lab.template_version
     return VmSpec(
         name=lab.vm_name,
@@ -78,8 +78,11 @@ def vm_spec(lab: Lab, switch_name: str, vlan_id: int | None) -> VmSpec:
         vm_root=lab.host.vm_root,
         generation=shape.generation,
         config_version=shape.config_version,
+        secure_boot=shape.secure_boot,
         switch_name=switch_name,
         vlan_id=vlan_id,
+        nat_segment=nat_segment,
+        nat_pool=str(settings.NESTLAB_NAT_POOL) if nat_segment else None,
     )
 
 
@@ -105,7 +108,7 @@ def lab_build(*, lab_id) -> None:
             switch, vlan_id = network_prepare(lab, external_adapter=lab.host.external_adapter)
             asked_host = switch_ensure(lab, switch, driver)
             steps: list[tuple[str, object]] = [("build.switch", timezone.now())]
-            spec = vm_spec(lab, switch.name, vlan_id)
+            spec = vm_spec(lab, switch.name, vlan_id, switch.nat_prefix)
             record = lambda step: steps.append((f"build.{step}", timezone.now()))  # noqa: E731
             try:
                 try:

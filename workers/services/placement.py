@@ -18,10 +18,11 @@ from django.db import transaction
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
-from config.errors import InvalidTransition, NoCapacity
+from config.errors import InvalidTransition, NoCapacity, NoSuitableHost
 from labs.lifecycle import transition
-from labs.models import Lab
+from labs.models import Lab, LabTemplateVersion
 from labs.states import LabEventName, LabState
+from workers.hyperv.doctor import nesting_refusal
 from workers.models import Allocation, Host, HostState
 
 
@@ -74,6 +75,58 @@ def host_rooms(hosts: list[Host]) -> list[HostRoom]:
     ]
 
 
+def host_refusal(host: Host, config_version: str) -> str | None:
+    """Why ``host`` cannot run a nested VM of ``config_version`` (from the facts its last doctor
+    run stored: CPU vendor, supported versions), or None. A host never doctored is not refused."""
+    facts = host.facts or {}
+    return nesting_refusal(
+        config_version,
+        cpu_manufacturer=facts.get("cpu_manufacturer", ""),
+        supported_config_versions=facts.get("supported_config_versions") or (),
+    )
+
+
+def hosts_able(hosts: list[Host], version: LabTemplateVersion) -> list[Host]:
+    """The hosts on which labs of ``version`` can nest.
+
+    Design (issue 13, item 0): placement filters hosts rather than the build choosing a version
+    per host. A template version is immutable and every lab of it is the same VM, whatever host
+    it lands on; a per-host version would make two labs of one version differ, and a VM could
+    then not move to a host of the other vendor. The template API shows which hosts a version
+    rules out (``version_host_notes``), so an author picks 9.3 or higher for a mixed fleet.
+    """
+    return [host for host in hosts if host_refusal(host, version.config_version) is None]
+
+
+def check_some_host_able(version: LabTemplateVersion) -> None:
+    """Refuse up front (NoSuitableHost, naming the version and why) when enabled hosts exist and
+    none of them can nest ``version``. With no enabled host at all, labs wait for capacity."""
+    hosts = list(Host.objects.filter(state=HostState.ENABLED))
+    if not hosts or hosts_able(hosts, version):
+        return
+    reasons = sorted({host_refusal(host, version.config_version) for host in hosts})
+    raise NoSuitableHost(
+        f"No enabled host can run configuration version {version.config_version} with nested virtualization: "
+        + "; ".join(reasons)
+        + ". Revise the template's configuration version (10.0 nests on Intel and AMD hosts running Windows "
+        "Server 2022 or 2025).",
+        config_version=version.config_version,
+    )
+
+
+def version_host_notes(version: LabTemplateVersion, hosts: list[Host], *, with_names: bool) -> list[dict]:
+    """Which of ``hosts`` this version rules out, and why. Host names only for platform admins
+    (``with_names``); everyone else gets the distinct reasons."""
+    notes = []
+    for host in hosts:
+        reason = host_refusal(host, version.config_version)
+        if reason is not None:
+            notes.append({"host": host.name, "reason": reason} if with_names else {"reason": reason})
+    if with_names:
+        return notes
+    return [{"reason": reason} for reason in sorted({note["reason"] for note in notes})]
+
+
 def choose_host(rooms: list[HostRoom], *, vcpus: int, memory_mb: int, storage_gb: int, policy: str) -> HostRoom | None:
     """Spread: the host with the most free memory. Pack: the one with the least that still fits."""
     fitting = [room for room in rooms if room.fits(vcpus=vcpus, memory_mb=memory_mb, storage_gb=storage_gb)]
@@ -104,7 +157,10 @@ def lab_place(*, lab_id, actor=None) -> Allocation:
         hosts = list(
             Host.objects.select_for_update(no_key=True, of=("self",)).filter(state=HostState.ENABLED).order_by("pk")
         )
-        room = choose_host(host_rooms(hosts), policy=settings.NESTLAB_PLACEMENT_POLICY, **need)
+        able = hosts_able(hosts, shape)
+        if hosts and not able:
+            check_some_host_able(shape)  # raises NoSuitableHost with the reasons: a permanent failure
+        room = choose_host(host_rooms(able), policy=settings.NESTLAB_PLACEMENT_POLICY, **need)
         if room is None:
             raise NoCapacity(
                 f"No enabled host has {shape.vcpus} vCPUs, {shape.memory_mb} MB of memory and "

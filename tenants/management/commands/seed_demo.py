@@ -15,6 +15,9 @@ from tenants.models import Membership, Tenant
 
 DEMO_PASSWORD = "nestlab-demo"
 BASE_IMAGE = r"C:\NestlabImages\win2022-base.vhdx"
+#: Nests on every demo host: Intel needs 8.0 or higher, AMD (hv3) 9.3 or higher, and the demo
+#: hosts (Windows Server 2022) create 8.0 to 10.0 (docs/hyperv.md, nested virtualization).
+CONFIG_VERSION = "10.0"
 TENANTS = {
     "acme": {"name": "Acme Training", "quota": {"max_vcpus": 16, "max_memory_mb": 32768, "max_labs": 4}},
     "globex": {"name": "Globex Engineering", "quota": {}},
@@ -47,9 +50,12 @@ class Command(BaseCommand):
     def _template(self, tenant, name, **shape):
         existing = LabTemplate.objects.filter(tenant=tenant, name=name).first()
         if existing:
+            if lab_services.template_latest_version(existing).config_version != CONFIG_VERSION:
+                lab_services.template_revise(template=existing, config_version=CONFIG_VERSION)  # seeded before 10.0
             return existing
         return lab_services.template_create(
-            tenant=tenant, name=name, vcpus=2, memory_mb=4096, disk_gb=60, base_image_path=BASE_IMAGE, **shape
+            tenant=tenant, name=name, vcpus=2, memory_mb=4096, disk_gb=60, base_image_path=BASE_IMAGE,
+            config_version=CONFIG_VERSION, **shape
         )
 
     def _seed(self):

@@ -300,11 +300,11 @@ def new_net_nat(invocation: Invocation, host: Host) -> list[Any]:
         network = ipaddress.ip_network(prefix, strict=False)
     except ValueError:
         raise _cim_error(invocation, "The parameter is incorrect.", "Windows System Error 87", name, "InvalidArgument")
-    clash = any(
-        nat.name.lower() == name.lower() or ipaddress.ip_network(nat.internal_prefix, strict=False).overlaps(network)
-        for nat in host.state.nats
-    )
-    if clash:
+    # "You're limited to one NAT network per host… Multiple NAT networks are not supported"
+    # (hyperv-real-host.md [S5][S6]). A real host answers a second New-NetNat with this text
+    # (Windows System Error 87; UNVERIFIED beyond field reports, [S24] says some builds accept it
+    # and end in an unknown state); hvsim refuses every second NetNat, as the documentation says.
+    if host.state.nats:
         raise _cim_error(invocation, "The parameter is incorrect.", "Windows System Error 87", name, "InvalidArgument")
     nat = NetNat(name, str(network))
     host.state.nats.append(nat)

@@ -39,6 +39,7 @@ from .model import (
     path_key,
 )
 from .views import (
+    firmware_view,
     hard_drive_view,
     integration_service_views,
     memory_view,
@@ -173,6 +174,16 @@ def new_vm(invocation: Invocation, host: Host) -> list[Any]:
     _check_startup_memory(invocation, name, memory)
     switch = _switch_for_new_vm(invocation, host)
     drives = _disks_for_new_vm(invocation, host, name)
+    if invocation.get("Generation", 1) == 2:
+        vhd = next((path for path in drives if path.lower().endswith(".vhd")), None)
+        if vhd is not None:
+            raise vm_error(
+                invocation,
+                facts.GENERATION_2_VHD.format(path=vhd),
+                target=name,
+                category="InvalidArgument",
+                error_id="InvalidParameter",
+            )
     # With -Path the VM gets its own folder under it; without, it lives in the host's default path.
     vm_path = normalize_path(invocation.get("Path", facts.DEFAULT_VM_PATH))
     if "Path" in invocation:
@@ -395,6 +406,40 @@ def set_vm_memory(invocation: Invocation, host: Host) -> list[Any]:
                 setattr(vm, attribute, invocation.get(parameter))
         if invocation.get("Passthru"):
             output.append(memory_view(vm))
+    return output
+
+
+def _firmware_vms(invocation: Invocation, host: Host) -> list[VirtualMachine]:
+    vms = target_vms(invocation, host, "VMName")
+    for vm in vms:
+        if vm.generation != 2:
+            raise vm_error(
+                invocation,
+                facts.GENERATION_1_FIRMWARE.format(name=vm.name),
+                target=vm.name,
+                category="InvalidArgument",
+                error_id="InvalidParameter",
+            )
+    return vms
+
+
+def get_vm_firmware(invocation: Invocation, host: Host) -> list[Any]:
+    return [firmware_view(vm) for vm in _firmware_vms(invocation, host)]
+
+
+def set_vm_firmware(invocation: Invocation, host: Host) -> list[Any]:
+    """-EnableSecureBoot On|Off and -SecureBootTemplate (facts.SECURE_BOOT_TEMPLATES), on an Off
+    VM (conservative: changing firmware of a running VM is refused)."""
+    output = []
+    for vm in _firmware_vms(invocation, host):
+        if vm.state != "Off" and ("EnableSecureBoot" in invocation or "SecureBootTemplate" in invocation):
+            raise wrong_state(invocation, vm)
+        if "EnableSecureBoot" in invocation:
+            vm.secure_boot = invocation.get("EnableSecureBoot") == "On"
+        if "SecureBootTemplate" in invocation:
+            vm.secure_boot_template = invocation.get("SecureBootTemplate")
+        if invocation.get("Passthru"):
+            output.append(firmware_view(vm))
     return output
 
 
@@ -784,6 +829,20 @@ VM_CMDLETS = (
             Parameter("MaximumBytes", "int"),
             Parameter("Buffer", "int"),
             Parameter("Priority", "int"),
+            PASSTHRU,
+            COMPUTER,
+        ),
+        mutates=True,
+    ),
+    cmdlet("Get-VMFirmware", get_vm_firmware, (VMNAME, VM_OBJECT, COMPUTER)),
+    cmdlet(
+        "Set-VMFirmware",
+        set_vm_firmware,
+        (
+            VMNAME,
+            VM_OBJECT,
+            Parameter("EnableSecureBoot", "choice", choices=("On", "Off")),
+            Parameter("SecureBootTemplate", "choice", choices=facts.SECURE_BOOT_TEMPLATES),
             PASSTHRU,
             COMPUTER,
         ),

@@ -250,3 +250,15 @@ def localized(message: str, language: str) -> str:
 
 def integration_service_name(name: str, language: str) -> str:
     return GERMAN_INTEGRATION_SERVICES.get(name, name) if language.lower().startswith("de") else name
+# Generation 2 firmware ("Generation 1 or 2", hyperv-real-host.md [S14]; Set-VMFirmware in the
+# cmdlet reference [S8]): a Generation 2 VM boots from a SCSI .vhdx only, gets Secure Boot on with
+# the MicrosoftWindows template by default, and Linux guests need the
+# MicrosoftUEFICertificateAuthority template. Generation 1 has BIOS firmware, no VMFirmware.
+SECURE_BOOT_TEMPLATES = ("MicrosoftWindows", "MicrosoftUEFICertificateAuthority", "OpenSourceShieldedVM")
+DEFAULT_SECURE_BOOT_TEMPLATE = "MicrosoftWindows"
+#: The texts below are the simulator's own (UNVERIFIED: no public source quotes them).
+GENERATION_1_FIRMWARE = "'{name}' is a generation 1 virtual machine; VMFirmware applies to generation 2 only."
+GENERATION_2_VHD = (
+    "Failed to add device 'Virtual Hard Disk'.\nGeneration 2 virtual machines boot only from .vhdx "
+    "virtual hard disks; '{path}' is a .vhd."
+)

@@ -8,7 +8,6 @@ cmdlet latency is slept outside it.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import tempfile
@@ -197,6 +196,10 @@ class VirtualMachine:
     connect_access: list[str] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
     shutdown_ends_at: float | None = None  # time.time() when a running guest shutdown ends
+    #: Generation 2 firmware (Get-/Set-VMFirmware); Hyper-V's default is Secure Boot on with
+    #: the MicrosoftWindows template (facts.py, "Generation 2 firmware").
+    secure_boot: bool = True
+    secure_boot_template: str = facts.DEFAULT_SECURE_BOOT_TEMPLATE
 
     CONFIGURATION_FIELDS = (
         "memory_startup",
@@ -506,25 +509,17 @@ class Host:
     def guest_addresses(self, vm: VirtualMachine, adapter: NetworkAdapter, now: float) -> list[str]:
         """The guest's addresses: none until it has booted, then one from its switch's plan.
 
-        The plan: on an Internal switch whose host interface has an address inside a NetNat's
-        prefix, the guest gets the next address of that prefix; on an External switch, the
-        switch's own 10.x network; on a Private (or un-NATed Internal) switch, a link-local
-        169.254.x.y address, as a guest with no DHCP server gives itself.
+        The plan: on an External switch, the switch's own 10.x network (the site's DHCP); on a
+        Private or Internal switch, a link-local 169.254.x.y address, as a guest with no DHCP
+        server gives itself. NAT is no exception: "WinNAT by itself does not allocate and assign
+        IP addresses to an endpoint" (hyperv-real-host.md [S5]).
         """
         switch = self.switch_by_id(adapter.switch_id)
         if switch is None or vm.state != "Running" or vm.uptime(now) < self.config.address_seconds:
             return []
         host_number = adapter.address_index
         ipv4 = None
-        if switch.switch_type == "Internal":
-            alias = f"vEthernet ({switch.name})".lower()
-            for address in self.state.host_ip_addresses:
-                if address.interface_alias.lower() != alias:
-                    continue
-                network = ipaddress.ip_network(f"{address.ip_address}/{address.prefix_length}", strict=False)
-                if any(ipaddress.ip_network(nat.internal_prefix, strict=False) == network for nat in self.state.nats):
-                    ipv4 = str(network.network_address + 10 + host_number % max(1, network.num_addresses - 12))
-        elif switch.switch_type == "External":
+        if switch.switch_type == "External":
             ipv4 = f"10.{switch.plan_index % 250}.{host_number // 250}.{host_number % 250 + 10}"
         if ipv4 is None:
             ipv4 = f"169.254.{switch.plan_index % 250 + 1}.{host_number % 250 + 10}"

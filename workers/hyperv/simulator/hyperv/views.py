@@ -139,6 +139,20 @@ def processor_view(vm: VirtualMachine) -> PSObject:
     )
 
 
+def firmware_view(vm: VirtualMachine) -> PSObject:
+    return PSObject(
+        f"{HV}.VMFirmware",
+        {
+            "VMName": vm.name,
+            "VMId": vm.id,
+            "SecureBoot": facts.OnOffState("On" if vm.secure_boot else "Off"),
+            "SecureBootTemplate": vm.secure_boot_template,
+        },
+        display=f"VMFirmware (VMName = '{vm.name}')",
+        ref=vm,
+    )
+
+
 def memory_view(vm: VirtualMachine) -> PSObject:
     return PSObject(
         f"{HV}.VMMemory",
