@@ -233,14 +233,30 @@ def may_assign_role(user, tenant_id: int, role: str) -> bool:
 # --- Grants --------------------------------------------------------------------------------------
 
 
+# The django-guardian groups' names: declared here only.
+def managers_group_name(tenant_id: int) -> str:
+    return f"nestlab:tenant:{tenant_id}:managers"
+
+
+def instructors_group_name(course_id: int) -> str:
+    return f"nestlab:course:{course_id}:instructors"
+
+
 def managers_group(tenant_id: int) -> Group:
-    group, _ = Group.objects.get_or_create(name=f"nestlab:tenant:{tenant_id}:managers")
+    group, _ = Group.objects.get_or_create(name=managers_group_name(tenant_id))
     return group
 
 
 def instructors_group(course_id: int) -> Group:
-    group, _ = Group.objects.get_or_create(name=f"nestlab:course:{course_id}:instructors")
+    group, _ = Group.objects.get_or_create(name=instructors_group_name(course_id))
     return group
+
+
+def permissions_forget_tenant(tenant_id: int) -> None:
+    """Delete the tenant's groups (its managers', its courses' instructors'), before it goes."""
+    course_ids = Course.objects.filter(tenant_id=tenant_id).values_list("pk", flat=True)
+    names = [managers_group_name(tenant_id), *(instructors_group_name(pk) for pk in course_ids)]
+    Group.objects.filter(name__in=names).delete()
 
 
 def _permissions(app_model: str, codenames) -> list[Permission]:
@@ -387,7 +403,7 @@ def permissions_revoke_membership(membership) -> None:
     tenant_id = membership.tenant_id
     managers_group(tenant_id).user_set.remove(user)
     course_ids = list(Course.objects.filter(tenant_id=tenant_id).values_list("pk", flat=True))
-    groups = Group.objects.filter(name__in=[f"nestlab:course:{pk}:instructors" for pk in course_ids])
+    groups = Group.objects.filter(name__in=[instructors_group_name(pk) for pk in course_ids])
     user.groups.remove(*groups)
     LabUserObjectPermission.objects.filter(user=user, content_object__tenant_id=tenant_id).delete()
     CourseUserObjectPermission.objects.filter(user=user, content_object__tenant_id=tenant_id).delete()

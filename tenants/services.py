@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -100,9 +100,6 @@ def tenant_delete(*, tenant: Tenant) -> None:
             f"Tenant {tenant.slug} has labs (their history is kept), so it cannot be deleted; deactivate it instead.",
             labs=tenant.labs.count(),
         )
-    course_ids = list(Course.objects.filter(tenant=tenant).values_list("pk", flat=True))
-    Group.objects.filter(
-        name__in=[f"nestlab:tenant:{tenant.pk}:managers"] + [f"nestlab:course:{pk}:instructors" for pk in course_ids]
-    ).delete()
+    tenant_permissions.permissions_forget_tenant(tenant.pk)
     Course.objects.filter(tenant=tenant).delete()
     tenant.delete()

@@ -26,8 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import InvalidTransition
-from labs.lifecycle import transition
+from labs.lifecycle import transition, unless_moved_on
 from labs.models import Lab
 from labs.states import LIVE, TRANSIENT, LabEventName, LabState
 from workers.dispatch import TaskName, send_lab_task_on_commit
@@ -59,11 +58,10 @@ class ReconcileReport:
 
 
 def _try(lab: Lab, event: str, **changes) -> bool:
-    try:
+    with unless_moved_on():
         transition(lab, event, **changes)
         return True
-    except InvalidTransition:
-        return False
+    return False
 
 
 def host_mark_offline(host: Host, reason: str, report: ReconcileReport) -> None:

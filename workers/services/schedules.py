@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from config.errors import InvalidTransition, QuotaExceeded
-from labs.lifecycle import lab_note
+from config.errors import QuotaExceeded
+from labs.lifecycle import lab_note, unless_moved_on
 from labs.models import Course, Lab, LabUsageMonth
 from labs.services import lab_expire, lab_start, lab_stop
 from labs.states import LIVE, LabState
@@ -45,11 +45,9 @@ class ScheduleReport:
 
 
 def _stop(lab: Lab, reason: str, why: str, report: ScheduleReport) -> None:
-    try:
+    with unless_moved_on():
         lab_stop(actor=None, lab=lab, reason=reason)
         report.count_stop(why)
-    except InvalidTransition:
-        pass  # it moved on meanwhile
 
 
 def run_schedules(*, now=None) -> ScheduleReport:
@@ -166,11 +164,9 @@ def expire_labs(now, report: ScheduleReport) -> None:
             lab_note(lab=lab, event="expiry_warning", message=f"Expires at {lab.expires_at:%Y-%m-%d %H:%M} UTC.")
             report.warned += 1
     for lab in live.filter(expires_at__lte=now):
-        try:
+        with unless_moved_on():
             lab_expire(lab=lab)
             report.expired += 1
-        except InvalidTransition:
-            pass
 
 
 def run_course_windows(now, report: ScheduleReport) -> None:
@@ -182,10 +178,9 @@ def run_course_windows(now, report: ScheduleReport) -> None:
             continue
         for lab in Lab.objects.filter(course=course, state=LabState.STOPPED).select_related("template_version"):
             try:
-                lab_start(actor=None, lab=lab)
-                report.started += 1
-            except InvalidTransition:
-                pass
+                with unless_moved_on():
+                    lab_start(actor=None, lab=lab)
+                    report.started += 1
             except QuotaExceeded as refused:  # the lab stays stopped; its history says why
                 lab_note(lab=lab, event="start_refused", message=f"Course window start refused: {refused.message}")
                 report.refused += 1
