@@ -32,6 +32,7 @@ from labs.models import (
 from labs.states import INITIAL, LIVE, LabEventName, LabState
 from tenants import permissions as tenant_permissions
 from tenants.models import Membership, Quota, Role, Tenant
+from tenants.quotas import quota_check_hours, quota_check_labs
 from tenants.selectors import running_seconds_this_month, tenant_live_usage
 from workers.dispatch import TaskName, send_lab_task_on_commit
 from workers.models import Host, HostState
@@ -336,80 +337,18 @@ def _check_actor_may_request(*, actor, actor_role, owner, template, course) -> N
         raise NotAllowed("This template is not open for student self-service.")
 
 
-TENANT_LIMITS = (
-    # (quota field, usage key, what one lab of a version takes, unit)
-    ("max_labs", "labs", lambda version: 1, "labs"),
-    ("max_running_labs", "running", lambda version: 1, "labs"),
-    ("max_vcpus", "vcpus", lambda version: version.vcpus, "vCPUs"),
-    ("max_memory_mb", "memory_mb", lambda version: version.memory_mb, "MB"),
-    ("max_storage_gb", "storage_gb", lambda version: version.disk_gb, "GB"),
-)
-RUNNING_LIMITS = ("max_running_labs",)
-"""The tenant limits a lab that already exists meets again when it is powered on."""
-
-
-def check_tenant_room(
-    *,
-    quota: Quota,
-    usage: dict,
-    version: LabTemplateVersion,
-    count: int,
-    usage_includes_request: bool,
-    limits: tuple[str, ...] | None = None,
-) -> None:
-    """Refuse, naming the limit, if ``count`` more labs of ``version`` do not fit the tenant's quota.
-
-    ``limits`` narrows the check to some of TENANT_LIMITS (by quota field); all of them by default.
-    """
-    for name, key, each, unit in TENANT_LIMITS:
-        if limits is not None and name not in limits:
-            continue
-        limit = getattr(quota, name)
-        requested = each(version) * count
-        used = usage[key] - (requested if usage_includes_request else 0)
-        if used + requested > limit:
-            raise QuotaExceeded(quota=name, used=used, requested=requested, limit=limit, unit=unit)
-
-
 def _check_limits(*, quota: Quota, usage: dict, version: LabTemplateVersion, owner_role: str, course, seconds):
     """Every limit, against usage that already includes the lab being requested."""
-    check_tenant_room(quota=quota, usage=usage, version=version, count=1, usage_includes_request=True)
+    quota_check_labs(quota=quota, usage=usage, version=version, count=1, usage_includes_request=True)
     if course is not None and usage["owner_course_labs"] > 1:
         raise QuotaExceeded(
             quota="labs_per_student_per_course", used=usage["owner_course_labs"] - 1, requested=1, limit=1
         )
     is_student = owner_role == Role.STUDENT
-    if is_student and usage["owner_labs"] > quota.student_max_labs:
-        raise QuotaExceeded(
-            quota="student_max_labs",
-            used=usage["owner_labs"] - 1,
-            requested=1,
-            limit=quota.student_max_labs,
-            unit="labs",
-        )
-    _check_hours(quota=quota, seconds=seconds, is_student=is_student, course=course)
-
-
-def _check_hours(*, quota: Quota, seconds: dict, is_student: bool, course) -> None:
-    """The monthly hour limits a lab meets whenever it is to run (requested or started)."""
-    if seconds["tenant"] >= quota.monthly_lab_hours * 3600:
-        raise QuotaExceeded(
-            quota="monthly_lab_hours",
-            used=round(seconds["tenant"] / 3600, 2),
-            requested=0,
-            limit=quota.monthly_lab_hours,
-            unit="hours",
-        )
-    # A course lab's hours are the course's business (one lab per student; the schedules stop it
-    # at course.hours_per_student); other labs draw on the student's monthly hours.
-    if is_student and course is None and seconds["owner"] >= quota.student_hours * 3600:
-        raise QuotaExceeded(
-            quota="student_hours",
-            used=round(seconds["owner"] / 3600, 2),
-            requested=0,
-            limit=quota.student_hours,
-            unit="hours",
-        )
+    if is_student:
+        quota_check_labs(quota=quota, usage=usage, version=version, count=1, usage_includes_request=True,
+                         per_student=True)
+    quota_check_hours(quota=quota, seconds=seconds, is_student=is_student, in_course=course is not None)
 
 
 def _admit_power_on(lab: Lab) -> None:
@@ -425,15 +364,13 @@ def _admit_power_on(lab: Lab) -> None:
     seconds = running_seconds_this_month(lab.tenant_id, owner_id=lab.owner_id)
     quota = Quota.objects.select_for_update(no_key=True, of=("self",)).get(tenant_id=lab.tenant_id)
     usage = tenant_live_usage(lab.tenant_id)
-    check_tenant_room(
-        quota=quota,
-        usage=usage,
-        version=lab.template_version,
-        count=1,
-        usage_includes_request=True,
-        limits=RUNNING_LIMITS,
+    quota_check_labs(
+        quota=quota, usage=usage, version=lab.template_version, count=1, usage_includes_request=True,
+        powered_on_only=True,
     )
-    _check_hours(quota=quota, seconds=seconds, is_student=owner_role == Role.STUDENT, course=lab.course_id)
+    quota_check_hours(
+        quota=quota, seconds=seconds, is_student=owner_role == Role.STUDENT, in_course=lab.course_id is not None
+    )
 
 
 # --- Lifecycle operations -------------------------------------------------------------------
@@ -630,7 +567,7 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
     quota = Quota.objects.get(tenant_id=course.tenant_id)
     usage = tenant_live_usage(course.tenant_id)
     count = len(pending)
-    check_tenant_room(quota=quota, usage=usage, version=version, count=count, usage_includes_request=False)
+    quota_check_labs(quota=quota, usage=usage, version=version, count=count, usage_includes_request=False)
 
     rooms = host_rooms(list(Host.objects.filter(state=HostState.ENABLED).order_by("pk")))
     need = {"vcpus": version.vcpus, "memory_mb": version.memory_mb, "storage_gb": version.disk_gb}

@@ -11,6 +11,7 @@ from django.utils import timezone
 from labs.models import Lab, LabUsageMonth
 from labs.states import LIVE, POWERED, LabState
 from tenants.models import Quota, Tenant
+from tenants.quotas import QUOTA_LIMITS, usage_of
 
 
 @dataclass(frozen=True)
@@ -60,15 +61,13 @@ def running_seconds_this_month(tenant_id: int, *, owner_id: int | None = None, n
 
 
 def tenant_usage(tenant: Tenant) -> list[UsageLine]:
-    """Every tenant-wide limit with its current usage, for the admin, the API and the portal."""
+    """Every tenant-wide limit of ``QUOTA_LIMITS`` with its current usage, for the admin, the API
+    and the portal (per-student limits are met per student, so they have no tenant-wide line)."""
     quota = Quota.objects.get(tenant=tenant)
     live = tenant_live_usage(tenant.pk)
-    seconds = running_seconds_this_month(tenant.pk)["tenant"]
+    seconds = running_seconds_this_month(tenant.pk)
     return [
-        UsageLine("max_vcpus", live["vcpus"], quota.max_vcpus, "vCPUs"),
-        UsageLine("max_memory_mb", live["memory_mb"], quota.max_memory_mb, "MB"),
-        UsageLine("max_storage_gb", live["storage_gb"], quota.max_storage_gb, "GB"),
-        UsageLine("max_labs", live["labs"], quota.max_labs, "labs"),
-        UsageLine("max_running_labs", live["running"], quota.max_running_labs, "labs"),
-        UsageLine("monthly_lab_hours", round(seconds / 3600, 2), quota.monthly_lab_hours, "hours"),
+        UsageLine(limit.field, usage_of(limit, live=live, seconds=seconds), getattr(quota, limit.field), limit.unit)
+        for limit in QUOTA_LIMITS
+        if not limit.per_student
     ]

@@ -9,7 +9,8 @@ from django.db import IntegrityError, transaction
 from config.errors import TenantInUse
 from labs.models import Course
 from tenants import permissions as tenant_permissions
-from tenants.models import QUOTA_LIMIT_FIELDS, Membership, Quota, Tenant
+from tenants.models import Membership, Quota, Tenant
+from tenants.quotas import QUOTA_LIMIT_FIELDS
 
 
 @transaction.atomic

@@ -21,6 +21,7 @@ from labs.models import Course, Lab, LabUsageMonth
 from labs.services import lab_expire, lab_start, lab_stop
 from labs.states import LIVE, LabState
 from tenants.models import Quota, Role
+from tenants.quotas import MONTHLY_LAB_HOURS, STUDENT_HOURS, hours_of, hours_used_up
 from tenants.selectors import month_start
 from workers.dispatch import TaskName, send_lab_task_on_commit
 from workers.services.metering import meter_running_labs
@@ -93,10 +94,10 @@ def enforce_monthly_hours(now, report: ScheduleReport) -> None:
         .values_list("tenant_id", "s")
     )
     for quota in Quota.objects.filter(tenant_id__in=used):
-        hours = used[quota.tenant_id] / 3600
-        if hours < quota.monthly_lab_hours:
+        seconds = used[quota.tenant_id]
+        if not hours_used_up(seconds, quota.monthly_lab_hours):
             continue
-        reason = f"Monthly lab hours used up: {hours:.1f} of {quota.monthly_lab_hours} h."
+        reason = MONTHLY_LAB_HOURS.used_up_reason(seconds=seconds, limit_hours=quota.monthly_lab_hours)
         for lab in _running(Lab.objects.filter(tenant_id=quota.tenant_id)):
             _stop(lab, reason, "monthly_lab_hours", report)
 
@@ -132,16 +133,18 @@ def enforce_student_hours(now, report: ScheduleReport) -> None:
         .values_list("owner_id", "tenant_id", "s")
     }
     student_hours = dict(
-        Quota.objects.filter(tenant_id__in={lab.tenant_id for lab in labs}).values_list("tenant_id", "student_hours")
+        Quota.objects.filter(tenant_id__in={lab.tenant_id for lab in labs}).values_list(
+            "tenant_id", STUDENT_HOURS.field
+        )
     )
     for lab in labs:
         if lab.course_id:
             limit, used = lab.course.hours_per_student, course_seconds.get(lab.pk, 0)
-            what = f"Course hours used up: {used / 3600:.1f} of {limit} h for {lab.course.name}."
+            what = f"Course hours used up: {hours_of(used, limit)} for {lab.course.name}."
         else:
             limit, used = student_hours[lab.tenant_id], monthly_seconds.get((lab.owner_id, lab.tenant_id), 0)
-            what = f"Student hours for this month used up: {used / 3600:.1f} of {limit} h."
-        if used >= limit * 3600:
+            what = STUDENT_HOURS.used_up_reason(seconds=used, limit_hours=limit)
+        if hours_used_up(used, limit):
             _stop(lab, what, "student_hours", report)
 
 
