@@ -6,6 +6,7 @@ changes these rows. Lab state changes go through ``labs.lifecycle.transition``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,7 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import DomainError, InvalidTransition, NoCapacity, NotAllowed, QuotaExceeded, TenantInactive
+from config.audit import audit_log
+from config.errors import DomainError, InvalidTransition, NoCapacity, QuotaExceeded, TenantInactive
 from config.validators import checkpoint_name
 from labs.lifecycle import lab_note, transition
 from labs.models import (
@@ -32,11 +34,14 @@ from labs.models import (
 from labs.states import INITIAL, LIVE, LabEventName, LabState
 from tenants import permissions as tenant_permissions
 from tenants.models import Membership, Quota, Role, Tenant
+from tenants.permissions import TEACHING_ROLES, role_of, roles_in
 from tenants.quotas import quota_check_hours, quota_check_labs
 from tenants.selectors import running_seconds_this_month, tenant_live_usage
 from workers.dispatch import TaskName, send_lab_task_on_commit
 from workers.models import Host, HostState
 from workers.services.placement import HostRoom, choose_host, host_rooms
+
+log = logging.getLogger(__name__)
 
 VERSIONED_FIELDS = (
     "vcpus",
@@ -62,6 +67,7 @@ def _check_static_memory(dynamic_memory: bool) -> None:
 @transaction.atomic
 def template_create(
     *,
+    actor=None,
     tenant: Tenant | None,
     name: str,
     description: str = "",
@@ -69,7 +75,11 @@ def template_create(
     dynamic_memory: bool = False,
     **shape,
 ) -> LabTemplate:
-    """Create a template (global when ``tenant`` is None) and its version 1. Raises ValidationError."""
+    """Create a template (global when ``tenant`` is None) and its version 1. Raises ValidationError,
+    naming ``tenant`` when the actor may not make a template there (global ones: platform admins)."""
+    refused = tenant_permissions.refusal(actor, "template.create", tenant)
+    if refused is not None:
+        raise ValidationError({"tenant": refused})
     _check_static_memory(dynamic_memory)
     template = LabTemplate(tenant=tenant, name=name, description=description, self_service=self_service)
     template.full_clean()
@@ -79,6 +89,7 @@ def template_create(
     except IntegrityError:
         raise ValidationError({"name": f"A template named {name!r} already exists here."}) from None
     _version_add(template=template, version=1, shape=shape)
+    audit_log(log, "template created", actor=actor, obj=template, tenant=getattr(tenant, "slug", None), shape=shape)
     return template
 
 
@@ -86,7 +97,7 @@ TEMPLATE_EDITABLE = ("name", "description", "self_service", "active")
 
 
 @transaction.atomic
-def template_update(*, template: LabTemplate, **fields) -> LabTemplate:
+def template_update(*, actor=None, template: LabTemplate, **fields) -> LabTemplate:
     """Change what is not the machine shape: name, description, self-service, retired or not.
 
     Shape changes go through ``template_revise`` (a new version). Raises ValidationError.
@@ -103,11 +114,14 @@ def template_update(*, template: LabTemplate, **fields) -> LabTemplate:
             template.save()
     except IntegrityError:
         raise ValidationError({"name": f"A template named {template.name!r} already exists here."}) from None
+    audit_log(log, "template changed", actor=actor, obj=template, fields=fields)
     return template
 
 
 @transaction.atomic
-def template_revise(*, template: LabTemplate, dynamic_memory: bool = False, **changes) -> LabTemplateVersion:
+def template_revise(
+    *, actor=None, template: LabTemplate, dynamic_memory: bool = False, **changes
+) -> LabTemplateVersion:
     """Add a new version with ``changes`` applied to the latest one. Existing labs keep theirs."""
     _check_static_memory(dynamic_memory)
     LabTemplate.objects.select_for_update(no_key=True, of=("self",)).get(pk=template.pk)
@@ -117,7 +131,9 @@ def template_revise(*, template: LabTemplate, dynamic_memory: bool = False, **ch
     if unknown:
         raise ValidationError({name: "Not a template setting." for name in sorted(unknown)})
     shape.update(changes)
-    return _version_add(template=template, version=latest.version + 1, shape=shape)
+    version = _version_add(template=template, version=latest.version + 1, shape=shape)
+    audit_log(log, "template revised", actor=actor, obj=template, version=version.version, changes=changes)
+    return version
 
 
 def _version_add(*, template: LabTemplate, version: int, shape: dict) -> LabTemplateVersion:
@@ -139,12 +155,14 @@ def template_latest_version(template: LabTemplate) -> LabTemplateVersion:
 
 @transaction.atomic
 def course_create(
-    *, tenant: Tenant, name: str, template: LabTemplate, starts_at, ends_at, instructors=(), **options
+    *, actor=None, tenant: Tenant, name: str, template: LabTemplate, starts_at, ends_at, instructors=(), **options
 ) -> Course:
+    """Create a course and set its instructors (see ``course_instructors_set``). Raises ValidationError."""
     course = Course(tenant=tenant, name=name, template=template, starts_at=starts_at, ends_at=ends_at, **options)
     course.full_clean()
     course.save()
-    return course_instructors_set(course=course, instructors=instructors)
+    audit_log(log, "course created", actor=actor, obj=course, tenant=tenant.slug, template=template.pk)
+    return course_instructors_set(actor=actor, course=course, instructors=instructors)
 
 
 def course_instructors_check(*, tenant: Tenant, instructors) -> None:
@@ -153,7 +171,7 @@ def course_instructors_check(*, tenant: Tenant, instructors) -> None:
     instructors = list(instructors)
     teachers = set(
         Membership.objects.filter(
-            tenant=tenant, user__in=instructors, role__in=[Role.OWNER, Role.ADMIN, Role.INSTRUCTOR]
+            tenant=tenant, user__in=instructors, role__in=TEACHING_ROLES
         ).values_list("user_id", flat=True)
     )
     refused = sorted(str(user) for user in instructors if user.pk not in teachers)
@@ -165,7 +183,7 @@ def course_instructors_check(*, tenant: Tenant, instructors) -> None:
 
 
 @transaction.atomic
-def course_instructors_set(*, course: Course, instructors) -> Course:
+def course_instructors_set(*, actor=None, course: Course, instructors) -> Course:
     """Make ``instructors`` the course's teachers, and bring the grants on it and its labs in line.
 
     Raises ValidationError (field ``instructors``) unless each may teach (see
@@ -174,11 +192,12 @@ def course_instructors_set(*, course: Course, instructors) -> Course:
     course_instructors_check(tenant=course.tenant, instructors=instructors)
     course.instructors.set(instructors)
     tenant_permissions.permissions_grant_for_course(course)
+    audit_log(log, "course instructors set", actor=actor, obj=course, instructors=[user.pk for user in instructors])
     return course
 
 
 @transaction.atomic
-def enrollment_add(*, course: Course, student: AbstractBaseUser) -> Enrollment:
+def enrollment_add(*, actor=None, course: Course, student: AbstractBaseUser) -> Enrollment:
     """Enroll a member of the course's tenant. Idempotent: enrolling twice returns the same row."""
     if not Membership.objects.filter(tenant_id=course.tenant_id, user=student).exists():
         raise ValidationError({"student": f"{student} is not a member of {course.tenant}."})
@@ -187,6 +206,7 @@ def enrollment_add(*, course: Course, student: AbstractBaseUser) -> Enrollment:
         enrollment.status = EnrollmentStatus.ENROLLED
         enrollment.save(update_fields=["status"])
     tenant_permissions.permissions_grant_for_enrollment(enrollment)
+    audit_log(log, "student enrolled", actor=actor, obj=enrollment, course=course.pk, student=student.pk)
     return enrollment
 
 
@@ -243,13 +263,13 @@ def lab_request(
             raise ValidationError({"template": "A course lab must use the course's template."})
 
     # Reads that do not depend on usage happen before the quota lock, to keep it short.
-    roles = dict(
-        Membership.objects.filter(tenant=tenant, user_id__in={owner.pk, actor.pk}).values_list("user_id", "role")
-    )
+    roles = roles_in(tenant.pk, {owner.pk, actor.pk})
     owner_role = roles.get(owner.pk)
     if owner_role is None:
         raise ValidationError({"owner": f"{owner} is not a member of {tenant}."})
-    _check_actor_may_request(actor=actor, actor_role=roles.get(actor.pk), owner=owner, template=template, course=course)
+    tenant_permissions.require(
+        actor, "lab.request", tenant, owner=owner, template=template, course=course, actor_role=roles.get(actor.pk)
+    )
     version = template_latest_version(template)
     # Only metering changes running hours, never a request: they need no lock.
     seconds = running_seconds_this_month(tenant.pk, owner_id=owner.pk)
@@ -317,26 +337,6 @@ def _validate_lab_name(name: str) -> None:
         raise ValidationError({"name": exc.messages}) from None
 
 
-def _check_actor_may_request(*, actor, actor_role, owner, template, course) -> None:
-    if actor.is_staff:
-        return
-    if actor_role is None:
-        raise NotAllowed("You are not a member of this tenant.")
-    if actor_role in (Role.OWNER, Role.ADMIN):
-        return
-    if actor_role == Role.INSTRUCTOR:
-        if course is not None and course.instructors.filter(pk=actor.pk).exists():
-            return
-        if owner.pk == actor.pk:
-            return
-        raise NotAllowed("Instructors request labs for themselves or for the students of their courses.")
-    # students
-    if owner.pk != actor.pk:
-        raise NotAllowed("Students can only request labs for themselves.")
-    if course is None and not template.self_service:
-        raise NotAllowed("This template is not open for student self-service.")
-
-
 def _check_limits(*, quota: Quota, usage: dict, version: LabTemplateVersion, owner_role: str, course, seconds):
     """Every limit, against usage that already includes the lab being requested."""
     quota_check_labs(quota=quota, usage=usage, version=version, count=1, usage_includes_request=True)
@@ -358,9 +358,7 @@ def _admit_power_on(lab: Lab) -> None:
     counts running labs from rows, this one included, and checks the running-labs limit and the
     monthly hour limits. Raises QuotaExceeded; the caller's transaction then rolls back.
     """
-    owner_role = (
-        Membership.objects.filter(tenant_id=lab.tenant_id, user_id=lab.owner_id).values_list("role", flat=True).first()
-    )
+    owner_role = role_of(lab.owner_id, lab.tenant_id)
     seconds = running_seconds_this_month(lab.tenant_id, owner_id=lab.owner_id)
     quota = Quota.objects.select_for_update(no_key=True, of=("self",)).get(tenant_id=lab.tenant_id)
     usage = tenant_live_usage(lab.tenant_id)
@@ -546,7 +544,7 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
     host; nobody else learns anything about hosts or other tenants' labs. Issuing twice never
     gives a student two labs: lab_request itself refuses a second live lab per student and course.
     """
-    _check_may_issue(actor=actor, course=course)
+    tenant_permissions.require(actor, "course.issue", course)
     enrollments = list(
         Enrollment.objects.filter(course=course, status=EnrollmentStatus.ENROLLED)
         .select_related("student", "lab")
@@ -571,7 +569,7 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
 
     rooms = host_rooms(list(Host.objects.filter(state=HostState.ENABLED).order_by("pk")))
     need = {"vcpus": version.vcpus, "memory_mb": version.memory_mb, "storage_gb": version.disk_gb}
-    shows_hosts = actor.is_staff
+    shows_hosts = tenant_permissions.is_platform_admin(actor)
     for enrollment in pending:
         room = choose_host(rooms, policy=settings.NESTLAB_PLACEMENT_POLICY, **need)
         if room is None:
@@ -627,11 +625,3 @@ def _reserve(room, need):
         room.storage_used_gb + need["storage_gb"],
     )
 
-
-def _check_may_issue(*, actor, course: Course) -> None:
-    if actor.is_staff:
-        return
-    role = Membership.objects.filter(tenant_id=course.tenant_id, user=actor).values_list("role", flat=True).first()
-    if role in (Role.OWNER, Role.ADMIN) or course.instructors.filter(pk=actor.pk).exists():
-        return
-    raise NotAllowed("Only the course's instructors and the tenant's admins can issue its labs.")
