@@ -34,7 +34,7 @@ from labs.models import (
 from labs.states import INITIAL, LIVE, LabEventName, LabState
 from tenants import permissions as tenant_permissions
 from tenants.models import Membership, Quota, Role, Tenant
-from tenants.permissions import TEACHING_ROLES, role_of, roles_in
+from tenants.permissions import role_of, roles_in
 from tenants.quotas import quota_check_hours, quota_check_labs
 from tenants.selectors import running_seconds_this_month, tenant_live_usage
 from workers.dispatch import TaskName, send_lab_task_on_commit
@@ -169,11 +169,7 @@ def course_instructors_check(*, tenant: Tenant, instructors) -> None:
     """Only owners, admins and instructors of the course's tenant teach; else ValidationError naming
     the ``instructors`` field and the people refused."""
     instructors = list(instructors)
-    teachers = set(
-        Membership.objects.filter(
-            tenant=tenant, user__in=instructors, role__in=TEACHING_ROLES
-        ).values_list("user_id", flat=True)
-    )
+    teachers = tenant_permissions.teachers_among(tenant.pk, instructors)
     refused = sorted(str(user) for user in instructors if user.pk not in teachers)
     if refused:
         raise ValidationError({

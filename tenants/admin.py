@@ -4,7 +4,7 @@ from django.utils.html import format_html_join
 
 from tenants import services
 from tenants.models import Membership, Quota, Tenant
-from tenants.selectors import tenant_usage
+from tenants.selectors import tenant_student_usage, tenant_usage
 
 
 class MembershipInlineForm(forms.ModelForm):
@@ -63,14 +63,17 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.display(description="Usage against quota")
     def usage_against_quota(self, tenant):
+        """Every limit of the quota table: the tenant's usage, and the busiest student's."""
         if tenant.pk is None or not Quota.objects.filter(tenant=tenant).exists():
             return "-"
+        lines = [(line, "") for line in tenant_usage(tenant)]
+        lines += [(line, " (busiest student)") for line in tenant_student_usage(tenant)]
         return format_html_join(
             "\n",
-            "<div>{}: {} of {} {} ({}%)</div>",
+            "<div>{}: {} of {} {} ({}%){}</div>",
             (
-                (line.quota, line.used, line.limit, line.unit, round(100 * line.fraction))
-                for line in tenant_usage(tenant)
+                (line.quota, line.used, line.limit, line.unit, round(100 * line.fraction), who)
+                for line, who in lines
             ),
         )
 

@@ -245,6 +245,13 @@ def role_of(user_id: int, tenant_id: int) -> str | None:
     return roles_in(tenant_id, [user_id]).get(user_id)
 
 
+def teachers_among(tenant_id: int, users) -> set[int]:
+    """The ids of ``users`` (users or a queryset of them) who may teach in the tenant: its owners,
+    admins and instructors."""
+    rows = Membership.objects.filter(tenant_id=tenant_id, role__in=TEACHING_ROLES, user__in=users)
+    return set(rows.values_list("user_id", flat=True))
+
+
 def _host_manage(actor, host, **context) -> str | None:
     return None if is_platform_admin(actor) else "Only platform admins manage hosts."
 
@@ -429,11 +436,7 @@ def permissions_grant_for_course(course) -> None:
     ]
     CourseGroupObjectPermission.objects.bulk_create(rows, ignore_conflicts=True)
 
-    teaching = set(
-        Membership.objects.filter(
-            tenant_id=course.tenant_id, role__in=TEACHING_ROLES, user__in=course.instructors.all()
-        ).values_list("user_id", flat=True)
-    )
+    teaching = teachers_among(course.tenant_id, course.instructors.all())
     current = set(teachers.user_set.values_list("pk", flat=True))
     if current - teaching:
         teachers.user_set.remove(*(current - teaching))
