@@ -31,8 +31,8 @@ them follows from the role alone, and ``restrict`` encodes it.
 
 3. What the services ask before they change something: ``require(actor, action, obj, ...)``
    answers "may this actor do this action to this object" from the same role sets and grants,
-   and raises NotAllowed (a 403: the caller sees the object) naming the rule; ``allowed`` is
-   the same answer as a bool. The actions are the keys of ``RULES``. An actor of None is the
+   and raises NotAllowed (a 403: the caller sees the object) naming the rule; ``refusal`` gives
+   the same answer as the reason, or None. The actions are the keys of ``RULES``. An actor of None is the
    system (the beat's schedules, the reconciler, management commands), which may do anything;
    entry points always pass the signed-in user.
 """
@@ -325,10 +325,6 @@ def refusal(actor, action: str, obj=None, **context) -> str | None:
     if actor is None:
         return None
     return RULES[action](actor, obj, **context)
-
-
-def allowed(actor, action: str, obj=None, **context) -> bool:
-    return refusal(actor, action, obj, **context) is None
 
 
 def require(actor, action: str, obj=None, **context) -> None:

@@ -85,8 +85,8 @@ def host_state_change(*, actor, host: Host, change: str, **fields) -> Host:
     locked = Host.objects.select_for_update(no_key=True, of=("self",)).get(pk=host.pk)
     was = (locked.state, locked.resume_state)
     locked.state, locked.resume_state = _states_after(locked.state, locked.resume_state, change)
-    now = (locked.state, locked.resume_state)
-    changed = [name for name, old, new in zip(("state", "resume_state"), was, now, strict=True) if old != new]
+    after = (locked.state, locked.resume_state)
+    changed = [name for name, old, new in zip(("state", "resume_state"), was, after, strict=True) if old != new]
     for name, value in fields.items():
         setattr(locked, name, value)
     if changed or fields:
