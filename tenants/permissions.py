@@ -1,6 +1,6 @@
 """Who may do what: django-guardian object permissions, and the tenant-scoped queryset restriction.
 
-Two layers, both always applied by the API base classes (``config.api``):
+Two layers, both always applied by the API base classes (``config.api``), and a third the services ask:
 
 1. ``restrict(queryset, user, action)`` narrows any queryset to the rows of the tenants the user
    belongs to, and then to the rows the user holds the object permission for. It is the only
@@ -32,8 +32,8 @@ them follows from the role alone, and ``restrict`` encodes it.
 3. What the services ask before they change something: ``require(actor, action, obj, ...)``
    answers "may this actor do this action to this object" from the same role sets and grants,
    and raises NotAllowed (a 403: the caller sees the object) naming the rule; ``refusal`` gives
-   the same answer as the reason, or None. The actions are the keys of ``RULES``. An actor of None is the
-   system (the beat's schedules, the reconciler, management commands), which may do anything;
+   the same answer as the reason, or None. The actions are the keys of ``RULES``. An actor of
+   None is the system (the beat's schedules, the reconciler, management commands), which may do anything;
    entry points always pass the signed-in user.
 """
 
