@@ -71,10 +71,7 @@ class TenantAdmin(admin.ModelAdmin):
         return format_html_join(
             "\n",
             "<div>{}: {} of {} {} ({}%){}</div>",
-            (
-                (line.quota, line.used, line.limit, line.unit, round(100 * line.fraction), who)
-                for line, who in lines
-            ),
+            ((line.quota, line.used, line.limit, line.unit, round(100 * line.fraction), who) for line, who in lines),
         )
 
 

@@ -83,7 +83,6 @@ class Membership(models.Model):
 _positive = [MinValueValidator(1)]
 
 
-
 class Quota(models.Model):
     """A tenant's limits (one field per row of ``tenants.quotas.QUOTA_LIMITS``, which says what each
     counts). Usage is always counted from live rows, never stored here."""

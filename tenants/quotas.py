@@ -49,16 +49,10 @@ def _one(version) -> int:
 # In the Quota model's order, which is also the order they are checked and listed in.
 QUOTA_LIMITS: tuple[QuotaLimit, ...] = (
     QuotaLimit("max_vcpus", "vCPUs", "vCPUs of the live labs' template versions", "vcpus", lambda v: v.vcpus),
-    QuotaLimit(
-        "max_memory_mb", "MB", "memory of the live labs' template versions", "memory_mb", lambda v: v.memory_mb
-    ),
-    QuotaLimit(
-        "max_storage_gb", "GB", "disk of the live labs' template versions", "storage_gb", lambda v: v.disk_gb
-    ),
+    QuotaLimit("max_memory_mb", "MB", "memory of the live labs' template versions", "memory_mb", lambda v: v.memory_mb),
+    QuotaLimit("max_storage_gb", "GB", "disk of the live labs' template versions", "storage_gb", lambda v: v.disk_gb),
     QuotaLimit("max_labs", "labs", "live labs (every state but deleted and failed)", "labs", _one),
-    QuotaLimit(
-        "max_running_labs", "labs", "labs powered on or being powered on", "running", _one, powered_on=True
-    ),
+    QuotaLimit("max_running_labs", "labs", "labs powered on or being powered on", "running", _one, powered_on=True),
     QuotaLimit(
         "monthly_lab_hours",
         "hours",
@@ -134,6 +128,4 @@ def quota_check_hours(*, quota, seconds: dict, is_student: bool, in_course: bool
             continue
         allowed = getattr(quota, limit.field)
         if hours_used_up(seconds[limit.usage_key], allowed):
-            raise limit.exceeded(
-                used=round(seconds[limit.usage_key] / SECONDS_PER_HOUR, 2), requested=0, limit=allowed
-            )
+            raise limit.exceeded(used=round(seconds[limit.usage_key] / SECONDS_PER_HOUR, 2), requested=0, limit=allowed)

@@ -63,9 +63,7 @@ def test_requests_and_the_schedules_agree_when_a_students_hours_are_used_up(
     quota_update(tenant=acme, student_hours=2)
     lab = lab_request(actor=acme_student, template=acme_template)
     Lab.objects.filter(pk=lab.pk).update(state=LabState.RUNNING)
-    LabUsageMonth.objects.create(
-        lab=lab, tenant=acme, owner=acme_student, month=month_start(), running_seconds=seconds
-    )
+    LabUsageMonth.objects.create(lab=lab, tenant=acme, owner=acme_student, month=month_start(), running_seconds=seconds)
 
     refused = None
     try:

@@ -67,8 +67,15 @@ def test_only_platform_admins_make_global_templates(acme_admin, platform_admin):
 def test_a_course_refuses_instructors_from_outside_the_tenant(acme, acme_admin, acme_template, globex_admin):
     now = timezone.now()
     with pytest.raises(ValidationError) as refused:
-        course_create(actor=acme_admin, tenant=acme, name="C", template=acme_template, starts_at=now,
-                      ends_at=now + timedelta(days=1), instructors=[globex_admin])
+        course_create(
+            actor=acme_admin,
+            tenant=acme,
+            name="C",
+            template=acme_template,
+            starts_at=now,
+            ends_at=now + timedelta(days=1),
+            instructors=[globex_admin],
+        )
     assert "instructors" in refused.value.message_dict
     assert not acme.courses.exists()
 

@@ -34,8 +34,14 @@ def _audit(caplog, change: str):
 def test_adding_a_host_records_the_platform_admin_and_never_the_password(platform_admin, caplog):
     caplog.set_level(logging.INFO, logger="workers.services.hosts")
     host = host_create(
-        actor=platform_admin, password=SECRET, name="hv9", endpoint="hv9.example.test", username="svc",
-        logical_cpus=16, memory_mb=65536, storage_gb=1000,
+        actor=platform_admin,
+        password=SECRET,
+        name="hv9",
+        endpoint="hv9.example.test",
+        username="svc",
+        logical_cpus=16,
+        memory_mb=65536,
+        storage_gb=1000,
     )
     record = _audit(caplog, "host added")
     assert record.actor == "admin" and record.actor_id == platform_admin.pk
@@ -89,8 +95,16 @@ def test_only_platform_admins_manage_hosts(request, persona):
         lambda: host_enable(actor=actor, host=host),
         lambda: host_doctor_request(actor=actor, host=host),
         lambda: host_update(actor=actor, host=host, site="x"),
-        lambda: host_create(actor=actor, password="x", name="hv2", endpoint="hv2.example.test", username="svc",
-                            logical_cpus=16, memory_mb=65536, storage_gb=1000),
+        lambda: host_create(
+            actor=actor,
+            password="x",
+            name="hv2",
+            endpoint="hv2.example.test",
+            username="svc",
+            logical_cpus=16,
+            memory_mb=65536,
+            storage_gb=1000,
+        ),
     ):
         with pytest.raises(NotAllowed, match="platform admins"):
             call()

@@ -49,8 +49,15 @@ def host_update(*, actor, host: Host, password: str | None = None, **fields) -> 
     host.full_clean()
     host.save()
     # Names of the fields, never their values: the password must not reach a log.
-    audit_log(log, "host changed", actor=actor, obj=host, host=host.name, fields=sorted(fields),
-              password_changed=bool(password))
+    audit_log(
+        log,
+        "host changed",
+        actor=actor,
+        obj=host,
+        host=host.name,
+        fields=sorted(fields),
+        password_changed=bool(password),
+    )
     return host
 
 
@@ -92,8 +99,16 @@ def host_state_change(*, actor, host: Host, change: str, **fields) -> Host:
     if changed or fields:
         locked.save(update_fields=[*changed, *fields])
     if changed:
-        audit_log(log, f"host {change}", actor=actor, obj=locked, host=locked.name, was=was[0], state=locked.state,
-                  resume_state=locked.resume_state)
+        audit_log(
+            log,
+            f"host {change}",
+            actor=actor,
+            obj=locked,
+            host=locked.name,
+            was=was[0],
+            state=locked.state,
+            resume_state=locked.resume_state,
+        )
     return locked
 
 
