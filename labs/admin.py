@@ -191,8 +191,10 @@ class CourseAdmin(admin.ModelAdmin):
             return super().save_formset(request, form, formset, change)
         for enrollment in formset.save(commit=False):
             if enrollment.pk is None:
-                services.enrollment_add(course=enrollment.course, student=enrollment.student)
+                services.enrollment_add(actor=request.user, course=enrollment.course, student=enrollment.student)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        services.course_instructors_set(course=form.instance, instructors=form.cleaned_data["instructors"])
+        services.course_instructors_set(
+            actor=request.user, course=form.instance, instructors=form.cleaned_data["instructors"]
+        )

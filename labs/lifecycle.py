@@ -4,9 +4,14 @@ The states, events and the transition table are data in ``labs/states.py``. ``tr
 a compare-and-set update (so two workers can never both move the same lab), appends a LabEvent,
 and raises ``InvalidTransition`` for anything the table does not allow. ``lab_note()`` and
 ``lab_notes_add()`` append events that record something without changing the state.
+``unless_moved_on()`` is how background work steps aside when someone else moved a lab first.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -72,3 +77,33 @@ def lab_notes_add(*, lab: Lab, events) -> None:
         LabEvent(lab_id=lab.pk, at=when, event=event, from_state=lab.state, to_state=lab.state)
         for event, when in events
     )
+
+
+@dataclass
+class MovedOn:
+    """What ``unless_moved_on`` saw: the refusal, if the lab had moved on (else None)."""
+
+    error: InvalidTransition | None = None
+
+    def __bool__(self) -> bool:
+        return self.error is not None
+
+
+@contextmanager
+def unless_moved_on() -> Iterator[MovedOn]:
+    """Run the block, and treat an ``InvalidTransition`` in it as "someone else moved the lab first".
+
+    Background work (the reconciler, the schedules, a task whose lab was deleted meanwhile) uses
+    it: the other move owns the lab now, so the block simply stops, and nothing is raised. The
+    yielded ``MovedOn`` is truthy afterwards when that happened, and holds the refusal::
+
+        with unless_moved_on() as moved:
+            transition(lab, event)
+            return True
+        return False
+    """
+    outcome = MovedOn()
+    try:
+        yield outcome
+    except InvalidTransition as exc:
+        outcome.error = exc

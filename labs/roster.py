@@ -162,11 +162,11 @@ def roster_import(*, actor, course, entries: list[RosterEntry]) -> RosterResult:
                 keep_open_role=True,
             )
             if added.member is not None:
-                enrolled.append(enrollment_add(course=course, student=added.member.user))
+                enrolled.append(enrollment_add(actor=actor, course=course, student=added.member.user))
                 continue
             invited += 1
             if added.new_account is not None:
-                enrollment_add(course=course, student=added.new_account)
+                enrollment_add(actor=actor, course=course, student=added.new_account)
             for invitee in added.invitees:
                 enrollment_invite(course=course, student=invitee)
         except ValidationError as exc:

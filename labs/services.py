@@ -6,6 +6,7 @@ point); nothing else changes these rows. Lab state changes go through ``labs.lif
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.audit import audit_log
 from config.errors import DomainError, InvalidTransition, NoCapacity, NotAllowed, QuotaExceeded, TenantInactive
 from config.services import model_update
 from config.validators import checkpoint_name
@@ -34,10 +36,14 @@ from labs.models import (
 from labs.states import INITIAL, LIVE, LabEventName, LabState
 from tenants import permissions as tenant_permissions
 from tenants.models import Membership, Quota, Role, Tenant
+from tenants.permissions import role_of, roles_in
+from tenants.quotas import quota_check_hours, quota_check_labs
 from tenants.selectors import running_seconds_this_month, tenant_live_usage
 from workers.dispatch import TaskName, send_lab_task_on_commit
 from workers.models import Host, HostState
 from workers.services.placement import HostRoom, check_some_host_able, choose_host, host_rooms, hosts_able
+
+log = logging.getLogger(__name__)
 
 
 def _check_static_memory(dynamic_memory: bool) -> None:
@@ -50,6 +56,7 @@ def _check_static_memory(dynamic_memory: bool) -> None:
 @transaction.atomic
 def template_create(
     *,
+    actor=None,
     tenant: Tenant | None,
     name: str,
     description: str = "",
@@ -57,7 +64,11 @@ def template_create(
     dynamic_memory: bool = False,
     **shape,
 ) -> LabTemplate:
-    """Create a template (global when ``tenant`` is None) and its version 1. Raises ValidationError."""
+    """Create a template (global when ``tenant`` is None) and its version 1. Raises ValidationError,
+    naming ``tenant`` when the actor may not make a template there (global ones: platform admins)."""
+    refused = tenant_permissions.refusal(actor, "template.create", tenant)
+    if refused is not None:
+        raise ValidationError({"tenant": refused})
     _check_static_memory(dynamic_memory)
     template = LabTemplate(tenant=tenant, name=name, description=description, self_service=self_service)
     template.full_clean()
@@ -67,6 +78,7 @@ def template_create(
     except IntegrityError:
         raise ValidationError({"name": f"A template named {name!r} already exists here."}) from None
     _version_add(template=template, version=1, shape=shape)
+    audit_log(log, "template created", actor=actor, obj=template, tenant=getattr(tenant, "slug", None), shape=shape)
     return template
 
 
@@ -74,7 +86,7 @@ TEMPLATE_EDITABLE = ("name", "description", "self_service", "active")
 
 
 @transaction.atomic
-def template_update(*, template: LabTemplate, **fields) -> LabTemplate:
+def template_update(*, actor=None, template: LabTemplate, **fields) -> LabTemplate:
     """Change what is not the machine shape: name, description, self-service, retired or not.
 
     Shape changes go through ``template_revise`` (a new version). Raises ValidationError.
@@ -90,11 +102,14 @@ def template_update(*, template: LabTemplate, **fields) -> LabTemplate:
             )
     except IntegrityError:
         raise ValidationError({"name": f"A template named {template.name!r} already exists here."}) from None
+    audit_log(log, "template changed", actor=actor, obj=template, fields=fields)
     return template
 
 
 @transaction.atomic
-def template_revise(*, template: LabTemplate, dynamic_memory: bool = False, **changes) -> LabTemplateVersion:
+def template_revise(
+    *, actor=None, template: LabTemplate, dynamic_memory: bool = False, **changes
+) -> LabTemplateVersion:
     """Add a new version with ``changes`` applied to the latest one. Existing labs keep theirs.
 
     A template without any version (rows made before templates were created only through
@@ -109,7 +124,9 @@ def template_revise(*, template: LabTemplate, dynamic_memory: bool = False, **ch
     if unknown:
         raise ValidationError({name: "Not a template setting." for name in sorted(unknown)})
     shape.update(changes)
-    return _version_add(template=template, version=latest.version + 1 if latest else 1, shape=shape)
+    version = _version_add(template=template, version=latest.version + 1 if latest else 1, shape=shape)
+    audit_log(log, "template revised", actor=actor, obj=template, version=version.version, changes=changes)
+    return version
 
 
 def _version_add(*, template: LabTemplate, version: int, shape: dict) -> LabTemplateVersion:
@@ -131,23 +148,21 @@ def template_latest_version(template: LabTemplate) -> LabTemplateVersion:
 
 @transaction.atomic
 def course_create(
-    *, tenant: Tenant, name: str, template: LabTemplate, starts_at, ends_at, instructors=(), **options
+    *, actor=None, tenant: Tenant, name: str, template: LabTemplate, starts_at, ends_at, instructors=(), **options
 ) -> Course:
+    """Create a course and set its instructors (see ``course_instructors_set``). Raises ValidationError."""
     course = Course(tenant=tenant, name=name, template=template, starts_at=starts_at, ends_at=ends_at, **options)
     course.full_clean()
     course.save()
-    return course_instructors_set(course=course, instructors=instructors)
+    audit_log(log, "course created", actor=actor, obj=course, tenant=tenant.slug, template=template.pk)
+    return course_instructors_set(actor=actor, course=course, instructors=instructors)
 
 
 def course_instructors_check(*, tenant: Tenant, instructors) -> None:
     """Only owners, admins and instructors of the course's tenant teach; else ValidationError naming
     the ``instructors`` field and the people refused."""
     instructors = list(instructors)
-    teachers = set(
-        Membership.objects.filter(
-            tenant=tenant, user__in=instructors, role__in=[Role.OWNER, Role.ADMIN, Role.INSTRUCTOR]
-        ).values_list("user_id", flat=True)
-    )
+    teachers = tenant_permissions.teachers_among(tenant.pk, instructors)
     refused = sorted(str(user) for user in instructors if user.pk not in teachers)
     if refused:
         raise ValidationError({
@@ -157,7 +172,7 @@ def course_instructors_check(*, tenant: Tenant, instructors) -> None:
 
 
 @transaction.atomic
-def course_instructors_set(*, course: Course, instructors) -> Course:
+def course_instructors_set(*, actor=None, course: Course, instructors) -> Course:
     """Make ``instructors`` the course's teachers, and bring the grants on it and its labs in line.
 
     Raises ValidationError (field ``instructors``) unless each may teach (see
@@ -166,11 +181,12 @@ def course_instructors_set(*, course: Course, instructors) -> Course:
     course_instructors_check(tenant=course.tenant, instructors=instructors)
     course.instructors.set(instructors)
     tenant_permissions.permissions_grant_for_course(course)
+    audit_log(log, "course instructors set", actor=actor, obj=course, instructors=[user.pk for user in instructors])
     return course
 
 
 @transaction.atomic
-def enrollment_add(*, course: Course, student: AbstractBaseUser) -> Enrollment:
+def enrollment_add(*, actor=None, course: Course, student: AbstractBaseUser) -> Enrollment:
     """Enroll a member of the course's tenant. Idempotent: enrolling twice returns the same row."""
     if not Membership.objects.filter(tenant_id=course.tenant_id, user=student).exists():
         raise ValidationError({"student": f"{student} is not a member of {course.tenant}."})
@@ -179,6 +195,7 @@ def enrollment_add(*, course: Course, student: AbstractBaseUser) -> Enrollment:
         enrollment.status = EnrollmentStatus.ENROLLED
         enrollment.save(update_fields=["status"])
     tenant_permissions.permissions_grant_for_enrollment(enrollment)
+    audit_log(log, "student enrolled", actor=actor, obj=enrollment, course=course.pk, student=student.pk)
     return enrollment
 
 
@@ -235,13 +252,13 @@ def lab_request(
             raise ValidationError({"template": "A course lab must use the course's template."})
 
     # Reads that do not depend on usage happen before the quota lock, to keep it short.
-    roles = dict(
-        Membership.objects.filter(tenant=tenant, user_id__in={owner.pk, actor.pk}).values_list("user_id", "role")
-    )
+    roles = roles_in(tenant.pk, {owner.pk, actor.pk})
     owner_role = roles.get(owner.pk)
     if owner_role is None:
         raise ValidationError({"owner": f"{owner} is not a member of {tenant}."})
-    _check_actor_may_request(actor=actor, actor_role=roles.get(actor.pk), owner=owner, template=template, course=course)
+    tenant_permissions.require(
+        actor, "lab.request", tenant, owner=owner, template=template, course=course, actor_role=roles.get(actor.pk)
+    )
     version = template_latest_version(template)
     check_some_host_able(version)  # NoSuitableHost: no enabled host can nest this version
     # Only metering changes running hours, never a request: they need no lock.
@@ -310,100 +327,18 @@ def _validate_lab_name(name: str) -> None:
         raise ValidationError({"name": exc.messages}) from None
 
 
-def _check_actor_may_request(*, actor, actor_role, owner, template, course) -> None:
-    if actor.is_staff:
-        return
-    if actor_role is None:
-        raise NotAllowed("You are not a member of this tenant.")
-    if actor_role in (Role.OWNER, Role.ADMIN):
-        return
-    if actor_role == Role.INSTRUCTOR:
-        if course is not None and course.instructors.filter(pk=actor.pk).exists():
-            return
-        if owner.pk == actor.pk:
-            return
-        raise NotAllowed("Instructors request labs for themselves or for the students of their courses.")
-    # students
-    if owner.pk != actor.pk:
-        raise NotAllowed("Students can only request labs for themselves.")
-    if course is None and not template.self_service:
-        raise NotAllowed("This template is not open for student self-service.")
-
-
-TENANT_LIMITS = (
-    # (quota field, usage key, what one lab of a version takes, unit)
-    ("max_labs", "labs", lambda version: 1, "labs"),
-    ("max_running_labs", "running", lambda version: 1, "labs"),
-    ("max_vcpus", "vcpus", lambda version: version.vcpus, "vCPUs"),
-    ("max_memory_mb", "memory_mb", lambda version: version.memory_mb, "MB"),
-    ("max_storage_gb", "storage_gb", lambda version: version.disk_gb, "GB"),
-)
-RUNNING_LIMITS = ("max_running_labs",)
-"""The tenant limits a lab that already exists meets again when it is powered on."""
-
-
-def check_tenant_room(
-    *,
-    quota: Quota,
-    usage: dict,
-    version: LabTemplateVersion,
-    count: int,
-    usage_includes_request: bool,
-    limits: tuple[str, ...] | None = None,
-) -> None:
-    """Refuse, naming the limit, if ``count`` more labs of ``version`` do not fit the tenant's quota.
-
-    ``limits`` narrows the check to some of TENANT_LIMITS (by quota field); all of them by default.
-    """
-    for name, key, each, unit in TENANT_LIMITS:
-        if limits is not None and name not in limits:
-            continue
-        limit = getattr(quota, name)
-        requested = each(version) * count
-        used = usage[key] - (requested if usage_includes_request else 0)
-        if used + requested > limit:
-            raise QuotaExceeded(quota=name, used=used, requested=requested, limit=limit, unit=unit)
-
-
 def _check_limits(*, quota: Quota, usage: dict, version: LabTemplateVersion, owner_role: str, course, seconds):
     """Every limit, against usage that already includes the lab being requested."""
-    check_tenant_room(quota=quota, usage=usage, version=version, count=1, usage_includes_request=True)
+    quota_check_labs(quota=quota, usage=usage, version=version, count=1, usage_includes_request=True)
     if course is not None and usage["owner_course_labs"] > 1:
         raise QuotaExceeded(
             quota="labs_per_student_per_course", used=usage["owner_course_labs"] - 1, requested=1, limit=1
         )
     is_student = owner_role == Role.STUDENT
-    if is_student and usage["owner_labs"] > quota.student_max_labs:
-        raise QuotaExceeded(
-            quota="student_max_labs",
-            used=usage["owner_labs"] - 1,
-            requested=1,
-            limit=quota.student_max_labs,
-            unit="labs",
-        )
-    _check_hours(quota=quota, seconds=seconds, is_student=is_student, course=course)
-
-
-def _check_hours(*, quota: Quota, seconds: dict, is_student: bool, course) -> None:
-    """The monthly hour limits a lab meets whenever it is to run (requested or started)."""
-    if seconds["tenant"] >= quota.monthly_lab_hours * 3600:
-        raise QuotaExceeded(
-            quota="monthly_lab_hours",
-            used=round(seconds["tenant"] / 3600, 2),
-            requested=0,
-            limit=quota.monthly_lab_hours,
-            unit="hours",
-        )
-    # A course lab's hours are the course's business (one lab per student; the schedules stop it
-    # at course.hours_per_student); other labs draw on the student's monthly hours.
-    if is_student and course is None and seconds["owner"] >= quota.student_hours * 3600:
-        raise QuotaExceeded(
-            quota="student_hours",
-            used=round(seconds["owner"] / 3600, 2),
-            requested=0,
-            limit=quota.student_hours,
-            unit="hours",
-        )
+    if is_student:
+        quota_check_labs(quota=quota, usage=usage, version=version, count=1, usage_includes_request=True,
+                         per_student=True)
+    quota_check_hours(quota=quota, seconds=seconds, is_student=is_student, in_course=course is not None)
 
 
 def _admit_power_on(lab: Lab) -> None:
@@ -413,21 +348,17 @@ def _admit_power_on(lab: Lab) -> None:
     counts running labs from rows, this one included, and checks the running-labs limit and the
     monthly hour limits. Raises QuotaExceeded; the caller's transaction then rolls back.
     """
-    owner_role = (
-        Membership.objects.filter(tenant_id=lab.tenant_id, user_id=lab.owner_id).values_list("role", flat=True).first()
-    )
+    owner_role = role_of(lab.owner_id, lab.tenant_id)
     seconds = running_seconds_this_month(lab.tenant_id, owner_id=lab.owner_id)
     quota = Quota.objects.select_for_update(no_key=True, of=("self",)).get(tenant_id=lab.tenant_id)
     usage = tenant_live_usage(lab.tenant_id)
-    check_tenant_room(
-        quota=quota,
-        usage=usage,
-        version=lab.template_version,
-        count=1,
-        usage_includes_request=True,
-        limits=RUNNING_LIMITS,
+    quota_check_labs(
+        quota=quota, usage=usage, version=lab.template_version, count=1, usage_includes_request=True,
+        powered_on_only=True,
     )
-    _check_hours(quota=quota, seconds=seconds, is_student=owner_role == Role.STUDENT, course=lab.course_id)
+    quota_check_hours(
+        quota=quota, seconds=seconds, is_student=owner_role == Role.STUDENT, in_course=lab.course_id is not None
+    )
 
 
 # --- Lifecycle operations -------------------------------------------------------------------
@@ -611,7 +542,7 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
     host; nobody else learns anything about hosts or other tenants' labs. Issuing twice never
     gives a student two labs: lab_request itself refuses a second live lab per student and course.
     """
-    _check_may_issue(actor=actor, course=course)
+    tenant_permissions.require(actor, "course.issue", course)
     enrollments = list(
         Enrollment.objects.filter(course=course, status=EnrollmentStatus.ENROLLED)
         .select_related("student", "lab")
@@ -633,11 +564,11 @@ def course_issue(*, actor, course: Course, dry_run: bool = False) -> IssuePlan:
     quota = Quota.objects.get(tenant_id=course.tenant_id)
     usage = tenant_live_usage(course.tenant_id)
     count = len(pending)
-    check_tenant_room(quota=quota, usage=usage, version=version, count=count, usage_includes_request=False)
+    quota_check_labs(quota=quota, usage=usage, version=version, count=count, usage_includes_request=False)
 
     rooms = host_rooms(hosts_able(list(Host.objects.filter(state=HostState.ENABLED).order_by("pk")), version))
     need = {"vcpus": version.vcpus, "memory_mb": version.memory_mb, "storage_gb": version.disk_gb}
-    shows_hosts = actor.is_staff
+    shows_hosts = tenant_permissions.is_platform_admin(actor)
     for enrollment in pending:
         room = choose_host(rooms, policy=settings.NESTLAB_PLACEMENT_POLICY, **need)
         if room is None:
@@ -693,11 +624,3 @@ def _reserve(room, need):
         room.storage_used_gb + need["storage_gb"],
     )
 
-
-def _check_may_issue(*, actor, course: Course) -> None:
-    if actor.is_staff:
-        return
-    role = Membership.objects.filter(tenant_id=course.tenant_id, user=actor).values_list("role", flat=True).first()
-    if role in (Role.OWNER, Role.ADMIN) or course.instructors.filter(pk=actor.pk).exists():
-        return
-    raise NotAllowed("Only the course's instructors and the tenant's admins can issue its labs.")

@@ -4,7 +4,7 @@ from django.utils.html import format_html_join
 
 from tenants import services
 from tenants.models import Membership, Quota, Tenant
-from tenants.selectors import tenant_usage
+from tenants.selectors import tenant_student_usage, tenant_usage
 
 
 class MembershipInlineForm(forms.ModelForm):
@@ -27,16 +27,16 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
-def save_memberships(formset) -> None:
+def save_memberships(formset, *, actor) -> None:
     """Membership changes go through the services, which keep the django-guardian grants in step."""
     changed = formset.save(commit=False)
     for membership in formset.deleted_objects:
-        services.membership_remove(membership=membership)
+        services.membership_remove(actor=actor, membership=membership)
     for membership in changed:
         if membership.pk is None:
-            services.membership_add(tenant=membership.tenant, user=membership.user, role=membership.role)
+            services.membership_add(actor=actor, tenant=membership.tenant, user=membership.user, role=membership.role)
         else:
-            services.membership_change_role(membership=membership, role=membership.role)
+            services.membership_change_role(actor=actor, membership=membership, role=membership.role)
 
 
 class QuotaInline(admin.StackedInline):
@@ -57,21 +57,21 @@ class TenantAdmin(admin.ModelAdmin):
 
     def save_formset(self, request, form, formset, change):
         if formset.model is Membership:
-            save_memberships(formset)
+            save_memberships(formset, actor=request.user)
         else:
             super().save_formset(request, form, formset, change)
 
     @admin.display(description="Usage against quota")
     def usage_against_quota(self, tenant):
+        """Every limit of the quota table: the tenant's usage, and the busiest student's."""
         if tenant.pk is None or not Quota.objects.filter(tenant=tenant).exists():
             return "-"
+        lines = [(line, "") for line in tenant_usage(tenant)]
+        lines += [(line, " (busiest student)") for line in tenant_student_usage(tenant)]
         return format_html_join(
             "\n",
-            "<div>{}: {} of {} {} ({}%)</div>",
-            (
-                (line.quota, line.used, line.limit, line.unit, round(100 * line.fraction))
-                for line in tenant_usage(tenant)
-            ),
+            "<div>{}: {} of {} {} ({}%){}</div>",
+            ((line.quota, line.used, line.limit, line.unit, round(100 * line.fraction), who) for line, who in lines),
         )
 
 
@@ -87,13 +87,13 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.membership_change_role(membership=obj, role=obj.role)
+            services.membership_change_role(actor=request.user, membership=obj, role=obj.role)
         else:
-            obj.pk = services.membership_add(tenant=obj.tenant, user=obj.user, role=obj.role).pk
+            obj.pk = services.membership_add(actor=request.user, tenant=obj.tenant, user=obj.user, role=obj.role).pk
 
     def delete_model(self, request, obj):
-        services.membership_remove(membership=obj)
+        services.membership_remove(actor=request.user, membership=obj)
 
     def delete_queryset(self, request, queryset):
         for membership in queryset:
-            services.membership_remove(membership=membership)
+            services.membership_remove(actor=request.user, membership=membership)

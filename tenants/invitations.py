@@ -32,6 +32,7 @@ from django.utils import timezone
 from config.errors import AlreadyMember, InvitationNotFound, NotAllowed
 from labs.models import Enrollment, EnrollmentStatus
 from labs.services import enrollment_add
+from tenants import permissions as tenant_permissions
 from tenants.models import Invitation, Membership, Role, Tenant
 from tenants.services import membership_add
 
@@ -155,7 +156,7 @@ def person_add(*, actor, tenant: Tenant, email: str, role: str, name: str = "", 
     if not accounts:
         user = _account_create(email=email, name=name)
         if user is not None:
-            membership_add(tenant=tenant, user=user, role=role)
+            membership_add(actor=actor, tenant=tenant, user=user, role=role)
             token = invitation_create(actor=actor, tenant=tenant, user=user, role=role)
             return Added(email=email, role=role, invited=True, new_account=user, tokens=(token,))
         # A parallel add made the account (and its membership) first and has committed, so this
@@ -175,7 +176,10 @@ def person_add(*, actor, tenant: Tenant, email: str, role: str, name: str = "", 
 
 
 def member_add_by_email(*, actor, tenant: Tenant, email: str, role: str, name: str = "") -> Added:
-    """A member add: ``person_add``, refusing (409) a person who is already a member."""
+    """A member add: ``person_add``, refusing (409) a person who is already a member.
+
+    Raises NotAllowed unless the actor may give ``role`` (only owners give the owner role)."""
+    tenant_permissions.require(actor, "member.role", tenant, role=role)
     added = person_add(actor=actor, tenant=tenant, email=email, role=role, name=name)
     if added.member is not None:
         raise AlreadyMember(f"{added.email} is already a member of {tenant}.", email=added.email)
@@ -203,10 +207,10 @@ def invitation_accept(*, token: str, user) -> Membership:
         raise NotAllowed("Platform admins are not members of tenants.")
     membership = Membership.objects.filter(tenant=invitation.tenant, user=user).first()
     if membership is None:
-        membership = membership_add(tenant=invitation.tenant, user=user, role=invitation.role)
+        membership = membership_add(actor=user, tenant=invitation.tenant, user=user, role=invitation.role)
     waiting = Enrollment.objects.filter(course__tenant=invitation.tenant, student=user, status=EnrollmentStatus.INVITED)
     for enrollment in waiting.select_related("course"):
-        enrollment_add(course=enrollment.course, student=user)
+        enrollment_add(actor=user, course=enrollment.course, student=user)
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
     return membership

@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 
 from config import validators as host_rules
+from tenants.quotas import QUOTA_LIMIT_FIELDS
 
 
 class LowerCaseSlugField(models.SlugField):
@@ -81,20 +82,10 @@ class Membership(models.Model):
 
 _positive = [MinValueValidator(1)]
 
-QUOTA_LIMIT_FIELDS = (
-    "max_vcpus",
-    "max_memory_mb",
-    "max_storage_gb",
-    "max_labs",
-    "max_running_labs",
-    "monthly_lab_hours",
-    "student_max_labs",
-    "student_hours",
-)
-
 
 class Quota(models.Model):
-    """A tenant's limits. Usage is always counted from live rows, never stored here."""
+    """A tenant's limits (one field per row of ``tenants.quotas.QUOTA_LIMITS``, which says what each
+    counts). Usage is always counted from live rows, never stored here."""
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="quota")
     max_vcpus = models.PositiveIntegerField(default=64, validators=_positive)

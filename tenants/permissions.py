@@ -1,6 +1,6 @@
 """Who may do what: django-guardian object permissions, and the tenant-scoped queryset restriction.
 
-Two layers, both always applied by the API base classes (``config.api``):
+Two layers, both always applied by the API base classes (``config.api``), and a third the services ask:
 
 1. ``restrict(queryset, user, action)`` narrows any queryset to the rows of the tenants the user
    belongs to, and then to the rows the user holds the object permission for. It is the only
@@ -28,6 +28,13 @@ Two layers, both always applied by the API base classes (``config.api``):
 
 Tenants, memberships, quotas and templates have no per-object grants: what a user may do with
 them follows from the role alone, and ``restrict`` encodes it.
+
+3. What the services ask before they change something: ``require(actor, action, obj, ...)``
+   answers "may this actor do this action to this object" from the same role sets and grants,
+   and raises NotAllowed (a 403: the caller sees the object) naming the rule; ``refusal`` gives
+   the same answer as the reason, or None. The actions are the keys of ``RULES``. An actor of
+   None is the system (the beat's schedules, the reconciler, management commands), which may do anything;
+   entry points always pass the signed-in user.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from config.errors import NotAllowed
 from labs.models import (
     Course,
     CourseGroupObjectPermission,
@@ -219,28 +227,140 @@ def may(user, obj, action: str) -> bool:
     return restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action).exists()
 
 
-def may_assign_role(user, tenant_id: int, role: str) -> bool:
-    """Only owners (and platform admins) hand out, change or take away the owner role."""
-    access = access_of(user)
-    if access.is_staff:
-        return True
-    mine = access.role_in(tenant_id)
-    if mine == Role.OWNER:
-        return True
-    return mine == Role.ADMIN and role != Role.OWNER
+# --- What the services ask ----------------------------------------------------------------------
+
+
+def is_platform_admin(user) -> bool:
+    """Platform admins (``is_staff``, active) hold everything and manage the fleet."""
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
+
+
+def roles_in(tenant_id: int, user_ids) -> dict[int, str]:
+    """Each user's role in the tenant (absent: not a member), read now (one query, never cached)."""
+    rows = Membership.objects.filter(tenant_id=tenant_id, user_id__in=set(user_ids)).values_list("user_id", "role")
+    return dict(rows)
+
+
+def role_of(user_id: int, tenant_id: int) -> str | None:
+    return roles_in(tenant_id, [user_id]).get(user_id)
+
+
+def teachers_among(tenant_id: int, users) -> set[int]:
+    """The ids of ``users`` (users or a queryset of them) who may teach in the tenant: its owners,
+    admins and instructors."""
+    rows = Membership.objects.filter(tenant_id=tenant_id, role__in=TEACHING_ROLES, user__in=users)
+    return set(rows.values_list("user_id", flat=True))
+
+
+def _host_manage(actor, host, **context) -> str | None:
+    return None if is_platform_admin(actor) else "Only platform admins manage hosts."
+
+
+_UNSET = object()
+
+
+def _lab_request(actor, tenant, *, owner, template, course, actor_role=_UNSET, **context) -> str | None:
+    """Managers request any lab; instructors for themselves or their courses' students; students
+    for themselves, from a self-service template or for their course."""
+    if is_platform_admin(actor):
+        return None
+    if actor_role is _UNSET:
+        actor_role = role_of(actor.pk, tenant.pk)
+    if actor_role is None:
+        return "You are not a member of this tenant."
+    if actor_role in MANAGER_ROLES:
+        return None
+    if actor_role == Role.INSTRUCTOR:
+        if course is not None and course.instructors.filter(pk=actor.pk).exists():
+            return None
+        if owner.pk == actor.pk:
+            return None
+        return "Instructors request labs for themselves or for the students of their courses."
+    if owner.pk != actor.pk:
+        return "Students can only request labs for themselves."
+    if course is None and not template.self_service:
+        return "This template is not open for student self-service."
+    return None
+
+
+def _course_issue(actor, course, **context) -> str | None:
+    if is_platform_admin(actor) or may(actor, course, "issue"):  # the managers' and instructors' grant
+        return None
+    return "Only the course's instructors and the tenant's admins can issue its labs."
+
+
+def _template_create(actor, tenant, **context) -> str | None:
+    if is_platform_admin(actor):
+        return None
+    if tenant is None:
+        return "Give one of your tenants; only platform admins make global templates."
+    if role_of(actor.pk, tenant.pk) in MANAGER_ROLES:
+        return None
+    return "Only the tenant's owners and admins make its templates."
+
+
+def _member_role(actor, tenant, *, role: str, **context) -> str | None:
+    """Only owners (and platform admins) hand out, change or take away the owner role; admins the rest."""
+    if is_platform_admin(actor):
+        return None
+    mine = role_of(actor.pk, tenant.pk)
+    if mine == Role.OWNER or (mine == Role.ADMIN and role != Role.OWNER):
+        return None
+    if mine == Role.ADMIN:
+        return "Only owners give, change or take away the owner role."
+    return "Only the tenant's owners and admins manage its members."
+
+
+RULES = {
+    "host.manage": _host_manage,  # create, edit, drain, enable, doctor
+    "lab.request": _lab_request,  # context: owner, template, course (actor_role if already read)
+    "course.issue": _course_issue,
+    "template.create": _template_create,  # obj: the tenant, None for a global template
+    "member.role": _member_role,  # give, change or take away ``role``: obj is the tenant
+}
+
+
+def refusal(actor, action: str, obj=None, **context) -> str | None:
+    """Why ``actor`` may not ``action`` ``obj`` (None: they may). The system (None) may do anything."""
+    if actor is None:
+        return None
+    return RULES[action](actor, obj, **context)
+
+
+def require(actor, action: str, obj=None, **context) -> None:
+    """Raise NotAllowed, naming the rule, unless ``actor`` may ``action`` ``obj``."""
+    reason = refusal(actor, action, obj, **context)
+    if reason is not None:
+        raise NotAllowed(reason)
 
 
 # --- Grants --------------------------------------------------------------------------------------
 
 
+# The django-guardian groups' names: declared here only.
+def managers_group_name(tenant_id: int) -> str:
+    return f"nestlab:tenant:{tenant_id}:managers"
+
+
+def instructors_group_name(course_id: int) -> str:
+    return f"nestlab:course:{course_id}:instructors"
+
+
 def managers_group(tenant_id: int) -> Group:
-    group, _ = Group.objects.get_or_create(name=f"nestlab:tenant:{tenant_id}:managers")
+    group, _ = Group.objects.get_or_create(name=managers_group_name(tenant_id))
     return group
 
 
 def instructors_group(course_id: int) -> Group:
-    group, _ = Group.objects.get_or_create(name=f"nestlab:course:{course_id}:instructors")
+    group, _ = Group.objects.get_or_create(name=instructors_group_name(course_id))
     return group
+
+
+def permissions_forget_tenant(tenant_id: int) -> None:
+    """Delete the tenant's groups (its managers', its courses' instructors'), before it goes."""
+    course_ids = Course.objects.filter(tenant_id=tenant_id).values_list("pk", flat=True)
+    names = [managers_group_name(tenant_id), *(instructors_group_name(pk) for pk in course_ids)]
+    Group.objects.filter(name__in=names).delete()
 
 
 def _permissions(app_model: str, codenames) -> list[Permission]:
@@ -312,11 +432,7 @@ def permissions_grant_for_course(course) -> None:
     ]
     CourseGroupObjectPermission.objects.bulk_create(rows, ignore_conflicts=True)
 
-    teaching = set(
-        Membership.objects.filter(
-            tenant_id=course.tenant_id, role__in=TEACHING_ROLES, user__in=course.instructors.all()
-        ).values_list("user_id", flat=True)
-    )
+    teaching = teachers_among(course.tenant_id, course.instructors.all())
     current = set(teachers.user_set.values_list("pk", flat=True))
     if current - teaching:
         teachers.user_set.remove(*(current - teaching))
@@ -387,7 +503,7 @@ def permissions_revoke_membership(membership) -> None:
     tenant_id = membership.tenant_id
     managers_group(tenant_id).user_set.remove(user)
     course_ids = list(Course.objects.filter(tenant_id=tenant_id).values_list("pk", flat=True))
-    groups = Group.objects.filter(name__in=[f"nestlab:course:{pk}:instructors" for pk in course_ids])
+    groups = Group.objects.filter(name__in=[instructors_group_name(pk) for pk in course_ids])
     user.groups.remove(*groups)
     LabUserObjectPermission.objects.filter(user=user, content_object__tenant_id=tenant_id).delete()
     CourseUserObjectPermission.objects.filter(user=user, content_object__tenant_id=tenant_id).delete()

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from labs.models import Lab, LabUsageMonth
 from labs.states import LIVE, POWERED, LabState
-from tenants.models import Quota, Tenant
+from tenants.models import Membership, Quota, Role, Tenant
+from tenants.quotas import QUOTA_LIMITS, usage_of
 
 
 @dataclass(frozen=True)
@@ -60,15 +61,47 @@ def running_seconds_this_month(tenant_id: int, *, owner_id: int | None = None, n
 
 
 def tenant_usage(tenant: Tenant) -> list[UsageLine]:
-    """Every tenant-wide limit with its current usage, for the admin and the API."""
+    """Every tenant-wide limit of ``QUOTA_LIMITS`` with its current usage, for the admin and the
+    API (per-student limits are met per student, so they have no tenant-wide line)."""
     quota = Quota.objects.get(tenant=tenant)
     live = tenant_live_usage(tenant.pk)
-    seconds = running_seconds_this_month(tenant.pk)["tenant"]
+    seconds = running_seconds_this_month(tenant.pk)
     return [
-        UsageLine("max_vcpus", live["vcpus"], quota.max_vcpus, "vCPUs"),
-        UsageLine("max_memory_mb", live["memory_mb"], quota.max_memory_mb, "MB"),
-        UsageLine("max_storage_gb", live["storage_gb"], quota.max_storage_gb, "GB"),
-        UsageLine("max_labs", live["labs"], quota.max_labs, "labs"),
-        UsageLine("max_running_labs", live["running"], quota.max_running_labs, "labs"),
-        UsageLine("monthly_lab_hours", round(seconds / 3600, 2), quota.monthly_lab_hours, "hours"),
+        UsageLine(limit.field, usage_of(limit, live=live, seconds=seconds), getattr(quota, limit.field), limit.unit)
+        for limit in QUOTA_LIMITS
+        if not limit.per_student
+    ]
+
+
+def tenant_student_usage(tenant: Tenant) -> list[UsageLine]:
+    """Every per-student limit of ``QUOTA_LIMITS`` with the busiest student's usage (for the admin).
+
+    Two grouped queries, whatever the number of students."""
+    quota = Quota.objects.get(tenant=tenant)
+    students = Membership.objects.filter(tenant=tenant, role=Role.STUDENT).values("user_id")
+    busiest_labs = (
+        Lab.objects.filter(tenant=tenant, state__in=LIVE, owner_id__in=students)
+        .values("owner_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+        .values_list("n", flat=True)
+        .first()
+    )
+    # As the request checks and the schedules count them: a student's hours outside courses.
+    busiest_seconds = (
+        LabUsageMonth.objects.filter(
+            tenant=tenant, month=month_start(), owner_id__in=students, lab__course__isnull=True
+        )
+        .values("owner_id")
+        .annotate(s=Sum("running_seconds"))
+        .order_by("-s")
+        .values_list("s", flat=True)
+        .first()
+    )
+    live = {"owner_labs": busiest_labs or 0}
+    seconds = {"owner": busiest_seconds or 0}
+    return [
+        UsageLine(limit.field, usage_of(limit, live=live, seconds=seconds), getattr(quota, limit.field), limit.unit)
+        for limit in QUOTA_LIMITS
+        if limit.per_student
     ]

@@ -21,7 +21,7 @@ import random
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from config.errors import InvalidTransition
+from labs.lifecycle import unless_moved_on
 from labs.models import Lab
 from labs.states import LabState
 from workers.dispatch import TaskName, host_queue, send_lab_task_on_commit
@@ -48,14 +48,14 @@ def _run(task, lab_id, operation, *, on_give_up=None):
     """Run ``operation()``; retry transient errors; on a permanent one call ``on_give_up(reason)``,
     or, without one (build and teardown), fail the lab and clean up after it."""
     try:
-        return operation()
-    except Lab.DoesNotExist:
-        log.info("lab %s is gone; %s has nothing to do", lab_id, task.name)
-        return None
-    except InvalidTransition as exc:
         # Someone moved the lab on meanwhile (a delete during a build, say): their operation
         # owns it now, and failing it here would undo their decision.
-        log.info("lab %s moved on during %s: %s", lab_id, task.name, exc)
+        with unless_moved_on() as moved:
+            return operation()
+        log.info("lab %s moved on during %s: %s", lab_id, task.name, moved.error)
+        return None
+    except Lab.DoesNotExist:
+        log.info("lab %s is gone; %s has nothing to do", lab_id, task.name)
         return None
     except Exception as exc:
         if getattr(exc, "wait_and_retry", False):

@@ -67,7 +67,7 @@ class LabTemplateViewSet(
         serializer = TemplateCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = {"tenant": None, **serializer.validated_data}
-        template = lab_services.template_create(**data)
+        template = lab_services.template_create(actor=request.user, **data)
         return Response(TemplateSerializer(template).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
@@ -78,9 +78,9 @@ class LabTemplateViewSet(
         metadata = {name: changes.pop(name) for name in TEMPLATE_EDITABLE if name in changes}
         with transaction.atomic():
             if metadata:
-                template_update(template=template, **metadata)
+                template_update(actor=request.user, template=template, **metadata)
             if changes:
-                lab_services.template_revise(template=template, **changes)
+                lab_services.template_revise(actor=request.user, template=template, **changes)
         return Response(TemplateSerializer(self.get_queryset().get(pk=template.pk)).data)
 
 
@@ -235,7 +235,7 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     def create(self, request, *args, **kwargs):
         serializer = CourseCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-        course = lab_services.course_create(**serializer.validated_data)
+        course = lab_services.course_create(actor=request.user, **serializer.validated_data)
         return Response(CourseSerializer(course).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], responses=EnrollmentSerializer(many=True), summary="The course's roster",

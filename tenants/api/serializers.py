@@ -3,7 +3,8 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from config import validators as host_rules
-from tenants.models import QUOTA_LIMIT_FIELDS, Membership, Quota, Role, Tenant
+from tenants.models import Membership, Quota, Role, Tenant
+from tenants.quotas import QUOTA_LIMIT_FIELDS
 
 
 class LowerCaseSlugField(serializers.SlugField):

@@ -115,3 +115,21 @@ def test_the_readme_shows_the_diagram_generated_from_the_table():
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert states.state_diagram() in readme, "regenerate it with `python manage.py lab_states`"
+
+
+def test_unless_moved_on_steps_aside_only_for_a_lab_someone_else_moved(acme, acme_admin, acme_template):
+    from labs.lifecycle import unless_moved_on
+    from labs.services import lab_request
+
+    lab = lab_request(actor=acme_admin, template=acme_template)
+    with unless_moved_on() as moved:
+        transition(lab, LabEventName.START)  # not allowed from requested
+        raise AssertionError("the block stops at the refused transition")
+    assert moved and isinstance(moved.error, InvalidTransition)
+
+    with unless_moved_on() as moved:
+        transition(lab, LabEventName.DELETE)
+    assert not moved and lab.state == LabState.DELETING
+
+    with pytest.raises(ValueError), unless_moved_on():
+        raise ValueError("other errors pass through")

@@ -20,8 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import InvalidTransition
-from labs.lifecycle import lab_note, lab_notes_add, transition
+from labs.lifecycle import lab_note, lab_notes_add, transition, unless_moved_on
 from labs.models import Lab, LabCheckpoint
 from labs.states import TRANSIENT, LabEventName, LabState
 from workers.hyperv.errors import HypervisorError, NotFound
@@ -88,10 +87,9 @@ def vm_spec(lab: Lab, switch_name: str, vlan_id: int | None, nat_segment: str | 
 
 def lab_place_for_build(*, lab_id) -> Host | None:
     """Reserve capacity (idempotent). Returns the host, or None if the lab no longer needs one."""
-    try:
+    with unless_moved_on():
         return lab_place(lab_id=lab_id).host
-    except InvalidTransition:
-        return None  # no longer waiting for a host (deleted meanwhile, say)
+    return None  # no longer waiting for a host (deleted meanwhile, say)
 
 
 def lab_build(*, lab_id) -> None:
@@ -214,11 +212,10 @@ def lab_fail(*, lab_id, reason: str) -> bool:
     lab = Lab.objects.filter(pk=lab_id).first()
     if lab is None or lab.state not in TRANSIENT:
         return False
-    try:
+    with unless_moved_on():
         transition(lab, E.FAIL, message=reason, last_error=reason[:2000], running_since=None)
-    except InvalidTransition:
-        return False
-    return True
+        return True
+    return False
 
 
 def lab_cleanup(*, lab_id) -> None:
@@ -278,11 +275,10 @@ def lab_settle(lab: Lab, *, was: str, message: str, now=None, **changes) -> bool
             meter_lab(lab_id=lab.pk, now=now)
         changes.update(running_since=None)
         event = E.SETTLED_STOPPED
-    try:
+    with unless_moved_on():
         transition(lab, event, message=message, **changes)
-    except InvalidTransition:
-        return False
-    return True
+        return True
+    return False
 
 
 def lab_operation_failed(*, lab_id, state: str, was: str, reason: str) -> bool:

@@ -26,15 +26,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import InvalidTransition
-from labs.lifecycle import transition
+from labs.lifecycle import transition, unless_moved_on
 from labs.models import Lab
 from labs.states import LIVE, TRANSIENT, LabEventName, LabState
 from workers.dispatch import TaskName, send_lab_task_on_commit
 from workers.hyperv.errors import HypervisorError
 from workers.hyperv.interface import TaggedVm
-from workers.models import Allocation, Host, HostState, OrphanSighting
+from workers.models import Allocation, Host, OrphanSighting
 from workers.services.hostcalls import driver_for
+from workers.services.hosts import HostChange, host_state_change
 from workers.services.metering import meter_lab
 from workers.services.operations import OPERATIONS, lab_fail
 from workers.services.placement import allocation_release
@@ -59,38 +59,20 @@ class ReconcileReport:
 
 
 def _try(lab: Lab, event: str, **changes) -> bool:
-    try:
+    with unless_moved_on():
         transition(lab, event, **changes)
         return True
-    except InvalidTransition:
-        return False
+    return False
 
 
 def host_mark_offline(host: Host, reason: str, report: ReconcileReport) -> None:
     """The host does not answer: offline, and its settled labs degraded. Nothing is deleted."""
-    with transaction.atomic():
-        locked = Host.objects.select_for_update(no_key=True, of=("self",)).get(pk=host.pk)
-        if locked.state != HostState.OFFLINE:
-            locked.resume_state = locked.state
-            locked.state = HostState.OFFLINE
-        locked.last_error = reason[:2000]
-        locked.save(update_fields=["state", "resume_state", "last_error"])
+    host_state_change(actor=None, host=host, change=HostChange.LOST, last_error=reason[:2000])
     for lab in Lab.objects.filter(
         host=host, state__in=[LabState.RUNNING, LabState.STOPPED, LabState.STARTING, LabState.STOPPING]
     ):
         if _try(lab, E.HOST_LOST, message=f"host {host.name} does not answer: {reason}"):
             report.degraded += 1
-
-
-def host_mark_answering(host: Host) -> None:
-    with transaction.atomic():
-        locked = Host.objects.select_for_update(no_key=True, of=("self",)).get(pk=host.pk)
-        if locked.state == HostState.OFFLINE:
-            locked.state = locked.resume_state or HostState.ENABLED
-            locked.resume_state = ""
-        locked.last_seen = timezone.now()
-        locked.last_error = ""
-        locked.save(update_fields=["state", "resume_state", "last_seen", "last_error"])
 
 
 def reconcile_host(*, host_id, now=None) -> ReconcileReport:
@@ -104,7 +86,7 @@ def reconcile_host(*, host_id, now=None) -> ReconcileReport:
         report.answered = False
         host_mark_offline(host, f"{type(exc).__name__}: {exc.host_message}", report)
         return report
-    host_mark_answering(host)
+    host_state_change(actor=None, host=host, change=HostChange.ANSWERED, last_seen=timezone.now(), last_error="")
 
     vms_by_lab: dict = {}
     for vm in vms:

@@ -15,12 +15,13 @@ from django.conf import settings
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from config.errors import InvalidTransition, QuotaExceeded
-from labs.lifecycle import lab_note
+from config.errors import QuotaExceeded
+from labs.lifecycle import lab_note, unless_moved_on
 from labs.models import Course, Lab, LabUsageMonth
 from labs.services import lab_expire, lab_start, lab_stop
 from labs.states import LIVE, LabState
 from tenants.models import Quota, Role
+from tenants.quotas import MONTHLY_LAB_HOURS, STUDENT_HOURS, hours_of, hours_used_up
 from tenants.selectors import month_start
 from workers.dispatch import TaskName, send_lab_task_on_commit
 from workers.services.metering import meter_running_labs
@@ -45,11 +46,9 @@ class ScheduleReport:
 
 
 def _stop(lab: Lab, reason: str, why: str, report: ScheduleReport) -> None:
-    try:
+    with unless_moved_on():
         lab_stop(actor=None, lab=lab, reason=reason)
         report.count_stop(why)
-    except InvalidTransition:
-        pass  # it moved on meanwhile
 
 
 def run_schedules(*, now=None) -> ScheduleReport:
@@ -95,10 +94,10 @@ def enforce_monthly_hours(now, report: ScheduleReport) -> None:
         .values_list("tenant_id", "s")
     )
     for quota in Quota.objects.filter(tenant_id__in=used):
-        hours = used[quota.tenant_id] / 3600
-        if hours < quota.monthly_lab_hours:
+        seconds = used[quota.tenant_id]
+        if not hours_used_up(seconds, quota.monthly_lab_hours):
             continue
-        reason = f"Monthly lab hours used up: {hours:.1f} of {quota.monthly_lab_hours} h."
+        reason = MONTHLY_LAB_HOURS.used_up_reason(seconds=seconds, limit_hours=quota.monthly_lab_hours)
         for lab in _running(Lab.objects.filter(tenant_id=quota.tenant_id)):
             _stop(lab, reason, "monthly_lab_hours", report)
 
@@ -134,16 +133,18 @@ def enforce_student_hours(now, report: ScheduleReport) -> None:
         .values_list("owner_id", "tenant_id", "s")
     }
     student_hours = dict(
-        Quota.objects.filter(tenant_id__in={lab.tenant_id for lab in labs}).values_list("tenant_id", "student_hours")
+        Quota.objects.filter(tenant_id__in={lab.tenant_id for lab in labs}).values_list(
+            "tenant_id", STUDENT_HOURS.field
+        )
     )
     for lab in labs:
         if lab.course_id:
             limit, used = lab.course.hours_per_student, course_seconds.get(lab.pk, 0)
-            what = f"Course hours used up: {used / 3600:.1f} of {limit} h for {lab.course.name}."
+            what = f"Course hours used up: {hours_of(used, limit)} for {lab.course.name}."
         else:
             limit, used = student_hours[lab.tenant_id], monthly_seconds.get((lab.owner_id, lab.tenant_id), 0)
-            what = f"Student hours for this month used up: {used / 3600:.1f} of {limit} h."
-        if used >= limit * 3600:
+            what = STUDENT_HOURS.used_up_reason(seconds=used, limit_hours=limit)
+        if hours_used_up(used, limit):
             _stop(lab, what, "student_hours", report)
 
 
@@ -166,11 +167,9 @@ def expire_labs(now, report: ScheduleReport) -> None:
             lab_note(lab=lab, event="expiry_warning", message=f"Expires at {lab.expires_at:%Y-%m-%d %H:%M} UTC.")
             report.warned += 1
     for lab in live.filter(expires_at__lte=now):
-        try:
+        with unless_moved_on():
             lab_expire(lab=lab)
             report.expired += 1
-        except InvalidTransition:
-            pass
 
 
 def run_course_windows(now, report: ScheduleReport) -> None:
@@ -182,10 +181,9 @@ def run_course_windows(now, report: ScheduleReport) -> None:
             continue
         for lab in Lab.objects.filter(course=course, state=LabState.STOPPED).select_related("template_version"):
             try:
-                lab_start(actor=None, lab=lab)
-                report.started += 1
-            except InvalidTransition:
-                pass
+                with unless_moved_on():
+                    lab_start(actor=None, lab=lab)
+                    report.started += 1
             except QuotaExceeded as refused:  # the lab stays stopped; its history says why
                 lab_note(lab=lab, event="start_refused", message=f"Course window start refused: {refused.message}")
                 report.refused += 1
