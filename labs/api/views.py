@@ -187,6 +187,9 @@ class LabViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, RdpRenderer], filter_backends=[])
     def connection(self, request, pk=None):
+        if "format" in request.query_params and request.query_params["format"] not in ("json", "rdp"):
+            # An unknown format is already a 404 from DRF's negotiation; an empty one would be ignored.
+            raise serializers.ValidationError({"format": ["Must be json or rdp."]})
         connection = lab_connection(self.get_object())
         if request.accepted_renderer.format == "rdp":
             filename = f"{connection.vm_name}.rdp"

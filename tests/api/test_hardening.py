@@ -271,3 +271,11 @@ def test_a_blank_host_password_keeps_the_stored_one_and_a_new_host_needs_one(wor
 def test_a_slug_with_a_nul_byte_is_a_400_not_a_database_error(world, api):
     response = api("admin").post("/api/v1/courses/", _course_body(world, tenant="ac\x00me"), format="json")
     assert "tenant" in _json_error(response, 400)
+
+
+@pytest.mark.parametrize("value", ["", "xml"])
+def test_a_connection_format_other_than_json_or_rdp_is_refused(world, api, value):
+    response = api("student").get(f"/api/v1/labs/{world.lab.pk}/connection/?format={value}")
+    assert response.status_code in (400, 404) and response["Content-Type"].startswith("application/json")
+    if value == "":
+        assert "format" in _json_error(response, 400)
