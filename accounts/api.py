@@ -28,8 +28,9 @@ class LoginLocked(exceptions.APIException):
 
 class TokenObtainSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"},
-                                     write_only=True)
+    password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, style={"input_type": "password"}, write_only=True
+    )
 
 
 class TokenSerializer(serializers.Serializer):

@@ -160,8 +160,16 @@ class CourseAdminForm(forms.ModelForm):
 
     class Meta:
         model = Course
-        fields = ["tenant", "name", "template", "instructors", "starts_at", "ends_at", "hours_per_student",
-                  "lab_lifetime"]
+        fields = [
+            "tenant",
+            "name",
+            "template",
+            "instructors",
+            "starts_at",
+            "ends_at",
+            "hours_per_student",
+            "lab_lifetime",
+        ]
 
     def clean(self):
         data = super().clean()

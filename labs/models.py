@@ -150,7 +150,9 @@ class LabTemplateVersion(models.Model):
     network_mode = models.CharField(max_length=10, choices=NetworkMode.choices, default=NetworkMode.PRIVATE)
     default_lifetime = models.DurationField(default=timedelta(days=7), validators=lifetime_validators)
     max_continuous_running = models.DurationField(
-        null=True, blank=True, validators=continuous_running_validators,
+        null=True,
+        blank=True,
+        validators=continuous_running_validators,
         help_text="Stop a lab that has run this long without a break. Empty: no limit.",
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -158,7 +158,11 @@ def roster_import(*, actor, course, entries: list[RosterEntry]) -> RosterResult:
     for entry in sorted(entries, key=lambda e: e.email.lower()):
         try:
             added = person_add(
-                actor=actor, tenant=course.tenant, email=entry.email, name=entry.name, role=Role.STUDENT,
+                actor=actor,
+                tenant=course.tenant,
+                email=entry.email,
+                name=entry.name,
+                role=Role.STUDENT,
                 keep_open_role=True,
             )
             if added.member is not None:

@@ -165,10 +165,12 @@ def course_instructors_check(*, tenant: Tenant, instructors) -> None:
     teachers = tenant_permissions.teachers_among(tenant.pk, instructors)
     refused = sorted(str(user) for user in instructors if user.pk not in teachers)
     if refused:
-        raise ValidationError({
-            "instructors": f"Only owners, admins and instructors of {tenant} may teach a course, "
-            f"not {', '.join(refused)}."
-        })
+        raise ValidationError(
+            {
+                "instructors": f"Only owners, admins and instructors of {tenant} may teach a course, "
+                f"not {', '.join(refused)}."
+            }
+        )
 
 
 @transaction.atomic
@@ -336,8 +338,9 @@ def _check_limits(*, quota: Quota, usage: dict, version: LabTemplateVersion, own
         )
     is_student = owner_role == Role.STUDENT
     if is_student:
-        quota_check_labs(quota=quota, usage=usage, version=version, count=1, usage_includes_request=True,
-                         per_student=True)
+        quota_check_labs(
+            quota=quota, usage=usage, version=version, count=1, usage_includes_request=True, per_student=True
+        )
     quota_check_hours(quota=quota, seconds=seconds, is_student=is_student, in_course=course is not None)
 
 
@@ -353,7 +356,11 @@ def _admit_power_on(lab: Lab) -> None:
     quota = Quota.objects.select_for_update(no_key=True, of=("self",)).get(tenant_id=lab.tenant_id)
     usage = tenant_live_usage(lab.tenant_id)
     quota_check_labs(
-        quota=quota, usage=usage, version=lab.template_version, count=1, usage_includes_request=True,
+        quota=quota,
+        usage=usage,
+        version=lab.template_version,
+        count=1,
+        usage_includes_request=True,
         powered_on_only=True,
     )
     quota_check_hours(
@@ -483,10 +490,12 @@ def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
         latest = locked.created_at + MAX_LAB_LIFETIME
         if base > latest - timedelta(hours=hours):
             left = max(0, int((latest - base).total_seconds() // 3600))
-            raise ValidationError({
-                "hours": f"A lab lives at most {MAX_LAB_LIFETIME.days} days, until {latest:%Y-%m-%d %H:%M} UTC for "
-                f"this one; it can be extended by at most {left} more hours."
-            })
+            raise ValidationError(
+                {
+                    "hours": f"A lab lives at most {MAX_LAB_LIFETIME.days} days, until {latest:%Y-%m-%d %H:%M} UTC for "
+                    f"this one; it can be extended by at most {left} more hours."
+                }
+            )
         locked.expires_at = base + timedelta(hours=hours)
         locked.expiry_warned_at = None
         locked.save(update_fields=["expires_at", "expiry_warned_at", "updated_at"])
@@ -623,4 +632,3 @@ def _reserve(room, need):
         room.memory_used_mb + need["memory_mb"],
         room.storage_used_gb + need["storage_gb"],
     )
-

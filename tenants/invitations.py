@@ -115,8 +115,12 @@ def invitation_create(*, actor, tenant: Tenant, user, role: str = Role.STUDENT) 
     alone: see ``person_add``).
     """
     token = secrets.token_urlsafe(32)
-    fields = {"email": user.email, "token_hash": _token_hash(token), "role": role,
-              "invited_by": actor if getattr(actor, "pk", None) else None}
+    fields = {
+        "email": user.email,
+        "token_hash": _token_hash(token),
+        "role": role,
+        "invited_by": actor if getattr(actor, "pk", None) else None,
+    }
     for _ in range(2):
         updated = Invitation.objects.filter(tenant=tenant, user=user, accepted_at__isnull=True).update(**fields)
         if updated:

@@ -366,9 +366,7 @@ def permissions_forget_tenant(tenant_id: int) -> None:
 def _permissions(app_model: str, codenames) -> list[Permission]:
     app_label, model = app_model.split(".")
     rows = list(
-        Permission.objects.filter(
-            content_type__app_label=app_label, content_type__model=model, codename__in=codenames
-        )
+        Permission.objects.filter(content_type__app_label=app_label, content_type__model=model, codename__in=codenames)
     )
     if len(rows) != len(set(codenames)):
         missing = set(codenames) - {p.codename for p in rows}
@@ -393,9 +391,11 @@ def permissions_grant_for_lab(lab, *, owner_role=_UNKNOWN) -> None:
     perms = _permissions("labs.lab", LAB_ALL)
     by_code = {p.codename: p for p in perms}
     if owner_role is _UNKNOWN:
-        owner_role = Membership.objects.filter(tenant_id=lab.tenant_id, user_id=lab.owner_id).values_list(
-            "role", flat=True
-        ).first()
+        owner_role = (
+            Membership.objects.filter(tenant_id=lab.tenant_id, user_id=lab.owner_id)
+            .values_list("role", flat=True)
+            .first()
+        )
     LabUserObjectPermission.objects.bulk_create(
         [
             LabUserObjectPermission(user_id=lab.owner_id, permission=by_code[code], content_object=lab)
@@ -423,8 +423,7 @@ def permissions_grant_for_course(course) -> None:
     managers = managers_group(course.tenant_id)
     teachers = instructors_group(course.pk)
     rows = [
-        CourseGroupObjectPermission(group=managers, permission=p, content_object=course)
-        for p in course_perms.values()
+        CourseGroupObjectPermission(group=managers, permission=p, content_object=course) for p in course_perms.values()
     ]
     rows += [
         CourseGroupObjectPermission(group=teachers, permission=course_perms[c], content_object=course)

@@ -61,7 +61,15 @@ class TemplateSerializer(serializers.ModelSerializer):
     class Meta:
         model = LabTemplate
         fields = [
-            "id", "tenant", "name", "description", "self_service", "active", "latest", "created_at", "hosts_ruled_out",
+            "id",
+            "tenant",
+            "name",
+            "description",
+            "self_service",
+            "active",
+            "latest",
+            "created_at",
+            "hosts_ruled_out",
         ]
         read_only_fields = fields
 
@@ -91,7 +99,11 @@ class TemplateCreateSerializer(_ShapeInputSerializer):
     """A new template and its version 1. ``tenant`` empty makes a global template (platform admins)."""
 
     tenant = RestrictedSlugRelatedField(
-        slug_field="slug", queryset=Tenant.objects.all(), access="manage", required=False, allow_null=True,
+        slug_field="slug",
+        queryset=Tenant.objects.all(),
+        access="manage",
+        required=False,
+        allow_null=True,
         help_text="A tenant you own or administer; empty for a global template (platform admins only).",
     )
     name = serializers.CharField(max_length=100)
@@ -148,8 +160,21 @@ class LabSerializer(serializers.ModelSerializer):
     class Meta:
         model = Lab
         fields = [
-            "id", "name", "tenant", "owner", "owner_username", "template", "template_version", "course", "state",
-            "host", "vm_name", "expires_at", "created_at", "state_changed_at", "last_error",
+            "id",
+            "name",
+            "tenant",
+            "owner",
+            "owner_username",
+            "template",
+            "template_version",
+            "course",
+            "state",
+            "host",
+            "vm_name",
+            "expires_at",
+            "created_at",
+            "state_changed_at",
+            "last_error",
         ]
         read_only_fields = fields
 
@@ -181,7 +206,9 @@ class LabCreateSerializer(serializers.Serializer):
 
     template = RestrictedPrimaryKeyRelatedField(queryset=LabTemplate.objects.all())
     tenant = RestrictedSlugRelatedField(
-        slug_field="slug", queryset=Tenant.objects.all(), required=False,
+        slug_field="slug",
+        queryset=Tenant.objects.all(),
+        required=False,
         help_text="Needed with a global template; defaults to the template's or the course's tenant.",
     )
     owner = RestrictedPrimaryKeyRelatedField(
@@ -231,8 +258,16 @@ class CourseSerializer(serializers.ModelSerializer):
     class Meta:
         model = Course
         fields = [
-            "id", "tenant", "name", "template", "instructors", "starts_at", "ends_at", "hours_per_student",
-            "lab_lifetime", "created_at",
+            "id",
+            "tenant",
+            "name",
+            "template",
+            "instructors",
+            "starts_at",
+            "ends_at",
+            "hours_per_student",
+            "lab_lifetime",
+            "created_at",
         ]
         read_only_fields = fields
 
@@ -251,10 +286,18 @@ class CourseCreateSerializer(serializers.Serializer):
 
 
 class EnrollmentSerializer(serializers.ModelSerializer):
-    student = serializers.IntegerField(source="student_id", read_only=True, allow_null=True,
-                                       help_text="null while the person is invited (not yet a member).")
-    username = serializers.CharField(source="student.username", read_only=True, allow_null=True,
-                                     help_text="null while the person is invited (not yet a member).")
+    student = serializers.IntegerField(
+        source="student_id",
+        read_only=True,
+        allow_null=True,
+        help_text="null while the person is invited (not yet a member).",
+    )
+    username = serializers.CharField(
+        source="student.username",
+        read_only=True,
+        allow_null=True,
+        help_text="null while the person is invited (not yet a member).",
+    )
     email = serializers.EmailField(source="student.email", read_only=True)
     lab = serializers.UUIDField(source="lab_id", read_only=True, allow_null=True)
 

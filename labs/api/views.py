@@ -47,10 +47,16 @@ _ACCEPTED = {202: LabSerializer}
 
 @extend_schema_view(
     list=extend_schema(summary="Templates you may use: global ones and your tenants'"),
-    create=extend_schema(request=TemplateCreateSerializer, responses={201: TemplateSerializer},
-                         summary="Create a template and its version 1 (tenant owners/admins; global: platform admins)"),
-    partial_update=extend_schema(request=TemplateUpdateSerializer, responses=TemplateSerializer,
-                                 summary="Edit a template (shape changes add a version; existing labs keep theirs)"),
+    create=extend_schema(
+        request=TemplateCreateSerializer,
+        responses={201: TemplateSerializer},
+        summary="Create a template and its version 1 (tenant owners/admins; global: platform admins)",
+    ),
+    partial_update=extend_schema(
+        request=TemplateUpdateSerializer,
+        responses=TemplateSerializer,
+        summary="Edit a template (shape changes add a version; existing labs keep theirs)",
+    ),
 )
 class LabTemplateViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, NestlabViewSet
@@ -87,20 +93,30 @@ class LabTemplateViewSet(
 @extend_schema_view(
     list=extend_schema(summary="Labs you may see"),
     retrieve=extend_schema(summary="One lab"),
-    create=extend_schema(request=LabCreateSerializer, responses={201: LabSerializer},
-                         summary="Request a lab (admitted under quota; built by a worker)"),
+    create=extend_schema(
+        request=LabCreateSerializer,
+        responses={201: LabSerializer},
+        summary="Request a lab (admitted under quota; built by a worker)",
+    ),
     destroy=extend_schema(responses=_ACCEPTED, summary="Delete the lab (the worker removes the VM)"),
 )
-class LabViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
-                 NestlabViewSet):
+class LabViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, NestlabViewSet
+):
     queryset = Lab.objects.select_related("tenant", "owner", "template_version", "host")
     serializer_class = LabSerializer
     filterset_class = LabFilterSet
     ordering_fields = ["created_at", "name", "state", "expires_at"]
     action_access = {
-        "start": "operate", "stop": "operate", "reset": "operate",
-        "checkpoint": "change", "restore": "change", "checkpoint_remove": "change", "extend": "change",
-        "connection": "connect", "events": "view",
+        "start": "operate",
+        "stop": "operate",
+        "reset": "operate",
+        "checkpoint": "change",
+        "restore": "change",
+        "checkpoint_remove": "change",
+        "extend": "change",
+        "connection": "connect",
+        "events": "view",
     }
 
     def create(self, request, *args, **kwargs):
@@ -162,7 +178,9 @@ class LabViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         summary="Delete a named checkpoint (the worker removes it from the host)",
         parameters=[
             OpenApiParameter(
-                "name", str, OpenApiParameter.PATH,
+                "name",
+                str,
+                OpenApiParameter.PATH,
                 description="The checkpoint's name, URL-encoded (a space is %20).",
             )
         ],
@@ -172,8 +190,11 @@ class LabViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         lab = self.get_object()
         return self._accepted(lab_services.lab_checkpoint_remove(actor=request.user, lab=lab, name=name))
 
-    @extend_schema(responses=LabEventSerializer(many=True), summary="The lab's history, oldest first",
-                   parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
+    @extend_schema(
+        responses=LabEventSerializer(many=True),
+        summary="The lab's history, oldest first",
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+    )
     @action(detail=True, methods=["get"], filter_backends=[])
     def events(self, request, pk=None):
         lab = self.get_object()
@@ -225,8 +246,11 @@ class IssueSerializer(serializers.Serializer):
 
 @extend_schema_view(
     list=extend_schema(summary="Courses you teach, manage or attend"),
-    create=extend_schema(request=CourseCreateSerializer, responses={201: CourseSerializer},
-                         summary="Create a course (tenant owners/admins)"),
+    create=extend_schema(
+        request=CourseCreateSerializer,
+        responses={201: CourseSerializer},
+        summary="Create a course (tenant owners/admins)",
+    ),
 )
 class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, NestlabViewSet):
     queryset = Course.objects.select_related("tenant").prefetch_related("instructors")
@@ -241,9 +265,16 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         course = lab_services.course_create(actor=request.user, **serializer.validated_data)
         return Response(CourseSerializer(course).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(methods=["GET"], responses=EnrollmentSerializer(many=True), summary="The course's roster",
-                   parameters=[OpenApiParameter("status", str, enum=["invited", "enrolled", "withdrawn"]),
-                               OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
+    @extend_schema(
+        methods=["GET"],
+        responses=EnrollmentSerializer(many=True),
+        summary="The course's roster",
+        parameters=[
+            OpenApiParameter("status", str, enum=["invited", "enrolled", "withdrawn"]),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
+    )
     @extend_schema(
         methods=["POST"],
         summary="Add students (JSON list, or CSV email,name): all rows or none",
@@ -254,8 +285,12 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         },
         responses={201: RosterResultSerializer},
     )
-    @action(detail=True, methods=["get", "post"], parser_classes=[JSONParser, CsvParser, MultiPartParser, FormParser],
-            filter_backends=[])
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        parser_classes=[JSONParser, CsvParser, MultiPartParser, FormParser],
+        filter_backends=[],
+    )
     def enrollments(self, request, pk=None):
         course = self.get_object()
         if request.method == "GET":
@@ -291,8 +326,10 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     @extend_schema(
         request=None,
         parameters=[OpenApiParameter("dry_run", bool, description="Only return the plan; change nothing.")],
-        responses={200: OpenApiResponse(IssuePlanSerializer, description="The plan (dry run); nothing changed"),
-                   202: OpenApiResponse(IssuePlanSerializer, description="Labs requested; workers build them")},
+        responses={
+            200: OpenApiResponse(IssuePlanSerializer, description="The plan (dry run); nothing changed"),
+            202: OpenApiResponse(IssuePlanSerializer, description="Labs requested; workers build them"),
+        },
         summary="Issue one lab per enrolled student",
     )
     @action(detail=True, methods=["post"], filter_backends=[])
@@ -302,11 +339,11 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         query.is_valid(raise_exception=True)
         dry_run = query.validated_data["dry_run"]
         plan = lab_services.course_issue(actor=request.user, course=course, dry_run=dry_run)
-        return Response(IssuePlanSerializer(plan).data,
-                        status=status.HTTP_200_OK if dry_run else status.HTTP_202_ACCEPTED)
+        return Response(
+            IssuePlanSerializer(plan).data, status=status.HTTP_200_OK if dry_run else status.HTTP_202_ACCEPTED
+        )
 
     @extend_schema(responses=CourseProgressSerializer, summary="How far issuing the course's labs has got")
     @action(detail=True, methods=["get"], filter_backends=[])
     def progress(self, request, pk=None):
         return Response(CourseProgressSerializer(course_progress(self.get_object())).data)
-

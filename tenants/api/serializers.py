@@ -61,8 +61,10 @@ class QuotaSerializer(serializers.ModelSerializer):
             missing = [name for name in QUOTA_LIMIT_FIELDS if name not in data]
             if missing:
                 raise serializers.ValidationError(
-                    {name: ["This field is required with PUT; use PATCH to change only some limits."]
-                     for name in missing}
+                    {
+                        name: ["This field is required with PUT; use PATCH to change only some limits."]
+                        for name in missing
+                    }
                 )
         return data
 

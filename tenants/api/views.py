@@ -41,15 +41,25 @@ _SLUG = r"[-a-zA-Z0-9_]+"
 
 @extend_schema_view(
     list=extend_schema(summary="Tenants you belong to (platform admins: all)"),
-    create=extend_schema(summary="Create a tenant with its quota (platform admins)", request=TenantCreateSerializer,
-                         responses={201: TenantSerializer}),
+    create=extend_schema(
+        summary="Create a tenant with its quota (platform admins)",
+        request=TenantCreateSerializer,
+        responses={201: TenantSerializer},
+    ),
     update=extend_schema(summary="Rename or (de)activate a tenant (platform admins)", request=TenantUpdateSerializer),
-    partial_update=extend_schema(summary="Rename or (de)activate a tenant (platform admins)",
-                                 request=TenantUpdateSerializer),
+    partial_update=extend_schema(
+        summary="Rename or (de)activate a tenant (platform admins)", request=TenantUpdateSerializer
+    ),
     destroy=extend_schema(summary="Delete a tenant that never had a lab (platform admins)"),
 )
-class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                    mixins.UpdateModelMixin, mixins.DestroyModelMixin, NestlabViewSet):
+class TenantViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    NestlabViewSet,
+):
     queryset = Tenant.objects.all()
     serializer_class = TenantSerializer
     filterset_class = TenantFilterSet
@@ -78,11 +88,16 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        methods=["GET"], summary="The tenant's quota (tenant owners and admins read; platform admins set)",
+        methods=["GET"],
+        summary="The tenant's quota (tenant owners and admins read; platform admins set)",
         responses=QuotaSerializer,
     )
-    @extend_schema(methods=["PUT", "PATCH"], request=QuotaSerializer, responses=QuotaSerializer,
-                   summary="Set quota limits (platform admins only)")
+    @extend_schema(
+        methods=["PUT", "PATCH"],
+        request=QuotaSerializer,
+        responses=QuotaSerializer,
+        summary="Set quota limits (platform admins only)",
+    )
     @action(detail=True, methods=["get", "put", "patch"])
     def quota(self, request, slug=None):
         tenant = self.get_object()
@@ -104,8 +119,11 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
 
 @extend_schema_view(
     list=extend_schema(summary="Members of the tenant and their roles (owners and admins)"),
-    create=extend_schema(request=MembershipCreateSerializer, responses={202: MemberInvitedSerializer},
-                         summary="Invite a person by e-mail (a member once they accept; 409 if already a member)"),
+    create=extend_schema(
+        request=MembershipCreateSerializer,
+        responses={202: MemberInvitedSerializer},
+        summary="Invite a person by e-mail (a member once they accept; 409 if already a member)",
+    ),
     update=extend_schema(request=MembershipUpdateSerializer, summary="Change a member's role"),
     partial_update=extend_schema(request=MembershipUpdateSerializer, summary="Change a member's role"),
     destroy=extend_schema(summary="Remove a member (their grants in the tenant go too)"),
@@ -180,8 +198,11 @@ class InvitationViewSet(NestlabViewSet):
     pagination_class = None
     filter_backends = []
 
-    @extend_schema(request=InvitationAcceptSerializer, responses={200: InvitationAcceptedSerializer},
-                   summary="Accept an invitation addressed to you: join the tenant (and its courses that invited you)")
+    @extend_schema(
+        request=InvitationAcceptSerializer,
+        responses={200: InvitationAcceptedSerializer},
+        summary="Accept an invitation addressed to you: join the tenant (and its courses that invited you)",
+    )
     @action(detail=False, methods=["post"])
     def accept(self, request):
         serializer = InvitationAcceptSerializer(data=request.data)

@@ -25,14 +25,14 @@ LIMIT = 5  # the default, NESTLAB_LOGIN_FAILURE_LIMIT
 
 
 def api_login(username: str, password: str, address: str = "198.51.100.1", **extra):
-    return APIClient().post("/api/v1/auth/token/", {"username": username, "password": password}, format="json",
-                            REMOTE_ADDR=address, **extra)
+    return APIClient().post(
+        "/api/v1/auth/token/", {"username": username, "password": password}, format="json", REMOTE_ADDR=address, **extra
+    )
 
 
 def admin_login(username: str, password: str, address: str = "198.51.100.1", path: str = "/admin/login/"):
     client = Client()
-    response = client.post(path, {"username": username, "password": password, "next": "/admin/"},
-                           REMOTE_ADDR=address)
+    response = client.post(path, {"username": username, "password": password, "next": "/admin/"}, REMOTE_ADDR=address)
     return response, client
 
 
@@ -86,18 +86,40 @@ def test_the_lockout_ends_after_the_cool_off(acme_student):
 
 
 def test_limits_come_from_the_environment():
-    code = ("from config import settings as s; "
-            "print(s.AXES_FAILURE_LIMIT, int(s.AXES_COOLOFF_TIME.total_seconds()), "
-            "s.AXES_IPWARE_META_PRECEDENCE_ORDER, "
-            "s.REST_KNOX['TOKEN_TTL'].total_seconds(), s.REST_KNOX['AUTO_REFRESH_MAX_TTL'])")
+    code = (
+        "from config import settings as s; "
+        "print(s.AXES_FAILURE_LIMIT, int(s.AXES_COOLOFF_TIME.total_seconds()), "
+        "s.AXES_IPWARE_META_PRECEDENCE_ORDER, "
+        "s.REST_KNOX['TOKEN_TTL'].total_seconds(), s.REST_KNOX['AUTO_REFRESH_MAX_TTL'])"
+    )
     root = Path(__file__).resolve().parents[2]
-    env = {"PATH": "/usr/bin:/bin", "DEBUG": "1", "NESTLAB_LOGIN_FAILURE_LIMIT": "3", "NESTLAB_LOGIN_COOLOFF": "60",
-           "NESTLAB_PROXY_COUNT": "1", "NESTLAB_TOKEN_TTL": "3600", "NESTLAB_TOKEN_MAX_AGE": "86400"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DEBUG": "1",
+        "NESTLAB_LOGIN_FAILURE_LIMIT": "3",
+        "NESTLAB_LOGIN_COOLOFF": "60",
+        "NESTLAB_PROXY_COUNT": "1",
+        "NESTLAB_TOKEN_TTL": "3600",
+        "NESTLAB_TOKEN_MAX_AGE": "86400",
+    }
     out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["3", "60", "('HTTP_X_FORWARDED_FOR',", "'REMOTE_ADDR')", "3600.0", "1", "day,",
-                                  "0:00:00"]
-    bad = subprocess.run([sys.executable, "-c", code], cwd=root, env={**env, "NESTLAB_LOGIN_FAILURE_LIMIT": "0"},
-                         capture_output=True, text=True)
+    assert out.stdout.split() == [
+        "3",
+        "60",
+        "('HTTP_X_FORWARDED_FOR',",
+        "'REMOTE_ADDR')",
+        "3600.0",
+        "1",
+        "day,",
+        "0:00:00",
+    ]
+    bad = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env={**env, "NESTLAB_LOGIN_FAILURE_LIMIT": "0"},
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode != 0 and "NESTLAB_LOGIN_FAILURE_LIMIT: must be at least 1" in bad.stderr
 
 
@@ -106,8 +128,9 @@ def test_forwarded_for_is_ignored_unless_a_proxy_count_is_set(acme_student):
     for n in range(LIMIT):
         api_login(f"nobody{n}", "guess", address="10.0.0.2", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"10.0.0.2"}
-    assert api_login("acme-student1", PASSWORD, address="10.0.0.2",
-                     HTTP_X_FORWARDED_FOR="192.0.2.200").status_code == 429
+    assert (
+        api_login("acme-student1", PASSWORD, address="10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.200").status_code == 429
+    )
 
 
 def test_behind_one_proxy_the_address_nginx_saw_counts(acme_student, settings):
@@ -119,10 +142,13 @@ def test_behind_one_proxy_the_address_nginx_saw_counts(acme_student, settings):
         # The client sends its own, varying X-Forwarded-For; nginx appends 203.0.113.50.
         api_login(f"nobody{n}", "guess", address="127.0.0.1", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}, 203.0.113.50")
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.50"}
-    assert api_login("acme-student1", PASSWORD, address="127.0.0.1",
-                     HTTP_X_FORWARDED_FOR="203.0.113.50").status_code == 429
-    assert api_login("acme-student1", "wrong", address="127.0.0.1",
-                     HTTP_X_FORWARDED_FOR="203.0.113.51").status_code == 400  # another client behind nginx
+    assert (
+        api_login("acme-student1", PASSWORD, address="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.50").status_code
+        == 429
+    )
+    assert (
+        api_login("acme-student1", "wrong", address="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.51").status_code == 400
+    )  # another client behind nginx
 
 
 def test_failures_are_logged_without_the_password(acme_student, caplog):
@@ -182,22 +208,26 @@ def test_djangos_own_login_view_is_limited_too(acme_student):
 
 def test_the_anonymous_throttle_cannot_be_escaped_with_an_invented_forwarded_for(acme_student, settings):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "3/min"}}
-    codes = [api_login(f"nobody{n}", "guess", address="10.0.0.3", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").status_code
-             for n in range(4)]
+    codes = [
+        api_login(f"nobody{n}", "guess", address="10.0.0.3", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").status_code
+        for n in range(4)
+    ]
     assert codes == [400, 400, 400, 429]
 
 
 _ipv4 = st.tuples(*[st.integers(0, 255)] * 4).map(lambda parts: ".".join(map(str, parts)))
 # A TCP peer's address: not 0.0.0.0/8, multicast or reserved (ipware rightly refuses those).
-_peer = _ipv4.filter(lambda a: not (a.startswith("0.") or (ip := ipaddress.ip_address(a)).is_multicast
-                                    or ip.is_reserved))
+_peer = _ipv4.filter(
+    lambda a: not (a.startswith("0.") or (ip := ipaddress.ip_address(a)).is_multicast or ip.is_reserved)
+)
 
 
 @pytest.mark.parametrize("proxies", [1, 2])
 @given(sent=st.lists(st.one_of(_ipv4, st.just("unknown"), st.just("")), max_size=5), real=_peer, hops=_ipv4)
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_behind_proxies_whatever_a_client_sends_the_address_the_outer_proxy_saw_counts(settings, proxies, sent,
-                                                                                       real, hops):
+def test_behind_proxies_whatever_a_client_sends_the_address_the_outer_proxy_saw_counts(
+    settings, proxies, sent, real, hops
+):
     from axes.helpers import get_client_ip_address
     from django.test import RequestFactory
 
@@ -207,6 +237,7 @@ def test_behind_proxies_whatever_a_client_sends_the_address_the_outer_proxy_saw_
     settings.IPWARE_STRICT = False
     # The outer proxy appends the client it saw; each inner proxy appends the proxy before it.
     chain = [*sent, real] + [hops] * (proxies - 1)
-    request = RequestFactory().post("/api/v1/auth/token/", REMOTE_ADDR="127.0.0.1",
-                                    HTTP_X_FORWARDED_FOR=", ".join(chain))
+    request = RequestFactory().post(
+        "/api/v1/auth/token/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=", ".join(chain)
+    )
     assert get_client_ip_address(request) == real

@@ -16,8 +16,12 @@ GUESSES = 40
 
 
 def _guess(index: int) -> int:
-    response = APIClient().post("/api/v1/auth/token/", {"username": "victim", "password": f"guess-{index}"},
-                                format="json", REMOTE_ADDR=f"203.0.113.{index % 4}")
+    response = APIClient().post(
+        "/api/v1/auth/token/",
+        {"username": "victim", "password": f"guess-{index}"},
+        format="json",
+        REMOTE_ADDR=f"203.0.113.{index % 4}",
+    )
     return response.status_code
 
 
@@ -26,8 +30,12 @@ def _counted() -> int:
 
 
 def _right_password():
-    return APIClient().post("/api/v1/auth/token/", {"username": "victim", "password": "nestlab-demo"},
-                            format="json", REMOTE_ADDR="192.0.2.99")
+    return APIClient().post(
+        "/api/v1/auth/token/",
+        {"username": "victim", "password": "nestlab-demo"},
+        format="json",
+        REMOTE_ADDR="192.0.2.99",
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -21,8 +21,7 @@ PASSWORD = "nestlab-demo"
 
 
 def _obtain(username: str, password: str = PASSWORD, **extra):
-    return APIClient().post("/api/v1/auth/token/", {"username": username, "password": password}, format="json",
-                            **extra)
+    return APIClient().post("/api/v1/auth/token/", {"username": username, "password": password}, format="json", **extra)
 
 
 def _client(key: str) -> APIClient:
@@ -80,8 +79,9 @@ def test_an_absolute_maximum_caps_the_renewal(acme_student, settings):
     assert _works(key)
     instance.refresh_from_db()
     assert instance.expiry == created + timedelta(hours=24)
-    AuthToken.objects.filter(pk=instance.pk).update(created=created - timedelta(hours=1),
-                                                    expiry=created - timedelta(hours=1) + timedelta(hours=24))
+    AuthToken.objects.filter(pk=instance.pk).update(
+        created=created - timedelta(hours=1), expiry=created - timedelta(hours=1) + timedelta(hours=24)
+    )
     assert not _works(key)  # past the maximum however recently it was used
 
 
@@ -125,8 +125,10 @@ def test_set_password_and_save_revokes_tokens(acme_student, acme_student2):
 
 def test_password_change_form_revokes_tokens(acme_student):
     key = _obtain("acme-student1").json()["token"]
-    form = PasswordChangeForm(acme_student, {"old_password": PASSWORD, "new_password1": "Another-pass-4711",
-                                             "new_password2": "Another-pass-4711"})
+    form = PasswordChangeForm(
+        acme_student,
+        {"old_password": PASSWORD, "new_password1": "Another-pass-4711", "new_password2": "Another-pass-4711"},
+    )
     assert form.is_valid(), form.errors
     form.save()
     assert not _works(key)
@@ -135,8 +137,10 @@ def test_password_change_form_revokes_tokens(acme_student):
 def test_password_change_in_the_admin_revokes_tokens(client, platform_admin, acme_student):
     key = _obtain("acme-student1").json()["token"]
     client.force_login(platform_admin)
-    response = client.post(f"/admin/auth/user/{acme_student.pk}/password/",
-                           {"password1": "Another-pass-4711", "password2": "Another-pass-4711"})
+    response = client.post(
+        f"/admin/auth/user/{acme_student.pk}/password/",
+        {"password1": "Another-pass-4711", "password2": "Another-pass-4711"},
+    )
     assert response.status_code == 302
     assert not _works(key)
 
@@ -160,8 +164,10 @@ def test_other_saves_and_the_transparent_hash_upgrade_keep_tokens(acme_student, 
     acme_student.first_name = "Ada"
     acme_student.save()
     # Stored with MD5 (the test hasher); making PBKDF2 the preferred one rehashes on sign-in.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher",
-                                 "django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
     second = _obtain("acme-student1").json()["token"]
     acme_student.refresh_from_db()
     assert acme_student.password.startswith("pbkdf2_")
@@ -222,7 +228,9 @@ def test_the_openapi_schema_describes_the_auth_endpoints(db):
         assert "204" in schema["paths"][path]["post"]["responses"]
     assert schema["paths"]["/api/v1/auth/logout/"]["post"]["security"] == [{"tokenAuth": []}]
     assert schema["components"]["securitySchemes"]["tokenAuth"] == {
-        "type": "apiKey", "in": "header", "name": "Authorization",
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
         "description": 'Token-based authentication with required prefix "Token"',
     }
 
@@ -231,8 +239,9 @@ def test_an_admin_revokes_a_users_tokens_from_the_users_list(client, platform_ad
     key = _obtain("acme-student1").json()["token"]
     other = _obtain("acme-student2").json()["token"]
     client.force_login(platform_admin)
-    response = client.post("/admin/auth/user/", {"action": "revoke_api_tokens", "_selected_action": [acme_student.pk]},
-                           follow=True)
+    response = client.post(
+        "/admin/auth/user/", {"action": "revoke_api_tokens", "_selected_action": [acme_student.pk]}, follow=True
+    )
     assert "Revoked 1 API token(s) of 1 user(s)." in response.content.decode()
     assert not _works(key)
     assert _works(other)

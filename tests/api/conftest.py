@@ -41,17 +41,21 @@ def _course_lab(*, actor, template, owner, course):
 
 
 @pytest.fixture
-def world(acme, globex, acme_admin, acme_instructor, acme_student, acme_student2, globex_admin, platform_admin,
-          acme_template):
+def world(
+    acme, globex, acme_admin, acme_instructor, acme_student, acme_student2, globex_admin, platform_admin, acme_template
+):
     acme_instructor2 = factories.member(acme, "acme-instructor2", "instructor")
     globex_student = factories.member(globex, "globex-student", "student")
     globex_template = factories.template(globex, "globex-lab", self_service=True)
-    course = factories.course(acme, "Hyper-V 101", acme_template, instructors=[acme_instructor],
-                              students=[acme_student])
-    course2 = factories.course(acme, "Hyper-V 201", acme_template, instructors=[acme_instructor2],
-                               students=[acme_student2])
-    globex_course = factories.course(globex, "Globex basics", globex_template, instructors=[globex_admin],
-                                     students=[globex_student])
+    course = factories.course(
+        acme, "Hyper-V 101", acme_template, instructors=[acme_instructor], students=[acme_student]
+    )
+    course2 = factories.course(
+        acme, "Hyper-V 201", acme_template, instructors=[acme_instructor2], students=[acme_student2]
+    )
+    globex_course = factories.course(
+        globex, "Globex basics", globex_template, instructors=[globex_admin], students=[globex_student]
+    )
     lab = _course_lab(actor=acme_instructor, template=acme_template, owner=acme_student, course=course)
     lab2 = _course_lab(actor=acme_instructor2, template=acme_template, owner=acme_student2, course=course2)
     globex_lab = _course_lab(actor=globex_admin, template=globex_template, owner=globex_student, course=globex_course)
@@ -60,15 +64,27 @@ def world(acme, globex, acme_admin, acme_instructor, acme_student, acme_student2
     for row in (lab, lab2, globex_lab):
         row.refresh_from_db()
     return SimpleNamespace(
-        acme=acme, globex=globex,
+        acme=acme,
+        globex=globex,
         users={
-            "student": acme_student, "student2": acme_student2, "instructor": acme_instructor,
-            "instructor2": acme_instructor2, "admin": acme_admin, "globex_admin": globex_admin,
-            "platform": platform_admin, "globex_student": globex_student,
+            "student": acme_student,
+            "student2": acme_student2,
+            "instructor": acme_instructor,
+            "instructor2": acme_instructor2,
+            "admin": acme_admin,
+            "globex_admin": globex_admin,
+            "platform": platform_admin,
+            "globex_student": globex_student,
         },
-        acme_template=acme_template, globex_template=globex_template,
-        course=course, course2=course2, globex_course=globex_course,
-        lab=lab, lab2=lab2, globex_lab=globex_lab, host=host,
+        acme_template=acme_template,
+        globex_template=globex_template,
+        course=course,
+        course2=course2,
+        globex_course=globex_course,
+        lab=lab,
+        lab2=lab2,
+        globex_lab=globex_lab,
+        host=host,
     )
 
 

@@ -48,10 +48,18 @@ def test_invalid_transitions_are_409(world, api):
 
 
 def test_model_validation_errors_are_400_with_field_errors(world, api):
-    response = api("admin").post("/api/v1/templates/", {
-        "tenant": "acme", "name": "bad image", "vcpus": 2, "memory_mb": 4096, "disk_gb": 10,
-        "base_image_path": "relative/path.vhdx",
-    }, format="json")
+    response = api("admin").post(
+        "/api/v1/templates/",
+        {
+            "tenant": "acme",
+            "name": "bad image",
+            "vcpus": 2,
+            "memory_mb": 4096,
+            "disk_gb": 10,
+            "base_image_path": "relative/path.vhdx",
+        },
+        format="json",
+    )
     assert response.status_code == 400
     assert "base_image_path" in response.json()
 
@@ -71,10 +79,21 @@ def test_page_size_is_bounded(world, api):
     assert response.json()["count"] == 3
 
 
-@pytest.mark.parametrize(("query", "status"), [
-    ("page_size=abc", 400), ("page_size=0", 400), ("page_size=", 400), ("page=abc", 404), ("page=9", 404),
-    ("state=", 400), ("state=bogus", 400), ("course=0.5", 400), ("owner=x", 400), ("expires_before=", 400),
-])
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("page_size=abc", 400),
+        ("page_size=0", 400),
+        ("page_size=", 400),
+        ("page=abc", 404),
+        ("page=9", 404),
+        ("state=", 400),
+        ("state=bogus", 400),
+        ("course=0.5", 400),
+        ("owner=x", 400),
+        ("expires_before=", 400),
+    ],
+)
 def test_malformed_query_parameters_are_refused_not_ignored(world, api, query, status):
     assert api("admin").get(f"/api/v1/labs/?{query}").status_code == status
 

@@ -54,8 +54,15 @@ def test_a_page_in_non_ascii_digits_is_a_json_404(world, api):
 
 
 def _template_body(**extra):
-    return {"tenant": "acme", "name": "long-lived", "vcpus": 2, "memory_mb": 4096, "disk_gb": 10,
-            "base_image_path": "C:\\NestlabImages\\win2022-base.vhdx", **extra}
+    return {
+        "tenant": "acme",
+        "name": "long-lived",
+        "vcpus": 2,
+        "memory_mb": 4096,
+        "disk_gb": 10,
+        "base_image_path": "C:\\NestlabImages\\win2022-base.vhdx",
+        **extra,
+    }
 
 
 @pytest.mark.parametrize(
@@ -85,8 +92,14 @@ def test_a_year_long_template_lifetime_is_accepted(world, api):
 
 def _course_body(world, **extra):
     now = timezone.now()
-    return {"tenant": "acme", "name": "Bounded", "template": world.acme_template.pk,
-            "starts_at": now.isoformat(), "ends_at": (now + timedelta(days=3)).isoformat(), **extra}
+    return {
+        "tenant": "acme",
+        "name": "Bounded",
+        "template": world.acme_template.pk,
+        "starts_at": now.isoformat(),
+        "ends_at": (now + timedelta(days=3)).isoformat(),
+        **extra,
+    }
 
 
 @pytest.mark.parametrize(
@@ -154,8 +167,9 @@ def test_a_form_body_over_the_upload_limit_is_a_json_413(world, settings):
 
 def test_a_json_body_over_the_upload_limit_is_a_json_413(world, api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
-    response = api("admin").post("/api/v1/labs/", {"template": world.acme_template.pk, "name": "x" * 20_000},
-                                 format="json")
+    response = api("admin").post(
+        "/api/v1/labs/", {"template": world.acme_template.pk, "name": "x" * 20_000}, format="json"
+    )
     _json_error(response, 413, "too_large")
 
 
@@ -171,8 +185,9 @@ def test_every_way_a_roster_arrives_has_one_size_limit(world, api, how):
     data = _roster_csv(MAX_ROSTER_BYTES + 1024)
     users, enrollments = get_user_model().objects.count(), Enrollment.objects.count()
     if how == "multipart":
-        response = client.post(url, {"file": SimpleUploadedFile("roster.csv", data, content_type="text/csv")},
-                               format="multipart")
+        response = client.post(
+            url, {"file": SimpleUploadedFile("roster.csv", data, content_type="text/csv")}, format="multipart"
+        )
     elif how == "csv":
         response = client.generic("POST", url, data, content_type="text/csv")
     else:
@@ -188,15 +203,22 @@ def test_a_roster_just_under_the_limit_still_imports(world, api):
     small = b"email,name\nada@example.test,Ada\n" + b"\n" * (MAX_ROSTER_BYTES - 100)
     response = api("instructor").post(
         f"/api/v1/courses/{world.course.pk}/enrollments/",
-        {"file": SimpleUploadedFile("roster.csv", small, content_type="text/csv")}, format="multipart",
+        {"file": SimpleUploadedFile("roster.csv", small, content_type="text/csv")},
+        format="multipart",
     )
     assert response.status_code == 201, response.json()
 
 
 # --- Query parameters -------------------------------------------------------------------------------
 
-LISTS = ["/api/v1/labs/", "/api/v1/templates/", "/api/v1/courses/", "/api/v1/tenants/", "/api/v1/hosts/",
-         "/api/v1/tenants/acme/members/"]
+LISTS = [
+    "/api/v1/labs/",
+    "/api/v1/templates/",
+    "/api/v1/courses/",
+    "/api/v1/tenants/",
+    "/api/v1/hosts/",
+    "/api/v1/tenants/acme/members/",
+]
 
 
 @pytest.mark.parametrize("url", [*LISTS, "/api/v1/courses/{course}/enrollments/"])
@@ -211,11 +233,14 @@ def test_ordering_by_an_unknown_field_is_refused_on_every_list(world, api, url):
     assert "'-password'" in _json_error(response, 400)["ordering"][0]
 
 
-@pytest.mark.parametrize(("url", "query"), [
-    ("/api/v1/labs/", {"ordering": "-created_at,name", "state": "running", "page": "1", "page_size": "5"}),
-    ("/api/v1/courses/", {"ordering": "starts_at", "instructor": "1"}),
-    ("/api/v1/tenants/acme/members/", {"ordering": "user__username"}),
-])
+@pytest.mark.parametrize(
+    ("url", "query"),
+    [
+        ("/api/v1/labs/", {"ordering": "-created_at,name", "state": "running", "page": "1", "page_size": "5"}),
+        ("/api/v1/courses/", {"ordering": "starts_at", "instructor": "1"}),
+        ("/api/v1/tenants/acme/members/", {"ordering": "user__username"}),
+    ],
+)
 def test_known_parameters_and_orderings_still_work(world, api, url, query):
     assert api("platform").get(url, query).status_code == 200
 
@@ -261,10 +286,19 @@ def test_a_blank_host_password_keeps_the_stored_one_and_a_new_host_needs_one(wor
     assert response.status_code == 200, response.json()
     host.refresh_from_db()
     assert host.site == "lab-b" and host.password_ciphertext == stored and host.get_password() == "host-secret"
-    created = client.post("/api/v1/hosts/", {
-        "name": "hv09", "endpoint": "hv09.example.test", "username": "nestlab", "password": "",
-        "logical_cpus": 16, "memory_mb": 65536, "storage_gb": 1000,
-    }, format="json")
+    created = client.post(
+        "/api/v1/hosts/",
+        {
+            "name": "hv09",
+            "endpoint": "hv09.example.test",
+            "username": "nestlab",
+            "password": "",
+            "logical_cpus": 16,
+            "memory_mb": 65536,
+            "storage_gb": 1000,
+        },
+        format="json",
+    )
     assert "password" in _json_error(created, 400) and not Host.objects.filter(name="hv09").exists()
 
 

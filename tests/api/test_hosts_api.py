@@ -8,8 +8,15 @@ from workers.models import Host
 
 pytestmark = pytest.mark.django_db
 
-HOST = {"name": "hv02", "endpoint": "hv02.example.test", "username": "nestlab", "password": "Sup3r-s3cret",
-        "logical_cpus": 32, "memory_mb": 131072, "storage_gb": 2000}
+HOST = {
+    "name": "hv02",
+    "endpoint": "hv02.example.test",
+    "username": "nestlab",
+    "password": "Sup3r-s3cret",
+    "logical_cpus": 32,
+    "memory_mb": 131072,
+    "storage_gb": 2000,
+}
 
 
 def test_password_is_accepted_and_never_returned(world, api):
@@ -31,8 +38,9 @@ def test_new_host_needs_a_password(world, api):
 
 def test_editing_without_password_keeps_it_and_state_is_read_only(world, api):
     before = world.host.password_ciphertext
-    response = api("platform").patch(f"/api/v1/hosts/{world.host.pk}/", {"site": "berlin", "state": "offline"},
-                                     format="json")
+    response = api("platform").patch(
+        f"/api/v1/hosts/{world.host.pk}/", {"site": "berlin", "state": "offline"}, format="json"
+    )
     assert response.status_code == 200, response.content
     world.host.refresh_from_db()
     assert (world.host.site, world.host.state, world.host.password_ciphertext) == ("berlin", "enabled", before)

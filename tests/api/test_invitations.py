@@ -49,8 +49,11 @@ def test_platform_admins_are_never_added_or_invited(world, api):
     assert response.status_code == 202
     assert not Membership.objects.filter(user=world.users["platform"]).exists()
     assert not Invitation.objects.filter(user=world.users["platform"]).exists()
-    roster = api("admin").post(f"/api/v1/courses/{world.course.pk}/enrollments/",
-                               [{"email": world.users["platform"].email, "name": "P"}], format="json")
+    roster = api("admin").post(
+        f"/api/v1/courses/{world.course.pk}/enrollments/",
+        [{"email": world.users["platform"].email, "name": "P"}],
+        format="json",
+    )
     assert roster.status_code == 201
     assert not Enrollment.objects.filter(student=world.users["platform"]).exists()
 
@@ -86,8 +89,9 @@ def test_a_roster_row_for_an_existing_account_waits_as_invited_until_they_accept
     assert listed == [{**listed[0], "student": None, "username": None}]
     assert api("globex_admin").get(f"/api/v1/courses/{world.course.pk}/").status_code == 404
 
-    token = person_add(actor=world.users["admin"], tenant=world.acme, email=victim.email, role="student",
-                       keep_open_role=True).tokens[0]  # a re-send renews the token
+    token = person_add(
+        actor=world.users["admin"], tenant=world.acme, email=victim.email, role="student", keep_open_role=True
+    ).tokens[0]  # a re-send renews the token
     assert api("globex_admin").post("/api/v1/invitations/accept/", {"token": token}, format="json").status_code == 200
     assert Membership.objects.get(tenant=world.acme, user=victim).role == "student"
     assert Enrollment.objects.get(course=world.course, student=victim).status == "enrolled"
@@ -96,8 +100,9 @@ def test_a_roster_row_for_an_existing_account_waits_as_invited_until_they_accept
 
 def test_a_request_counts_against_the_tenant_of_the_object_it_touches(world, api, settings):
     victim = world.users["globex_admin"]
-    (token,) = member_add_by_email(actor=world.users["admin"], tenant=world.acme, email=victim.email,
-                                   role="student").tokens
+    (token,) = member_add_by_email(
+        actor=world.users["admin"], tenant=world.acme, email=victim.email, role="student"
+    ).tokens
     assert api("globex_admin").post("/api/v1/invitations/accept/", {"token": token}, format="json").status_code == 200
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"tenant": "3/min"}}
     cache.clear()  # fresh counters

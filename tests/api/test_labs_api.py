@@ -25,12 +25,21 @@ def test_lab_fast_representation_equals_the_declared_fields(world):
 
 
 def test_create_ignores_fields_the_caller_may_not_set(world, api):
-    other_host = Host.objects.create(name="hv99", endpoint="hv99.example.test", username="x", logical_cpus=4,
-                                     memory_mb=65536, storage_gb=100)
-    response = api("student").post("/api/v1/labs/", {
-        "template": world.acme_template.pk, "name": "mine", "state": "running", "host": other_host.pk,
-        "vm_name": "evil", "expires_at": "2099-01-01T00:00:00Z",
-    }, format="json")
+    other_host = Host.objects.create(
+        name="hv99", endpoint="hv99.example.test", username="x", logical_cpus=4, memory_mb=65536, storage_gb=100
+    )
+    response = api("student").post(
+        "/api/v1/labs/",
+        {
+            "template": world.acme_template.pk,
+            "name": "mine",
+            "state": "running",
+            "host": other_host.pk,
+            "vm_name": "evil",
+            "expires_at": "2099-01-01T00:00:00Z",
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     lab = Lab.objects.get(pk=response.json()["id"])
     assert (lab.state, lab.host_id, lab.owner, lab.tenant) == ("requested", None, world.users["student"], world.acme)
@@ -39,16 +48,24 @@ def test_create_ignores_fields_the_caller_may_not_set(world, api):
 
 
 def test_student_cannot_request_a_lab_for_someone_else(world, api):
-    response = api("student").post("/api/v1/labs/", {
-        "template": world.acme_template.pk, "owner": world.users["student2"].pk}, format="json")
+    response = api("student").post(
+        "/api/v1/labs/", {"template": world.acme_template.pk, "owner": world.users["student2"].pk}, format="json"
+    )
     assert response.status_code == 403
     assert response.json()["code"] == "not_allowed"
 
 
 def test_cannot_name_another_tenants_rows(world, api):
-    response = api("admin").post("/api/v1/labs/", {
-        "template": world.acme_template.pk, "owner": world.users["globex_admin"].pk,
-        "tenant": "globex", "course": world.globex_course.pk}, format="json")
+    response = api("admin").post(
+        "/api/v1/labs/",
+        {
+            "template": world.acme_template.pk,
+            "owner": world.users["globex_admin"].pk,
+            "tenant": "globex",
+            "course": world.globex_course.pk,
+        },
+        format="json",
+    )
     assert response.status_code == 400
     assert set(response.json()) == {"owner", "tenant", "course"}
 
@@ -65,8 +82,11 @@ def test_instructor_requests_a_course_lab_for_a_student(world, api):
     from labs.services import enrollment_add
 
     enrollment_add(course=world.course, student=newcomer)
-    response = api("instructor").post("/api/v1/labs/", {
-        "template": world.acme_template.pk, "owner": newcomer.pk, "course": world.course.pk}, format="json")
+    response = api("instructor").post(
+        "/api/v1/labs/",
+        {"template": world.acme_template.pk, "owner": newcomer.pk, "course": world.course.pk},
+        format="json",
+    )
     assert response.status_code == 201, response.content
     lab_id = response.json()["id"]
     # the student owner sees it, and so does the instructor of that course
@@ -130,8 +150,11 @@ def test_editing_a_template_shape_adds_a_version(world, api):
 
 
 def test_editing_template_settings_does_not_add_a_version(world, api):
-    response = api("admin").patch(f"/api/v1/templates/{world.acme_template.pk}/",
-                                  {"self_service": False, "description": "Windows Server 2022"}, format="json")
+    response = api("admin").patch(
+        f"/api/v1/templates/{world.acme_template.pk}/",
+        {"self_service": False, "description": "Windows Server 2022"},
+        format="json",
+    )
     assert response.status_code == 200, response.content
     assert (response.json()["self_service"], response.json()["latest"]["version"]) == (False, 1)
     # and students can no longer self-serve from it
@@ -139,8 +162,13 @@ def test_editing_template_settings_does_not_add_a_version(world, api):
 
 
 def test_only_platform_admins_make_global_templates(world, api):
-    body = {"name": "global-one", "vcpus": 2, "memory_mb": 4096, "disk_gb": 10,
-            "base_image_path": "C:\\Images\\base.vhdx"}
+    body = {
+        "name": "global-one",
+        "vcpus": 2,
+        "memory_mb": 4096,
+        "disk_gb": 10,
+        "base_image_path": "C:\\Images\\base.vhdx",
+    }
     assert api("admin").post("/api/v1/templates/", body, format="json").status_code == 400
     created = api("platform").post("/api/v1/templates/", body, format="json")
     assert created.status_code == 201 and created.json()["tenant"] is None
@@ -150,19 +178,35 @@ def test_only_platform_admins_make_global_templates(world, api):
 
 
 def test_course_instructors_must_be_members(world, api):
-    response = api("admin").post("/api/v1/courses/", {
-        "tenant": "acme", "name": "X", "template": world.acme_template.pk,
-        "instructors": [world.users["globex_admin"].pk],
-        "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"}, format="json")
+    response = api("admin").post(
+        "/api/v1/courses/",
+        {
+            "tenant": "acme",
+            "name": "X",
+            "template": world.acme_template.pk,
+            "instructors": [world.users["globex_admin"].pk],
+            "starts_at": "2030-01-01T00:00:00Z",
+            "ends_at": "2030-01-02T00:00:00Z",
+        },
+        format="json",
+    )
     assert response.status_code == 400
     assert "instructors" in response.json()
 
 
 def test_new_course_grants_its_instructor(world, api):
-    response = api("admin").post("/api/v1/courses/", {
-        "tenant": "acme", "name": "New", "template": world.acme_template.pk,
-        "instructors": [world.users["instructor2"].pk],
-        "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"}, format="json")
+    response = api("admin").post(
+        "/api/v1/courses/",
+        {
+            "tenant": "acme",
+            "name": "New",
+            "template": world.acme_template.pk,
+            "instructors": [world.users["instructor2"].pk],
+            "starts_at": "2030-01-01T00:00:00Z",
+            "ends_at": "2030-01-02T00:00:00Z",
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     course_id = response.json()["id"]
     assert api("instructor2").get(f"/api/v1/courses/{course_id}/enrollments/").status_code == 200

@@ -15,8 +15,11 @@ pytestmark = pytest.mark.django_db
 
 
 def _user_perms(user, lab):
-    return set(LabUserObjectPermission.objects.filter(user=user, content_object=lab)
-               .values_list("permission__codename", flat=True))
+    return set(
+        LabUserObjectPermission.objects.filter(user=user, content_object=lab).values_list(
+            "permission__codename", flat=True
+        )
+    )
 
 
 def test_a_student_owner_gets_view_operate_connect_only(world):
@@ -27,7 +30,8 @@ def test_managers_and_course_instructors_hold_every_lab_permission_through_group
     groups = {
         row["group__name"]: row["n"]
         for row in LabGroupObjectPermission.objects.filter(content_object=world.lab)
-        .values("group__name").annotate(n=Count("pk"))
+        .values("group__name")
+        .annotate(n=Count("pk"))
     }
     assert groups == {
         f"nestlab:tenant:{world.acme.pk}:managers": 5,
@@ -64,7 +68,8 @@ def test_restrict_keeps_other_tenants_out_even_with_a_stray_grant(world):
     # A wrong grant (say, from a bug) on another tenant's lab must still not show it.
     student = world.users["student"]
     LabUserObjectPermission.objects.create(
-        user=student, content_object=world.globex_lab,
+        user=student,
+        content_object=world.globex_lab,
         permission=permissions._permissions("labs.lab", ["view_lab"])[0],
     )
     fresh = type(student).objects.get(pk=student.pk)

@@ -16,8 +16,14 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-BIG = {"max_labs": 500, "max_running_labs": 500, "max_vcpus": 10_000, "max_memory_mb": 10**8,
-       "max_storage_gb": 10**7, "student_max_labs": 50}
+BIG = {
+    "max_labs": 500,
+    "max_running_labs": 500,
+    "max_vcpus": 10_000,
+    "max_memory_mb": 10**8,
+    "max_storage_gb": 10**7,
+    "student_max_labs": 50,
+}
 
 
 @pytest.fixture(autouse=True)

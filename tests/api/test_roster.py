@@ -34,21 +34,24 @@ def test_it_invites_new_people_and_enrolls_everyone(world, api):
     student2 = world.users["student2"]
     assert Membership.objects.get(user=student2, tenant=world.acme).role == "student"  # unchanged
     assert set(Enrollment.objects.filter(course=world.course).values_list("student__email", flat=True)) >= {
-        "ada@example.test", "acme-student2@example.test"
+        "ada@example.test",
+        "acme-student2@example.test",
     }
 
 
 def test_multipart_upload_works_the_same(world, api):
     upload = SimpleUploadedFile("roster.csv", b"Email,Name\nbob@example.test,Bob\n", content_type="text/csv")
-    response = api("admin").post(f"/api/v1/courses/{world.course.pk}/enrollments/", {"file": upload},
-                                 format="multipart")
+    response = api("admin").post(
+        f"/api/v1/courses/{world.course.pk}/enrollments/", {"file": upload}, format="multipart"
+    )
     assert response.status_code == 201, response.content
     assert Enrollment.objects.filter(course=world.course, student__email="bob@example.test").exists()
 
 
 def test_json_list_works_the_same(world, api):
-    response = api("admin").post(f"/api/v1/courses/{world.course.pk}/enrollments/",
-                                 [{"email": "cy@example.test", "name": "Cy"}], format="json")
+    response = api("admin").post(
+        f"/api/v1/courses/{world.course.pk}/enrollments/", [{"email": "cy@example.test", "name": "Cy"}], format="json"
+    )
     assert response.status_code == 201, response.content
     assert response.json()["invited"] == 1
     assert Enrollment.objects.get(course=world.course, student__email="cy@example.test").status == "enrolled"
@@ -60,8 +63,10 @@ def test_json_list_works_the_same(world, api):
         ("mail,name\nx@example.test,X\n", "row 1, column email: missing from the header"),
         ("email\nx@example.test\n", "row 1, column name: missing from the header"),
         ("email,name\nx@example.test,X\nnot-an-email,Y\n", "row 3, column email: 'not-an-email' is not a valid"),
-        ("email,name\nx@example.test,X\nX@Example.test,Again\n",
-         "row 3, column email: X@Example.test is a duplicate of row 2"),
+        (
+            "email,name\nx@example.test,X\nX@Example.test,Again\n",
+            "row 3, column email: X@Example.test is a duplicate of row 2",
+        ),
         ("email,name\nx@example.test\n", "row 2, column name: missing"),
         ("", "row 1: the file is empty"),
         ("email,name\n", "The roster has no students"),

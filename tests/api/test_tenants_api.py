@@ -10,8 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_platform_admin_creates_a_tenant_with_quota(world, api):
-    response = api("platform").post("/api/v1/tenants/", {"slug": "initech", "name": "Initech",
-                                                         "quota": {"max_labs": 7}}, format="json")
+    response = api("platform").post(
+        "/api/v1/tenants/", {"slug": "initech", "name": "Initech", "quota": {"max_labs": 7}}, format="json"
+    )
     assert response.status_code == 201, response.content
     assert Quota.objects.get(tenant__slug="initech").max_labs == 7
     duplicate = api("platform").post("/api/v1/tenants/", {"slug": "initech", "name": "Again"}, format="json")
@@ -65,8 +66,9 @@ def test_admins_cannot_hand_out_the_owner_role_but_owners_can(world, api):
 
 
 def test_adding_a_member_by_email_invites_unknown_people(world, api):
-    response = api("admin").post("/api/v1/tenants/acme/members/",
-                                 {"email": "newbie@example.test", "role": "instructor"}, format="json")
+    response = api("admin").post(
+        "/api/v1/tenants/acme/members/", {"email": "newbie@example.test", "role": "instructor"}, format="json"
+    )
     assert response.status_code == 202, response.content
     assert response.json()["role"] == "instructor"
     newbie = Membership.objects.get(tenant=world.acme, user__email="newbie@example.test")
@@ -84,8 +86,12 @@ def test_removing_a_member_takes_their_access_away(world, api):
 def test_promoting_a_student_to_admin_opens_the_tenant(world, api):
     membership = Membership.objects.get(tenant=world.acme, user=world.users["student"])
     assert api("student").get(f"/api/v1/labs/{world.lab2.pk}/").status_code == 404
-    assert api("admin").patch(f"/api/v1/tenants/acme/members/{membership.pk}/", {"role": "admin"},
-                              format="json").status_code == 200
+    assert (
+        api("admin")
+        .patch(f"/api/v1/tenants/acme/members/{membership.pk}/", {"role": "admin"}, format="json")
+        .status_code
+        == 200
+    )
     assert api("student").get(f"/api/v1/labs/{world.lab2.pk}/").status_code == 200
     # an admin's own lab is fully theirs: extend is allowed now
     assert api("student").post(f"/api/v1/labs/{world.lab.pk}/extend/", {"hours": 1}, format="json").status_code == 202

@@ -13,8 +13,15 @@ from workers.models import Host
 pytestmark = pytest.mark.django_db
 
 TEMPLATE = {"name": "rules", "vcpus": 2, "memory_mb": 4096, "disk_gb": 10, "base_image_path": "C:\\Images\\base.vhdx"}
-HOST = {"name": "hv02", "endpoint": "hv02.example.test", "username": "nestlab", "password": "Sup3r-s3cret",
-        "logical_cpus": 32, "memory_mb": 131072, "storage_gb": 2000}
+HOST = {
+    "name": "hv02",
+    "endpoint": "hv02.example.test",
+    "username": "nestlab",
+    "password": "Sup3r-s3cret",
+    "logical_cpus": 32,
+    "memory_mb": 131072,
+    "storage_gb": 2000,
+}
 
 
 def _refused(response, field, words):
@@ -94,8 +101,11 @@ def test_tenant_slugs_are_stored_lower_case_and_unique_ignoring_case(world, api)
     created = api("platform").post("/api/v1/tenants/", {"slug": "Initech", "name": "Initech"}, format="json")
     assert created.status_code == 201, created.content
     assert created.json()["slug"] == "initech" and Tenant.objects.filter(slug="initech").exists()
-    _refused(api("platform").post("/api/v1/tenants/", {"slug": "ACME", "name": "Acme 2"}, format="json"),
-             "slug", "already exists")
+    _refused(
+        api("platform").post("/api/v1/tenants/", {"slug": "ACME", "name": "Acme 2"}, format="json"),
+        "slug",
+        "already exists",
+    )
     assert Tenant.objects.filter(slug__iexact="acme").count() == 1
 
 

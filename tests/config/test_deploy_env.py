@@ -46,7 +46,7 @@ def systemd_environment_file(text: str) -> dict[str, str]:
 
 
 def test_the_parser_keeps_what_systemd_keeps():
-    text = "# c\n; c\nA=1   # not a comment\n B = 'x y' \nC=\"a \\\"b\\\"\"\nD=one \\\ntwo\n"
+    text = '# c\n; c\nA=1   # not a comment\n B = \'x y\' \nC="a \\"b\\""\nD=one \\\ntwo\n'
     assert systemd_environment_file(text) == {"A": "1   # not a comment", "B": "x y", "C": 'a "b"', "D": "one two"}
 
 
@@ -67,7 +67,13 @@ def test_the_example_environment_file_starts_the_settings(tmp_path):
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [
-        False, ["nestlab.example.com"], ["HTTP_X_FORWARDED_PROTO", "https"], True, 3600, 1, "db.example.com",
+        False,
+        ["nestlab.example.com"],
+        ["HTTP_X_FORWARDED_PROTO", "https"],
+        True,
+        3600,
+        1,
+        "db.example.com",
     ]
 
 

@@ -49,8 +49,10 @@ def test_the_debug_page_shows_no_password_from_any_url(settings):
         ("redis://:p@h:6379/0", "redis://:********************@h:6379/0"),
         ("redis://h:6379/0", "redis://h:6379/0"),
         ("sqlite:////srv/x.sqlite3", "sqlite:////srv/x.sqlite3"),
-        ("a postgres://u:p%40x@h and amqp://g:q@m//",
-         "a postgres://u:********************@h and amqp://g:********************@m//"),
+        (
+            "a postgres://u:p%40x@h and amqp://g:q@m//",
+            "a postgres://u:********************@h and amqp://g:********************@m//",
+        ),
     ],
 )
 def test_url_passwords_are_blanked(text, cleansed):

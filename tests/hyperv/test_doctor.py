@@ -185,8 +185,9 @@ def test_release_names(build, name):
     assert windows_release(build) == name
 
 
-@pytest.mark.parametrize(("culture", "status"), [(None, "pass"), ("en-US", "pass"), ("en-GB", "pass"),
-                                                 ("de-DE", "warn"), ("fr-FR", "warn")])
+@pytest.mark.parametrize(
+    ("culture", "status"), [(None, "pass"), ("en-US", "pass"), ("en-GB", "pass"), ("de-DE", "warn"), ("fr-FR", "warn")]
+)
 def test_the_doctor_says_when_the_host_speaks_a_language_it_cannot_read(culture, status):
     check = run(replace(HEALTHY, ui_culture=culture))["host_language"]
     assert check.status == status

@@ -58,7 +58,13 @@ def test_a_healthy_simulated_host_passes_every_check_including_the_new_ones():
     checks = doctor_over()
     assert statuses(checks) == {}
     new_checks = (
-        "hyperv_module", "dep", "elevation", "netnat", "host_language", "template_versions", "external_adapter"
+        "hyperv_module",
+        "dep",
+        "elevation",
+        "netnat",
+        "host_language",
+        "template_versions",
+        "external_adapter",
     )
     for name in new_checks:
         assert checks[name].status == "pass", name

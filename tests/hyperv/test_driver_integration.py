@@ -307,8 +307,16 @@ def test_starting_beyond_memory_is_insufficient_resources(unique):
 
 # --- faults: resumable create, hangs, dropped answers ----------------------------------------------------
 
-CREATE_CMDLETS = ["New-Item", "New-VHD", "New-VM", "Set-VM", "Set-VMProcessor", "Set-VMNetworkAdapter",
-                  "Set-VMNetworkAdapterVlan", "Checkpoint-VM"]
+CREATE_CMDLETS = [
+    "New-Item",
+    "New-VHD",
+    "New-VM",
+    "Set-VM",
+    "Set-VMProcessor",
+    "Set-VMNetworkAdapter",
+    "Set-VMNetworkAdapterVlan",
+    "Checkpoint-VM",
+]
 
 
 @pytest.mark.parametrize("kind", ["error", "drop"])
@@ -445,8 +453,15 @@ def structure(sim: SimHandle, *, except_vm: str | None = None) -> dict:
     state = sim.state()
     return {
         "vms": [
-            (vm["id"], vm["name"], vm["notes"], vm["state"], [c["name"] for c in vm["checkpoints"]],
-             vm["hard_drives"], [(a["switch_name"], a["access_vlan_id"]) for a in vm["adapters"]])
+            (
+                vm["id"],
+                vm["name"],
+                vm["notes"],
+                vm["state"],
+                [c["name"] for c in vm["checkpoints"]],
+                vm["hard_drives"],
+                [(a["switch_name"], a["access_vlan_id"]) for a in vm["adapters"]],
+            )
             for vm in state["vms"]
             if vm["name"] != except_vm
         ],
@@ -643,4 +658,3 @@ def test_the_three_problem_hosts_read_differently():
         )
     ]
     assert len(set(readings)) == 3 and all(readings)
-

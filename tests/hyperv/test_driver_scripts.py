@@ -34,9 +34,14 @@ def _formatting_outside_errors(tree: ast.AST) -> list[tuple[int, str]]:
             found.append((node.lineno, "f-string"))
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant):
             found.append((node.lineno, "% formatting"))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
-            "format",
-            "format_map",
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr
+            in (
+                "format",
+                "format_map",
+            )
         ):
             found.append((node.lineno, "." + node.func.attr))
     return found
@@ -76,8 +81,7 @@ def test_the_winrm_client_only_encodes_scripts():
     uses = [
         node
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and any(isinstance(arg, ast.Name) and arg.id == "script" for arg in node.args)
+        if isinstance(node, ast.Call) and any(isinstance(arg, ast.Name) and arg.id == "script" for arg in node.args)
     ]
     assert uses and all(ast.unparse(call.func) in ("check_length", "encoded_command") for call in uses)
 
@@ -200,7 +204,7 @@ def recording_driver(*answers) -> tuple[HyperVDriver, RecordingClient]:
 
 
 def assignments(script: str) -> str:
-    return script[len(PROLOGUE):].split("\n", 1)[0]
+    return script[len(PROLOGUE) :].split("\n", 1)[0]
 
 
 CREATED = {"VMId": "vm-id", "Built": False}
@@ -271,8 +275,10 @@ def test_create_refuses_an_answer_without_a_vm_id():
     ("spec", "expected"),
     [
         (SwitchSpec("nl-acme", "private"), ["$Type='Private'"]),
-        (SwitchSpec("nl-acme", "nat", nat_prefix="10.20.0.0/24", nat_pool="10.16.0.0/12"),
-         ["$Type='Internal'", "$Pool='10.16.0.0/12'", "$Nat='nestlab-nat'", "$Gateway='10.20.0.1'", "$Length=24"]),
+        (
+            SwitchSpec("nl-acme", "nat", nat_prefix="10.20.0.0/24", nat_pool="10.16.0.0/12"),
+            ["$Type='Internal'", "$Pool='10.16.0.0/12'", "$Nat='nestlab-nat'", "$Gateway='10.20.0.1'", "$Length=24"],
+        ),
         (SwitchSpec("nl-shared", "vlan", external_adapter="Ethernet 2"), ["$Type='External'", "$Nic='Ethernet 2'"]),
     ],
 )
@@ -361,7 +367,11 @@ def test_status_reads_the_answer():
 def test_arrays_that_windows_powershell_5_1_wraps_are_read_as_arrays():
     """5.1 writes an array inside an array as {"value": [...], "Count": n} ([S18])."""
     answer = {
-        "Name": "lab-1", "VMId": "0b6f", "State": "Running", "Heartbeat": "Ok", "Uptime": 42,
+        "Name": "lab-1",
+        "VMId": "0b6f",
+        "State": "Running",
+        "Heartbeat": "Ok",
+        "Uptime": 42,
         "IPAddresses": {"value": ["10.20.0.5", {"value": ["fe80::1", "fe80::2"], "Count": 2}], "Count": 2},
     }
     driver, _ = recording_driver(answer)

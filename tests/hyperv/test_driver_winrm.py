@@ -85,7 +85,7 @@ def test_non_ascii_text_and_escapes_survive():
 
 
 def test_characters_beyond_the_bmp_arrive_as_escaped_surrogates():
-    assert error_record(clixml("Set-VM : lab _xD83D__xDE00_ x")).message == "Set-VM : lab \U0001F600 x"
+    assert error_record(clixml("Set-VM : lab _xD83D__xDE00_ x")).message == "Set-VM : lab \U0001f600 x"
 
 
 def test_warnings_and_progress_are_not_errors():
@@ -105,10 +105,14 @@ def test_plain_stderr_is_kept_as_is():
     ("stderr", "error_class"),
     [
         (NOT_FOUND, NotFound),
-        (clixml("Stop-VM : The operation cannot be performed while the virtual machine is in its current state."),
-         InvalidState),
-        (clixml("Start-VM : Not enough memory in the system to start the virtual machine lab-1."),
-         InsufficientResources),
+        (
+            clixml("Stop-VM : The operation cannot be performed while the virtual machine is in its current state."),
+            InvalidState,
+        ),
+        (
+            clixml("Start-VM : Not enough memory in the system to start the virtual machine lab-1."),
+            InsufficientResources,
+        ),
         (clixml("Start-VM : Could not initialize memory: Ran out of memory (0x8007000E)."), InsufficientResources),
         ("The command line is too long.", CommandTooLong),
         (clixml("nestlab: 2 virtual machines are named lab-1; refusing to guess"), HostError),
@@ -120,39 +124,67 @@ def test_plain_stderr_is_kept_as_is():
         (clixml("New-VHD : There is not enough space on the disk."), InsufficientResources),
         ("", HostError),
         # Newer out-of-memory text, and "insufficient system resources" (hyperv-real-host.md [S20]).
-        (clixml("Start-VM : 'lab-1' failed to start. Could not initialize memory: Not enough memory resources are "
+        (
+            clixml(
+                "Start-VM : 'lab-1' failed to start. Could not initialize memory: Not enough memory resources are "
                 "available to complete this operation. (0x8007000E).",
                 "    + CategoryInfo          : FromStdErr: (:) [Start-VM], VirtualizationException",
-                "    + FullyQualifiedErrorId : OutOfMemory,Microsoft.HyperV.PowerShell.Commands.StartVM"),
-         InsufficientResources),
-        (clixml("Start-VM : Unable to allocate 2048 MB of RAM: Insufficient system resources exist to complete the "
+                "    + FullyQualifiedErrorId : OutOfMemory,Microsoft.HyperV.PowerShell.Commands.StartVM",
+            ),
+            InsufficientResources,
+        ),
+        (
+            clixml(
+                "Start-VM : Unable to allocate 2048 MB of RAM: Insufficient system resources exist to complete the "
                 "requested service. (0x800705AA).",
                 "    + CategoryInfo          : NotSpecified: (:) [Start-VM], VirtualizationException",
-                "    + FullyQualifiedErrorId : Unspecified,Microsoft.HyperV.PowerShell.Commands.StartVM"),
-         InsufficientResources),
+                "    + FullyQualifiedErrorId : Unspecified,Microsoft.HyperV.PowerShell.Commands.StartVM",
+            ),
+            InsufficientResources,
+        ),
         # Not found by category and id whatever the language; InvalidArgument of another cmdlet is not.
-        (clixml('Get-VM : Hyper-V konnte keinen virtuellen Computer mit dem Namen "x" finden.',
+        (
+            clixml(
+                'Get-VM : Hyper-V konnte keinen virtuellen Computer mit dem Namen "x" finden.',
                 "    + CategoryInfo          : InvalidArgument: (x:String) [Get-VM], VirtualizationException",
-                "    + FullyQualifiedErrorId : InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM"),
-         NotFound),
-        (clixml('New-VM : Hyper-V was unable to find a virtual switch with name "sw".',
+                "    + FullyQualifiedErrorId : InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM",
+            ),
+            NotFound,
+        ),
+        (
+            clixml(
+                'New-VM : Hyper-V was unable to find a virtual switch with name "sw".',
                 "    + CategoryInfo          : InvalidArgument: (sw:String) [New-VM], VirtualizationException",
-                "    + FullyQualifiedErrorId : InvalidParameter,Microsoft.HyperV.PowerShell.Commands.NewVM"),
-         HostError),
-        (clixml("Stop-VM : Der Vorgang kann im aktuellen Zustand nicht ausgeführt werden.",
+                "    + FullyQualifiedErrorId : InvalidParameter,Microsoft.HyperV.PowerShell.Commands.NewVM",
+            ),
+            HostError,
+        ),
+        (
+            clixml(
+                "Stop-VM : Der Vorgang kann im aktuellen Zustand nicht ausgeführt werden.",
                 "    + CategoryInfo          : InvalidOperation: (:) [Stop-VM], VirtualizationException",
-                "    + FullyQualifiedErrorId : InvalidState,Microsoft.HyperV.PowerShell.Commands.StopVM"),
-         InvalidState),
+                "    + FullyQualifiedErrorId : InvalidState,Microsoft.HyperV.PowerShell.Commands.StopVM",
+            ),
+            InvalidState,
+        ),
         # a sharing violation while Remove-VM's merge holds the disk, on a German host: by id
-        (clixml("Remove-Item : Der Prozess kann nicht auf die Datei zugreifen, da sie von einem anderen Prozess "
+        (
+            clixml(
+                "Remove-Item : Der Prozess kann nicht auf die Datei zugreifen, da sie von einem anderen Prozess "
                 "verwendet wird.",
                 "    + CategoryInfo          : WriteError: (C:\\Labs\\x.vhdx:FileInfo) [Remove-Item], IOException",
                 "    + FullyQualifiedErrorId : RemoveFileSystemItemIOError,Microsoft.PowerShell.Commands."
-                "RemoveItemCommand"),
-         FileInUse),
-        (clixml("Get-VMHost : The term 'Get-VMHost' is not recognized as the name of a cmdlet, function.",
-                "    + CategoryInfo          : ObjectNotFound: (Get-VMHost:String) [], CommandNotFoundException"),
-         HostError),
+                "RemoveItemCommand",
+            ),
+            FileInUse,
+        ),
+        (
+            clixml(
+                "Get-VMHost : The term 'Get-VMHost' is not recognized as the name of a cmdlet, function.",
+                "    + CategoryInfo          : ObjectNotFound: (Get-VMHost:String) [], CommandNotFoundException",
+            ),
+            HostError,
+        ),
     ],
 )
 def test_errors_map_by_the_documented_texts(stderr, error_class):
@@ -164,8 +196,16 @@ def test_errors_map_by_the_documented_texts(stderr, error_class):
 
 @pytest.mark.parametrize(
     ("error_class", "transient"),
-    [(NotFound, False), (InvalidState, False), (InsufficientResources, True), (AuthenticationFailed, False),
-     (HostUnreachable, True), (Timeout, True), (CommandTooLong, False), (HostError, False)],
+    [
+        (NotFound, False),
+        (InvalidState, False),
+        (InsufficientResources, True),
+        (AuthenticationFailed, False),
+        (HostUnreachable, True),
+        (Timeout, True),
+        (CommandTooLong, False),
+        (HostError, False),
+    ],
 )
 def test_each_error_says_whether_retrying_helps(error_class, transient):
     assert error_class.transient is transient
@@ -173,7 +213,7 @@ def test_each_error_says_whether_retrying_helps(error_class, transient):
 
 
 def test_stdout_is_step_markers_then_json():
-    output = parse_stdout("\ufeffnestlab-step:disk\r\nnestlab-step:vm\r\n\"0b6f\"\r\n")
+    output = parse_stdout('\ufeffnestlab-step:disk\r\nnestlab-step:vm\r\n"0b6f"\r\n')
     assert output.steps == ["disk", "vm"]
     assert output.payload == "0b6f"
 
@@ -387,9 +427,7 @@ def console_wrapped(line: str) -> list[str]:
 
 @pytest.mark.parametrize("cut_at_a_space", [True, False])
 def test_a_message_wrapped_at_the_console_width_is_joined_back(cut_at_a_space):
-    message = (
-        "Set-VMProcessor : The operation cannot be performed while the virtual machine is in its current state."
-    )
+    message = "Set-VMProcessor : The operation cannot be performed while the virtual machine is in its current state."
     if not cut_at_a_space:
         message = message.replace("machine is", "machine--is")
     category = "    + CategoryInfo          : InvalidOperation: (:) [Set-VMProcessor], VirtualizationException"

@@ -234,8 +234,9 @@ def test_names_are_validated_like_the_real_driver(fake):
 
 
 def test_nesting_needs_a_new_enough_host_and_version():
-    amd_2019 = replace(default_facts(), cpu_manufacturer="AuthenticAMD", os_build=17763,
-                       supported_config_versions=("8.0", "9.0"))
+    amd_2019 = replace(
+        default_facts(), cpu_manufacturer="AuthenticAMD", os_build=17763, supported_config_versions=("8.0", "9.0")
+    )
     fake = FakeDriver(base_images={IMAGE}, facts=amd_2019)
     fake.ensure_switch(SwitchSpec("nl-acme", "private"))
     with pytest.raises(InvalidState, match="virtualization extensions"):

@@ -89,8 +89,16 @@ def test_the_driver_refuses_before_sending_anything(call):
 
 def spec(**overrides) -> VmSpec:
     values = dict(
-        name="nestlab-vm", lab_id=uuid.uuid4(), tenant_slug="acme", vcpus=2, memory_mb=4096, disk_gb=40,
-        base_image_path="C:\\Images\\base.vhdx", vm_root="C:\\Nestlab\\Labs", generation=2, config_version="10.0",
+        name="nestlab-vm",
+        lab_id=uuid.uuid4(),
+        tenant_slug="acme",
+        vcpus=2,
+        memory_mb=4096,
+        disk_gb=40,
+        base_image_path="C:\\Images\\base.vhdx",
+        vm_root="C:\\Nestlab\\Labs",
+        generation=2,
+        config_version="10.0",
         switch_name="nestlab-acme-private",
     )
     return VmSpec(**{**values, **overrides})

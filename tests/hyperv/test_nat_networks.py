@@ -65,7 +65,9 @@ def test_a_host_with_a_foreign_netnat_is_refused_clearly_and_left_unchanged(sim)
         driver.ensure_switch(SwitchSpec("nestlab-acme-nat", "nat", nat_prefix="10.192.0.0/24", nat_pool=POOL))
     after = sim.state()
     assert (after["switches"], after["nats"], after["host_ip_addresses"]) == (
-        before["switches"], before["nats"], before["host_ip_addresses"]
+        before["switches"],
+        before["nats"],
+        before["host_ip_addresses"],
     )
 
 
@@ -94,8 +96,10 @@ def test_a_nat_labs_port_denies_the_pool_and_allows_only_its_own_segment(sim):
     [adapter] = vm["adapters"]
     rules = sorted((acl["action"], acl["direction"], acl["remote_address"]) for acl in adapter["acls"])
     assert rules == [
-        ("Allow", "Inbound", "10.192.3.0/24"), ("Allow", "Outbound", "10.192.3.0/24"),
-        ("Deny", "Inbound", POOL), ("Deny", "Outbound", POOL),
+        ("Allow", "Inbound", "10.192.3.0/24"),
+        ("Allow", "Outbound", "10.192.3.0/24"),
+        ("Deny", "Inbound", POOL),
+        ("Deny", "Outbound", POOL),
     ]
     with pytest.raises(InvalidValue, match="not inside the NAT pool"):
         vm_spec("nat-elsewhere", switch="nestlab-acme-nat", nat_segment="192.168.0.0/24", nat_pool=POOL)

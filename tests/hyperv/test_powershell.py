@@ -29,7 +29,7 @@ from workers.hyperv.powershell import (
 # backtick (special only in double quotes), newlines and arbitrary Unicode.
 dangerous_text = st.text(
     alphabet=st.one_of(
-        st.sampled_from(SINGLE_QUOTE_CHARS + "\"`$;|&(){}@#\r\n\u201c\u201d\u201e\x00 "), st.characters()
+        st.sampled_from(SINGLE_QUOTE_CHARS + '"`$;|&(){}@#\r\n\u201c\u201d\u201e\x00 '), st.characters()
     ),
     max_size=80,
 )
@@ -150,8 +150,28 @@ def test_good_names(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "-lab", ".lab", "A" * 65, "lab 1", "lab*", "lab?", "lab[1]", "lab'1", "lab\u2019", "lab$x", "lab;x", "läb",
-     "lab\n", "lab`", "lab.", "nul", "COM1", "con.lab", "Lpt9"],
+    [
+        "",
+        "-lab",
+        ".lab",
+        "A" * 65,
+        "lab 1",
+        "lab*",
+        "lab?",
+        "lab[1]",
+        "lab'1",
+        "lab\u2019",
+        "lab$x",
+        "lab;x",
+        "läb",
+        "lab\n",
+        "lab`",
+        "lab.",
+        "nul",
+        "COM1",
+        "con.lab",
+        "Lpt9",
+    ],
 )
 def test_bad_names(name):
     with pytest.raises(InvalidValue):

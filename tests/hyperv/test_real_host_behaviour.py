@@ -99,4 +99,3 @@ def test_stop_waits_for_a_guest_shutdown_it_gave_up_on_before_pulling_the_power(
         assert 3.5 <= elapsed < 8, elapsed
         assert driver.vm_status(spec.name).state == "Off"
         driver.delete_vm(spec.name, vm_root=ROOT)
-

@@ -23,8 +23,15 @@ PROFILE_NOISE = "Loading personal and system profiles took 812ms."
 
 def connect(sim: SimHandle, **overrides) -> HyperVDriver:
     values = dict(
-        host_name="hvsim", endpoint=sim.host, port=sim.port, transport="plaintext", username=sim.user,
-        password=sim.password, use_tls=False, allow_plaintext=True, call_deadline_s=20,
+        host_name="hvsim",
+        endpoint=sim.host,
+        port=sim.port,
+        transport="plaintext",
+        username=sim.user,
+        password=sim.password,
+        use_tls=False,
+        allow_plaintext=True,
+        call_deadline_s=20,
     )
     values.update(overrides)
     return HyperVDriver(ConnectionSpec(**values))
@@ -94,8 +101,10 @@ def test_hvsim_prints_what_a_real_host_prints(unique):
 
 
 def test_feature_and_install_states_number_as_the_audit_gives_them():
-    assert [facts.FeatureState(name).value for name in ("Disabled", "DisablePending", "Enabled",
-                                                         "DisabledWithPayloadRemoved")] == [0, 1, 2, 6]
+    assert [
+        facts.FeatureState(name).value
+        for name in ("Disabled", "DisablePending", "Enabled", "DisabledWithPayloadRemoved")
+    ] == [0, 1, 2, 6]
     assert [facts.InstallState(name).value for name in ("Available", "Installed", "Removed")] == [0, 1, 5]
 
 
@@ -153,11 +162,22 @@ def test_a_german_host_prints_german_messages_with_the_same_ids(german, unique):
 def test_the_driver_runs_a_lab_on_a_german_host(german, unique):
     driver = connect(german)
     driver.ensure_switch(SwitchSpec("sw-" + unique, "private"))
-    driver.ensure_vm(VmSpec(
-        name=unique, lab_id=uuid.uuid4(), tenant_slug="acme", vcpus=2, memory_mb=2048, disk_gb=60,
-        base_image_path="C:\\NestlabImages\\win2022-base.vhdx", vm_root="C:\\Nestlab\\Labs", generation=2,
-        config_version="10.0", switch_name="sw-" + unique, vlan_id=None,
-    ))
+    driver.ensure_vm(
+        VmSpec(
+            name=unique,
+            lab_id=uuid.uuid4(),
+            tenant_slug="acme",
+            vcpus=2,
+            memory_mb=2048,
+            disk_gb=60,
+            base_image_path="C:\\NestlabImages\\win2022-base.vhdx",
+            vm_root="C:\\Nestlab\\Labs",
+            generation=2,
+            config_version="10.0",
+            switch_name="sw-" + unique,
+            vlan_id=None,
+        )
+    )
     driver.start_vm(unique)
     deadline = time.monotonic() + 10
     status = driver.vm_status(unique)
@@ -170,17 +190,32 @@ def test_the_driver_runs_a_lab_on_a_german_host(german, unique):
     with pytest.raises(NotFound):
         driver.restore_vm(unique, "no-such-checkpoint")
     with pytest.raises(NotFound):
-        driver.ensure_vm(replace(driver_spec := VmSpec(
-            name=unique + "-b", lab_id=uuid.uuid4(), tenant_slug="acme", vcpus=2, memory_mb=2048, disk_gb=60,
-            base_image_path="C:\\NestlabImages\\win2022-base.vhdx", vm_root="C:\\Nestlab\\Labs", generation=2,
-            config_version="10.0", switch_name="sw-" + unique, vlan_id=None,
-        ), switch_name="sw-missing"))
+        driver.ensure_vm(
+            replace(
+                driver_spec := VmSpec(
+                    name=unique + "-b",
+                    lab_id=uuid.uuid4(),
+                    tenant_slug="acme",
+                    vcpus=2,
+                    memory_mb=2048,
+                    disk_gb=60,
+                    base_image_path="C:\\NestlabImages\\win2022-base.vhdx",
+                    vm_root="C:\\Nestlab\\Labs",
+                    generation=2,
+                    config_version="10.0",
+                    switch_name="sw-" + unique,
+                    vlan_id=None,
+                ),
+                switch_name="sw-missing",
+            )
+        )
     big = replace(driver_spec, name=unique + "-big", memory_mb=16384)
     driver.ensure_vm(big)
     with pytest.raises(InsufficientResources):
         driver.start_vm(big.name)
     facts_ = driver.host_facts([])
     assert facts_.ui_culture == "de-DE"
-    assert {check.name: check.status for check in doctor_checks(
-        facts_, transport="plaintext", use_tls=False, is_simulator=True, base_images=[]
-    )}["host_language"] == "warn"
+    assert {
+        check.name: check.status
+        for check in doctor_checks(facts_, transport="plaintext", use_tls=False, is_simulator=True, base_images=[])
+    }["host_language"] == "warn"

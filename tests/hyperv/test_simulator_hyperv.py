@@ -164,8 +164,10 @@ def test_intel_nesting_needs_configuration_version_8(unique):
 
 @pytest.mark.parametrize(
     ("os_build", "supported"),
-    [(20348, ["8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0"]),
-     (26100, ["8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0", "11.0", "12.0"])],
+    [
+        (20348, ["8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0"]),
+        (26100, ["8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0", "11.0", "12.0"]),
+    ],
 )
 def test_server_2022_and_2025_support_8_0_up_to_10_0_and_12_0(os_build, supported, unique):
     """hyperv-real-host.md section 2 ([S12]): not 5.0-7.1 any more."""

@@ -55,15 +55,21 @@ def test_the_bodies_on_the_wire_are_encrypted_both_ways(sim):
     http = session.protocol.transport.build_session()
     http.hooks["response"].append(
         lambda response, **_: seen.append(
-            (response.request.headers.get("Content-Type", ""), response.headers.get("Content-Type", ""),
-             bytes(response.request.body or b"") + response.content)
+            (
+                response.request.headers.get("Content-Type", ""),
+                response.headers.get("Content-Type", ""),
+                bytes(response.request.body or b"") + response.content,
+            )
         )
     )
     assert session.run_ps("'secret-marker-' + 'x'").std_out.strip() == b"secret-marker-x"
     soap = [(sent, answered, raw) for sent, answered, raw in seen if raw]
     assert soap and all(
-        sent.startswith("multipart/encrypted") and answered.startswith("multipart/encrypted")
-        and PROTOCOL in answered and b"Envelope" not in raw and b"secret-marker" not in raw
+        sent.startswith("multipart/encrypted")
+        and answered.startswith("multipart/encrypted")
+        and PROTOCOL in answered
+        and b"Envelope" not in raw
+        and b"secret-marker" not in raw
         for sent, answered, raw in soap
     )
 
@@ -97,9 +103,18 @@ def test_the_driver_builds_runs_and_deletes_a_lab_over_ntlm_with_encryption(sim)
     name = "t-" + uuid.uuid4().hex[:10]
     driver.ensure_switch(SwitchSpec("sw-" + name, "private"))
     spec = VmSpec(
-        name=name, lab_id=uuid.uuid4(), tenant_slug="acme", vcpus=2, memory_mb=4096, disk_gb=60,
-        base_image_path="C:\\NestlabImages\\win2022-base.vhdx", vm_root="C:\\Nestlab\\Labs", generation=2,
-        config_version="10.0", switch_name="sw-" + name, vlan_id=None,
+        name=name,
+        lab_id=uuid.uuid4(),
+        tenant_slug="acme",
+        vcpus=2,
+        memory_mb=4096,
+        disk_gb=60,
+        base_image_path="C:\\NestlabImages\\win2022-base.vhdx",
+        vm_root="C:\\Nestlab\\Labs",
+        generation=2,
+        config_version="10.0",
+        switch_name="sw-" + name,
+        vlan_id=None,
     )
     driver.ensure_vm(spec)
     driver.start_vm(name)

@@ -107,6 +107,8 @@ def test_many_long_base_image_paths_are_checked_in_batches_under_the_command_lin
     assert "connect" not in report and report["nesting_os"]["status"] == "pass"
     detail = report["base_images"]["detail"]
     assert "1 of 26 base images are missing" in detail and paths[7] in detail and paths[8] not in detail
+
+
 @pytest.mark.postgres
 def test_a_doctor_requested_through_the_service_runs_on_a_real_worker(worker, sims):
     # The dispatcher sends host_doctor by its registered name to the host's site queue, once the

@@ -209,12 +209,18 @@ def test_a_checkpoint_the_host_refuses_returns_the_lab_to_running_with_its_vm(wo
     host_for(sim, "cp0")
     _, admin, template = _tenant_with_labs(1)
     lab = lab_request(actor=admin, template=template)
-    wait_until(lambda: Lab.objects.get(pk=lab.pk).state == LabState.RUNNING, timeout=60,
-               what=f"the lab running\n{worker.log_tail()}")
+    wait_until(
+        lambda: Lab.objects.get(pk=lab.pk).state == LabState.RUNNING,
+        timeout=60,
+        what=f"the lab running\n{worker.log_tail()}",
+    )
     sim.add_fault("error", cmdlet="Checkpoint-VM", message="The checkpoint store is corrupt.", times=20)
     lab_checkpoint(actor=admin, lab=Lab.objects.get(pk=lab.pk), name="before upgrade")
-    wait_until(lambda: Lab.objects.get(pk=lab.pk).last_error != "", timeout=60,
-               what=f"the checkpoint to fail\n{worker.log_tail()}")
+    wait_until(
+        lambda: Lab.objects.get(pk=lab.pk).last_error != "",
+        timeout=60,
+        what=f"the checkpoint to fail\n{worker.log_tail()}",
+    )
     lab.refresh_from_db()
     assert lab.state == LabState.RUNNING and "The checkpoint store is corrupt." in lab.last_error
     assert lab.events.filter(event="settled_running", message__contains="checkpoint failed").exists()

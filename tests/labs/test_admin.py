@@ -19,10 +19,19 @@ def test_course_instructors_and_students_set_in_the_admin_get_their_grants(admin
     response = admin_client.post(
         "/admin/labs/course/add/",
         {
-            "tenant": acme.pk, "name": "Admin course", "template": acme_template.pk,
-            "instructors": [teacher.pk], "starts_at_0": "2026-12-01", "starts_at_1": "09:00:00",
-            "ends_at_0": "2026-12-05", "ends_at_1": "17:00:00", "hours_per_student": 20, "lab_lifetime": "14 00:00:00",
-            "enrollments-TOTAL_FORMS": 1, "enrollments-INITIAL_FORMS": 0, "enrollments-0-student": student.pk,
+            "tenant": acme.pk,
+            "name": "Admin course",
+            "template": acme_template.pk,
+            "instructors": [teacher.pk],
+            "starts_at_0": "2026-12-01",
+            "starts_at_1": "09:00:00",
+            "ends_at_0": "2026-12-05",
+            "ends_at_1": "17:00:00",
+            "hours_per_student": 20,
+            "lab_lifetime": "14 00:00:00",
+            "enrollments-TOTAL_FORMS": 1,
+            "enrollments-INITIAL_FORMS": 0,
+            "enrollments-0-student": student.pk,
         },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -39,10 +48,18 @@ def test_the_admin_refuses_a_student_as_course_instructor(admin_client, acme, ac
     response = admin_client.post(
         "/admin/labs/course/add/",
         {
-            "tenant": acme.pk, "name": "Pupil-taught", "template": acme_template.pk,
-            "instructors": [pupil.pk], "starts_at_0": "2026-12-01", "starts_at_1": "09:00:00",
-            "ends_at_0": "2026-12-05", "ends_at_1": "17:00:00", "hours_per_student": 20, "lab_lifetime": "14 00:00:00",
-            "enrollments-TOTAL_FORMS": 0, "enrollments-INITIAL_FORMS": 0,
+            "tenant": acme.pk,
+            "name": "Pupil-taught",
+            "template": acme_template.pk,
+            "instructors": [pupil.pk],
+            "starts_at_0": "2026-12-01",
+            "starts_at_1": "09:00:00",
+            "ends_at_0": "2026-12-05",
+            "ends_at_1": "17:00:00",
+            "hours_per_student": 20,
+            "lab_lifetime": "14 00:00:00",
+            "enrollments-TOTAL_FORMS": 0,
+            "enrollments-INITIAL_FORMS": 0,
         },
     )
     assert response.status_code == 200

@@ -53,8 +53,14 @@ def test_a_course_refuses_dates_outside_2000_to_2099(acme, acme_template, dates)
 def test_a_course_refuses_a_lifetime_over_a_year(acme, acme_template):
     now = timezone.now()
     with pytest.raises(ValidationError, match="365 days"):
-        course_create(tenant=acme, name="Long", template=acme_template, starts_at=now,
-                      ends_at=now + timedelta(days=1), lab_lifetime=timedelta(days=999_999_999))
+        course_create(
+            tenant=acme,
+            name="Long",
+            template=acme_template,
+            starts_at=now,
+            ends_at=now + timedelta(days=1),
+            lab_lifetime=timedelta(days=999_999_999),
+        )
 
 
 def test_a_lifetime_saved_before_the_bounds_is_capped_not_an_overflow(acme, acme_admin, acme_template):

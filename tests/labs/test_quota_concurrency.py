@@ -93,8 +93,14 @@ def _start_race(repetition):
     from labs.states import LabState
     from tenants.services import quota_update
 
-    tenant = factories.tenant(f"start-{repetition}", max_labs=1000, max_running_labs=1000, max_vcpus=1000,
-                              max_memory_mb=10_000_000, max_storage_gb=100_000)
+    tenant = factories.tenant(
+        f"start-{repetition}",
+        max_labs=1000,
+        max_running_labs=1000,
+        max_vcpus=1000,
+        max_memory_mb=10_000_000,
+        max_storage_gb=100_000,
+    )
     admin = factories.member(tenant, f"start-admin-{repetition}", "admin")
     template = factories.template(tenant, "t")
     running = [lab_request(actor=admin, template=template) for _ in range(2)]

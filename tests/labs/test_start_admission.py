@@ -48,9 +48,7 @@ def test_a_start_within_the_running_labs_limit_is_admitted(acme, acme_admin, acm
 def test_a_start_is_refused_when_the_tenants_monthly_hours_are_used_up(acme, acme_admin, acme_template):
     quota_update(tenant=acme, monthly_lab_hours=1)
     (stopped,) = _labs(acme, acme_admin, acme_template, LabState.STOPPED)
-    LabUsageMonth.objects.create(
-        lab=stopped, tenant=acme, owner=acme_admin, month=month_start(), running_seconds=3600
-    )
+    LabUsageMonth.objects.create(lab=stopped, tenant=acme, owner=acme_admin, month=month_start(), running_seconds=3600)
     with pytest.raises(QuotaExceeded) as refused:
         lab_start(actor=acme_admin, lab=stopped)
     assert refused.value.detail["quota"] == "monthly_lab_hours"

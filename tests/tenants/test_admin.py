@@ -35,9 +35,7 @@ def test_tenant_page_shows_the_busiest_students_usage_against_the_per_student_li
     first = lab_request(actor=acme_student, template=acme_template)
     lab_request(actor=acme_student, template=acme_template)
     lab_request(actor=acme_student2, template=acme_template)
-    LabUsageMonth.objects.create(
-        lab=first, tenant=acme, owner=acme_student, month=month_start(), running_seconds=5400
-    )
+    LabUsageMonth.objects.create(lab=first, tenant=acme, owner=acme_student, month=month_start(), running_seconds=5400)
     page = admin_client.get(f"/admin/tenants/tenant/{acme.pk}/change/").content.decode()
     assert "student_max_labs: 2 of 2 labs (100%) (busiest student)" in page
     assert "student_hours: 1.5 of 40 hours (4%) (busiest student)" in page

@@ -56,12 +56,23 @@ def admin_client(client, platform_admin):
 
 def _tenant_form(slug):
     return {
-        "slug": slug, "name": "Initech", "active": "on",
-        "quota-TOTAL_FORMS": 1, "quota-INITIAL_FORMS": 0, "quota-MIN_NUM_FORMS": 1, "quota-MAX_NUM_FORMS": 1,
-        "quota-0-max_vcpus": 64, "quota-0-max_memory_mb": 131072, "quota-0-max_storage_gb": 2048,
-        "quota-0-max_labs": 20, "quota-0-max_running_labs": 20, "quota-0-monthly_lab_hours": 2000,
-        "quota-0-student_max_labs": 2, "quota-0-student_hours": 40,
-        "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0,
+        "slug": slug,
+        "name": "Initech",
+        "active": "on",
+        "quota-TOTAL_FORMS": 1,
+        "quota-INITIAL_FORMS": 0,
+        "quota-MIN_NUM_FORMS": 1,
+        "quota-MAX_NUM_FORMS": 1,
+        "quota-0-max_vcpus": 64,
+        "quota-0-max_memory_mb": 131072,
+        "quota-0-max_storage_gb": 2048,
+        "quota-0-max_labs": 20,
+        "quota-0-max_running_labs": 20,
+        "quota-0-monthly_lab_hours": 2000,
+        "quota-0-student_max_labs": 2,
+        "quota-0-student_hours": 40,
+        "memberships-TOTAL_FORMS": 0,
+        "memberships-INITIAL_FORMS": 0,
     }
 
 
@@ -78,11 +89,25 @@ def test_the_admin_stores_slugs_lower_case_and_refuses_case_twins(admin_client, 
 
 def test_the_admin_refuses_a_vm_root_the_host_would_refuse(admin_client):
     form = {
-        "name": "hv1", "endpoint": "hv1.example.test", "port": 5986, "transport": "ntlm", "use_tls": "on",
-        "username": "svc", "new_password": "pw", "site": "default", "logical_cpus": 32, "memory_mb": 131072,
-        "memory_reserved_mb": 4096, "storage_gb": 2000, "vcpu_overcommit": "4", "max_parallel_operations": 4,
-        "vm_root": "C:\\Nestlab\\..\\Windows", "external_adapter": "Ethernet'2", "state": "enabled",
-        "allocations-TOTAL_FORMS": 0, "allocations-INITIAL_FORMS": 0,
+        "name": "hv1",
+        "endpoint": "hv1.example.test",
+        "port": 5986,
+        "transport": "ntlm",
+        "use_tls": "on",
+        "username": "svc",
+        "new_password": "pw",
+        "site": "default",
+        "logical_cpus": 32,
+        "memory_mb": 131072,
+        "memory_reserved_mb": 4096,
+        "storage_gb": 2000,
+        "vcpu_overcommit": "4",
+        "max_parallel_operations": 4,
+        "vm_root": "C:\\Nestlab\\..\\Windows",
+        "external_adapter": "Ethernet'2",
+        "state": "enabled",
+        "allocations-TOTAL_FORMS": 0,
+        "allocations-INITIAL_FORMS": 0,
     }
     page = admin_client.post("/admin/workers/host/add/", form)
     assert page.status_code == 200 and not Host.objects.exists()

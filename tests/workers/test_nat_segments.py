@@ -26,7 +26,8 @@ def test_tenant_and_lab_nat_prefixes_reserved_at_once_are_all_distinct():
 
     results = run_at_once(reserve, 36, threads=18)
     assert all(isinstance(result, str) for result in results), results
-    prefixes = [*TenantSegment.objects.values_list("nat_prefix", flat=True), *LabSegment.objects.values_list(
-        "nat_prefix", flat=True
-    )]
+    prefixes = [
+        *TenantSegment.objects.values_list("nat_prefix", flat=True),
+        *LabSegment.objects.values_list("nat_prefix", flat=True),
+    ]
     assert len(prefixes) == 36 and len(set(prefixes)) == 36 and set(results) == set(prefixes)

@@ -295,6 +295,8 @@ def test_a_built_labs_console_names_the_vm_by_the_id_the_host_gave(fake_fleet, n
     [vm] = driver_of(host).vms
     connection = lab_connection(lab)
     assert connection.vm_id == vm.vm_id and f"pcb:s:{vm.vm_id}\r\n" in connection.rdp
+
+
 def test_nat_labs_of_two_tenants_on_one_host_share_its_one_netnat_with_a_gateway_each(fake_fleet, driver_of, db):
     from django.conf import settings
 

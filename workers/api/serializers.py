@@ -11,19 +11,43 @@ class HostSerializer(serializers.ModelSerializer):
     What may be set, and that a new host needs a password, is ``host_create``'s and ``host_update``'s
     to decide."""
 
-    password = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
-                                     max_length=1024, style={"input_type": "password"},
-                                     help_text="Required for a new host; blank or left out on an edit keeps the "
-                                     "stored one.")
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=1024,
+        style={"input_type": "password"},
+        help_text="Required for a new host; blank or left out on an edit keeps the stored one.",
+    )
     has_password = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Host
         fields = [
-            "id", "name", "endpoint", "port", "transport", "use_tls", "username", "password", "has_password",
-            "site", "logical_cpus", "memory_mb", "memory_reserved_mb", "storage_gb", "vcpu_overcommit",
-            "max_parallel_operations", "vm_root", "external_adapter", "state", "facts", "doctor_report",
-            "last_seen", "created_at",
+            "id",
+            "name",
+            "endpoint",
+            "port",
+            "transport",
+            "use_tls",
+            "username",
+            "password",
+            "has_password",
+            "site",
+            "logical_cpus",
+            "memory_mb",
+            "memory_reserved_mb",
+            "storage_gb",
+            "vcpu_overcommit",
+            "max_parallel_operations",
+            "vm_root",
+            "external_adapter",
+            "state",
+            "facts",
+            "doctor_report",
+            "last_seen",
+            "created_at",
         ]
         read_only_fields = ["id", "state", "facts", "doctor_report", "last_seen", "created_at", "has_password"]
         extra_kwargs = {

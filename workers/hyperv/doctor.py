@@ -353,9 +353,7 @@ def check_memory(facts: HostFacts) -> Check:
             "a nested lab usually needs 4 GB of static memory.",
             "Stop or move VMs, or add memory, before placing labs here.",
         )
-    return Check(
-        "memory", "pass", f"{_gib(facts.memory_free_bytes)} free of {_gib(facts.memory_total_bytes)} memory."
-    )
+    return Check("memory", "pass", f"{_gib(facts.memory_free_bytes)} free of {_gib(facts.memory_total_bytes)} memory.")
 
 
 def check_storage(facts: HostFacts, vm_root: str | None = None) -> Check:
@@ -417,8 +415,11 @@ def check_base_images(facts: HostFacts, base_images: list[str], *, error: str | 
             + "; ".join(f"{image.path} ({image.problem})" for image in refused)
             + "."
         )
-        fix = ("Correct the base image path of the templates named above." if not missing
-               else fix + " Correct the base image path of the templates whose path cannot be checked.")
+        fix = (
+            "Correct the base image path of the templates named above."
+            if not missing
+            else fix + " Correct the base image path of the templates whose path cannot be checked."
+        )
     return Check("base_images", "fail", " ".join(parts), fix)
 
 
@@ -481,9 +482,7 @@ def check_template_versions(facts: HostFacts, versions: list[str]) -> Check:
     refused = sorted(set(versions) - supported, key=_version)
     listed = ", ".join(sorted(supported, key=_version))
     if not refused:
-        return Check(
-            "template_versions", "pass", f"Every template's configuration version is supported ({listed})."
-        )
+        return Check("template_versions", "pass", f"Every template's configuration version is supported ({listed}).")
     return Check(
         "template_versions",
         "fail",
@@ -539,9 +538,7 @@ def check_netnats(readiness: HostReadiness) -> Check:
     """Windows supports one NAT network per host; more "places the system into an unknown
     state" [S5][S6]."""
     if readiness.netnats is None:
-        return Check(
-            "netnat", "warn", "The host did not list its NAT networks.", "Run Get-NetNat on the host."
-        )
+        return Check("netnat", "warn", "The host did not list its NAT networks.", "Run Get-NetNat on the host.")
     count = len(readiness.netnats)
     if count <= 1:
         names = f" ({readiness.netnats[0]})" if count else ""

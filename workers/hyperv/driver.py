@@ -118,14 +118,19 @@ $s=@(Get-VMSwitch | Where-Object {$_.Name -eq $Name})
 if($s.Count -gt 1){throw ('nestlab: '+$s.Count+' switches are named '+$Name+'; refusing to guess')}
 if($s.Count -eq 1 -and $s[0].SwitchType.ToString() -ne $Type){throw ('nestlab: switch '+$Name+' belongs to something else: it is '+$s[0].SwitchType.ToString()+', not '+$Type)}
 """
-ENSURE_PRIVATE_SWITCH = _ENSURE_SWITCH_HEAD + """
+ENSURE_PRIVATE_SWITCH = (
+    _ENSURE_SWITCH_HEAD
+    + """
 if($s.Count -eq 0){New-VMSwitch -Name $Name -SwitchType Private | Out-Null}
 ConvertTo-Json -InputObject $Name -Compress
 """
+)
 # NAT mode: the host's one NetNat ($Nat over the whole pool; Windows supports one per host,
 # hyperv-real-host.md [S5][S6]) is checked first, so a host with a foreign NetNat changes nothing;
 # then the tenant's Internal switch with the gateway (its segment's first address) on its interface.
-ENSURE_NAT_SWITCH = _ENSURE_SWITCH_HEAD + """
+ENSURE_NAT_SWITCH = (
+    _ENSURE_SWITCH_HEAD
+    + """
 $n=@(Get-NetNat);$ours=@($n | Where-Object {$_.Name -eq $Nat})
 if($ours.Count -eq 0){
 if($n.Count -gt 0){throw ('nestlab: this host already has the NAT network '+$n[0].Name+' and Windows supports one per host; remove it, or let Nestlab own it')}
@@ -136,10 +141,14 @@ $if='vEthernet ('+$Name+')'
 if(-not (Get-NetIPAddress | Where-Object {$_.InterfaceAlias -eq $if -and $_.IPAddress -eq $Gateway})){New-NetIPAddress -InterfaceAlias $if -IPAddress $Gateway -PrefixLength $Length | Out-Null}
 ConvertTo-Json -InputObject $Name -Compress
 """
-ENSURE_VLAN_SWITCH = _ENSURE_SWITCH_HEAD + """
+)
+ENSURE_VLAN_SWITCH = (
+    _ENSURE_SWITCH_HEAD
+    + """
 if($s.Count -eq 0){New-VMSwitch -Name $Name -NetAdapterName $Nic -AllowManagementOS $false | Out-Null}
 ConvertTo-Json -InputObject $Name -Compress
 """
+)
 REMOVE_SWITCH = """
 $s=@(Get-VMSwitch | Where-Object {$_.Name -eq $Name})
 $a=@(Get-VMNetworkAdapter -All | Where-Object {$_.SwitchName -eq $Name -and -not $_.IsManagementOs})
@@ -158,7 +167,9 @@ ConvertTo-Json -InputObject $s.Count -Compress
 # the checkpoint. Each step reads first, so a run after any fault finishes the job.
 # A missing switch is asked for by name first: New-VM's own error for it is an InvalidArgument,
 # which is not "not found" (hyperv-real-host.md section 5 item 7), and its text is localised.
-ENSURE_VM_CREATED = _AT_MOST_ONE_VM + """
+ENSURE_VM_CREATED = (
+    _AT_MOST_ONE_VM
+    + """
 $dir=$Root+'\\'+$Name;$disk=$dir+'\\'+$Name+'.vhdx'
 if($vm.Notes -and $vm.Notes -ne $Notes){throw ('nestlab: VM '+$Name+' belongs to something else (its Notes differ)')}
 $sw=@(Get-VMSwitch | Where-Object {$_.Name -eq $Switch})
@@ -173,7 +184,10 @@ if($vm.Notes -ne $Notes){
 Set-VM -Name $Name -Notes $Notes -AutomaticCheckpointsEnabled $false -CheckpointType Standard;$Step+'notes'}
 @{VMId=$vm.VMId.ToString();Built=[bool](Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Clean})} | ConvertTo-Json -Compress
 """
-_CONFIGURE_HEAD = _ONE_VM + """
+)
+_CONFIGURE_HEAD = (
+    _ONE_VM
+    + """
 $memory=Get-VMMemory -VMName $Name
 if($memory.DynamicMemoryEnabled -or $memory.Startup -ne $Mem){Set-VMMemory -VMName $Name -DynamicMemoryEnabled $false -StartupBytes $Mem;$Step+'memory'}
 $p=Get-VMProcessor -VMName $Name
@@ -183,6 +197,7 @@ if(-not $sw){Connect-VMNetworkAdapter -VMName $Name -SwitchName $Switch}
 if(-not $sw -or $n.DhcpGuard.ToString() -ne 'On' -or $n.RouterGuard.ToString() -ne 'On' -or $n.MacAddressSpoofing.ToString() -ne 'On'){
 Set-VMNetworkAdapter -VMName $Name -DhcpGuard On -RouterGuard On -MacAddressSpoofing On;$Step+'network'}
 """
+)
 _CONFIGURE_TAIL = """if($Vlan){$l=Get-VMNetworkAdapterVlan -VMName $Name
 if($l.OperationMode.ToString() -ne 'Access' -or $l.AccessVlanId -ne $Vlan){Set-VMNetworkAdapterVlan -VMName $Name -Access -VlanId $Vlan;$Step+'vlan'}}
 if(-not (Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Clean})){Checkpoint-VM -Name $Name -SnapshotName $Clean;$Step+'checkpoint'}
@@ -204,43 +219,72 @@ ENSURE_VM_CONFIGURED_NO_SECURE_BOOT = _CONFIGURE_HEAD + FIRMWARE_NO_SECURE_BOOT 
 # NAT mode: tenants share the host's one NetNat, so each lab's adapter gets port ACLs (docs/hyperv.md,
 # Networking): deny the whole pool, allow its own segment. Hyper-V applies the most specific
 # matching ACL (UNVERIFIED on a host: hvsim records ACLs but filters no packets).
-ENSURE_VM_ISOLATED = _ONE_VM + """
+ENSURE_VM_ISOLATED = (
+    _ONE_VM
+    + """
 $a=@(Get-VMNetworkAdapterAcl -VMName $Name)
 if(-not ($a | Where-Object {$_.RemoteAddress -eq $Pool -and $_.Action.ToString() -eq 'Deny'})){Add-VMNetworkAdapterAcl -VMName $Name -RemoteIPAddress $Pool -Direction Both -Action Deny;$Step+'isolation'}
 if(-not ($a | Where-Object {$_.RemoteAddress -eq $Segment -and $_.Action.ToString() -eq 'Allow'})){Add-VMNetworkAdapterAcl -VMName $Name -RemoteIPAddress $Segment -Direction Both -Action Allow}
 ConvertTo-Json -InputObject $vm.VMId.ToString() -Compress
 """
+)
 
-START_VM = _ONE_VM + """
+START_VM = (
+    _ONE_VM
+    + """
 if(@('Running','Starting') -notcontains $vm.State.ToString()){Start-VM -Name $Name}
-""" + _STATE_JSON
-STOP_VM_GRACEFULLY = _ONE_VM + """
+"""
+    + _STATE_JSON
+)
+STOP_VM_GRACEFULLY = (
+    _ONE_VM
+    + """
 if($vm.State.ToString() -ne 'Off'){Stop-VM -Name $Name -Force}
-""" + _STATE_JSON
+"""
+    + _STATE_JSON
+)
 # A graceful shutdown that stop_vm stopped waiting for still runs on the host (the VM is
 # Stopping). Whether -TurnOff is accepted meanwhile is undocumented (hyperv-real-host.md, section
 # 5 item 9), so wait up to $Tries seconds for the shutdown to end before pulling the power.
-TURN_OFF_VM = _ONE_VM + """
+TURN_OFF_VM = (
+    _ONE_VM
+    + """
 foreach($i in (1 .. $Tries)){if($vm.State.ToString() -eq 'Stopping'){Start-Sleep -Seconds 1;$vm=Get-VM -Name $Name}}
 if($vm.State.ToString() -ne 'Off'){Stop-VM -Name $Name -TurnOff -Force}
-""" + _STATE_JSON
+"""
+    + _STATE_JSON
+)
 # Check the checkpoint exists (NotFound before anything changes), power off, apply, and start
 # again if it was running: the same on every build. (Nested VMs may be restored while running
 # since build 14361, hyperv-real-host.md section 4; the driver does not need that.)
-RESTORE_CHECKPOINT = _ONE_VM + """
+RESTORE_CHECKPOINT = (
+    _ONE_VM
+    + """
 $was=$vm.State.ToString()
 Get-VMSnapshot -VMName $Name -Name $Checkpoint | Out-Null
 if($was -ne 'Off'){Stop-VM -Name $Name -TurnOff -Force}
 Restore-VMSnapshot -VMName $Name -Name $Checkpoint -Confirm:$false
 if($was -eq 'Running'){Start-VM -Name $Name}
-""" + _STATE_JSON
-ENSURE_CHECKPOINT = _ONE_VM + """
+"""
+    + _STATE_JSON
+)
+ENSURE_CHECKPOINT = (
+    _ONE_VM
+    + """
 if(-not (Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Checkpoint})){Checkpoint-VM -Name $Name -SnapshotName $Checkpoint}
-""" + _STATE_JSON
-REMOVE_CHECKPOINT = _ONE_VM + """
+"""
+    + _STATE_JSON
+)
+REMOVE_CHECKPOINT = (
+    _ONE_VM
+    + """
 if(Get-VMSnapshot -VMName $Name | Where-Object {$_.Name -eq $Checkpoint}){Remove-VMSnapshot -VMName $Name -Name $Checkpoint}
-""" + _STATE_JSON
-DELETE_VM = _AT_MOST_ONE_VM + """
+"""
+    + _STATE_JSON
+)
+DELETE_VM = (
+    _AT_MOST_ONE_VM
+    + """
 $dir=$Root+'\\'+$Name;$disk=$dir+'\\'+$Name+'.vhdx'
 if($vm){
 if($vm.Notes -and -not $vm.Notes.StartsWith($Tag)){throw ('nestlab: VM '+$Name+' is not tagged by Nestlab; refusing to delete it')}
@@ -256,6 +300,7 @@ $held=$_;if($i -lt $Tries){Start-Sleep -Seconds $Pause}}}}
 if(-not $gone){throw $held}
 ConvertTo-Json -InputObject ([bool]$vm) -Compress
 """
+)
 # The heartbeat service is picked by its id, "Microsoft:<VMId>\\<GUID>", and read by its status
 # enum, not by its name or description: both are localised ("Takt" on German hosts,
 # hyperv-real-host.md section 5 item 8, [S22]).
@@ -270,29 +315,43 @@ STOP_SETTLE_S = 15
 #: item 2. How long a real merge takes is UNVERIFIED (deploy/REAL_HOST.md).
 DELETE_RETRY_S = 90
 DELETE_RETRY_PAUSE_S = 1
-CHECKPOINT_NAMES = _ONE_VM + """
+CHECKPOINT_NAMES = (
+    _ONE_VM
+    + """
 $r=@(Get-VMSnapshot -VMName $Name | ForEach-Object {$_.Name})
 ConvertTo-Json -InputObject $r -Compress
 """
-VM_STATUS = _ONE_VM + """
-$hb=@(Get-VMIntegrationService -VMName $Name | Where-Object {([string]$_.Id).EndsWith('\\""" + HEARTBEAT_SERVICE_GUID + """')})
+)
+VM_STATUS = (
+    _ONE_VM
+    + """
+$hb=@(Get-VMIntegrationService -VMName $Name | Where-Object {([string]$_.Id).EndsWith('\\"""
+    + HEARTBEAT_SERVICE_GUID
+    + """')})
 $st=$null;if($hb.Count -gt 0 -and $null -ne $hb[0].PrimaryOperationalStatus){$st=$hb[0].PrimaryOperationalStatus.ToString()}
 $ips=@(Get-VMNetworkAdapter -VMName $Name | ForEach-Object {$_.IPAddresses})
 @{Name=$vm.Name;VMId=$vm.VMId.ToString();State=$vm.State.ToString()
 Heartbeat=$st;IPAddresses=$ips;Uptime=[int]$vm.Uptime.TotalSeconds} | ConvertTo-Json -Compress
 """
+)
 LIST_TAGGED_VMS = """
 $r=@(Get-VM | Where-Object {$_.Notes -and $_.Notes.StartsWith($Tag)} | Select-Object Name,@{Name='VMId';Expression={$_.VMId.ToString()}},@{Name='State';Expression={$_.State.ToString()}},Notes)
 ConvertTo-Json -InputObject $r -Compress
 """
-GRANT_CONSOLE = _ONE_VM + """
+GRANT_CONSOLE = (
+    _ONE_VM
+    + """
 if(-not (Get-VMConnectAccess -VMName $Name | Where-Object {$_.UserName -eq $User})){Grant-VMConnectAccess -VMName $Name -UserName $User}
 ConvertTo-Json -InputObject $vm.VMId.ToString() -Compress
 """
-MEASURE_VM = _ONE_VM + """
+)
+MEASURE_VM = (
+    _ONE_VM
+    + """
 if(-not $vm.ResourceMeteringEnabled){Enable-VMResourceMetering -VMName $Name}
 Measure-VM -VMName $Name | Select-Object AverageProcessorUsage,AverageMemoryUsage,MaximumMemoryUsage,MinimumMemoryUsage,TotalDiskAllocation | ConvertTo-Json -Compress
 """
+)
 
 
 class HyperVDriver:
@@ -406,7 +465,11 @@ class HyperVDriver:
             if not _field(created, "Built", bool, default=False):
                 if spec.nat_segment is not None:
                     isolate = build_script(
-                        ENSURE_VM_ISOLATED, Name=spec.name, Pool=spec.nat_pool, Segment=spec.nat_segment, Step=STEP_MARKER
+                        ENSURE_VM_ISOLATED,
+                        Name=spec.name,
+                        Pool=spec.nat_pool,
+                        Segment=spec.nat_segment,
+                        Step=STEP_MARKER,
                     )
                     self.client.run_script(isolate, on_step=on_step)
                 if spec.generation == 1:  # BIOS firmware: no Secure Boot to set
@@ -432,7 +495,9 @@ class HyperVDriver:
         with self.client.shell():
             try:
                 graceful_deadline_s = min(graceful_timeout_s, self.conn.call_deadline_s)
-                state = self.client.run_script(build_script(STOP_VM_GRACEFULLY, Name=name), deadline_s=graceful_deadline_s)
+                state = self.client.run_script(
+                    build_script(STOP_VM_GRACEFULLY, Name=name), deadline_s=graceful_deadline_s
+                )
             except (Timeout, InvalidState, HostError):
                 state = None
             if _field(state, "State", str, default="") != "Off":
@@ -531,7 +596,7 @@ def _field(raw: Any, key: str, kind: type, *, default: Any = _REQUIRED) -> Any:
 
 
 def _heartbeat(status: str | None) -> str | None:
-    """"OK" for the operational status Ok; other statuses by their enum name (NoContact, ...)."""
+    """ "OK" for the operational status Ok; other statuses by their enum name (NoContact, ...)."""
     return "OK" if status is not None and status.lower() == "ok" else status
 
 

@@ -55,7 +55,7 @@ def lab_id_from_notes(notes: str) -> UUID | None:
     if not notes.startswith(NOTES_TAG):
         return None
     try:
-        return UUID(notes[len(NOTES_TAG):].split()[0])
+        return UUID(notes[len(NOTES_TAG) :].split()[0])
     except (ValueError, IndexError):
         return None
 

@@ -112,7 +112,7 @@ def unwrap_console_lines(text: str) -> list[str]:
     wrapped = False
     for line in text.replace("\r\n", "\n").split("\n"):
         if wrapped and line.startswith(CONSOLE_CONTINUATION):
-            lines[-1] = lines[-1][:-1] + line[len(CONSOLE_CONTINUATION):]
+            lines[-1] = lines[-1][:-1] + line[len(CONSOLE_CONTINUATION) :]
         else:
             lines.append(line)
         wrapped = len(line) == CONSOLE_WIDTH + 1 and line.endswith(" ")
@@ -153,16 +153,22 @@ _MESSAGE_RULES: tuple[tuple[re.Pattern[str], type[HypervisorError]], ...] = (
     # A sharing violation (Win32 ERROR_SHARING_VIOLATION, 32): the holder lets go in time.
     (re.compile(r"being used by another process|0x80070020", re.I), FileInUse),
     (re.compile(r"unable to find|cannot find (the )?(file|path|any)|does not exist|was not found", re.I), NotFound),
-    (re.compile(r"while the virtual machine is in its current state|invalid state|still has \d+ connected", re.I),
-     InvalidState),
+    (
+        re.compile(r"while the virtual machine is in its current state|invalid state|still has \d+ connected", re.I),
+        InvalidState,
+    ),
     (re.compile(r"not tagged by nestlab|belongs to (another|something)", re.I), InvalidState),
     (re.compile(r"needs an access VLAN", re.I), InvalidValue),
-    (re.compile(r"not enough memory|ran out of memory|0x8007000E|not enough space on the disk|0x80070070", re.I),
-     InsufficientResources),
+    (
+        re.compile(r"not enough memory|ran out of memory|0x8007000E|not enough space on the disk|0x80070070", re.I),
+        InsufficientResources,
+    ),
     # Start-VM when the host cannot give the VM its memory, older and newer wording
     # (hyperv-real-host.md section 5 item 7, [S20]): retry on another host, not permanent.
-    (re.compile(r"insufficient system resources|0x800705AA|(could not|unable to) allocate \d+ MB", re.I),
-     InsufficientResources),
+    (
+        re.compile(r"insufficient system resources|0x800705AA|(could not|unable to) allocate \d+ MB", re.I),
+        InsufficientResources,
+    ),
 )
 #: Windows error codes in a message read the same in every language (hyperv-real-host.md
 #: section 5 items 7 and 8): out of memory, insufficient system resources, disk full.
@@ -224,7 +230,7 @@ def parse_stdout(stdout: str, *, with_payload: bool = True) -> ScriptOutput:
     payload_lines: list[str] = []
     for line in stdout.lstrip("\ufeff").splitlines():
         if line.startswith(STEP_MARKER):
-            steps.append(line[len(STEP_MARKER):].strip())
+            steps.append(line[len(STEP_MARKER) :].strip())
         elif line.strip():
             payload_lines.append(line)
     if not payload_lines or not with_payload:

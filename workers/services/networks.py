@@ -156,9 +156,10 @@ def switch_ensure(lab: Lab, spec: SwitchSpec, driver: HypervisorDriver) -> bool:
     VLAN mode's shared external switch is ensured every time (it is not ours to record).
     Returns whether the host was asked.
     """
-    if spec.mode != "vlan" and TenantSwitch.objects.filter(
-        host=lab.host, name=spec.name, ensured_at__isnull=False
-    ).exists():
+    if (
+        spec.mode != "vlan"
+        and TenantSwitch.objects.filter(host=lab.host, name=spec.name, ensured_at__isnull=False).exists()
+    ):
         # Fast path without the mutex. Should a release remove the switch right after this
         # read, the VM step reports it missing and the build heals (switch_forget, ensure).
         return False

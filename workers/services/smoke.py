@@ -87,8 +87,12 @@ def host_smoke_run(
     if not image:
         raise HostNotReady("No base image to build from: give one (--base-image), or add a template first.")
     facts = host.facts or {}
-    version = config_version or facts.get("default_config_version") or max(
-        facts.get("supported_config_versions") or ["10.0"], key=lambda text: tuple(int(p) for p in text.split("."))
+    version = (
+        config_version
+        or facts.get("default_config_version")
+        or max(
+            facts.get("supported_config_versions") or ["10.0"], key=lambda text: tuple(int(p) for p in text.split("."))
+        )
     )
     token = uuid.uuid4()
     spec = VmSpec(

@@ -54,8 +54,14 @@ class Command(BaseCommand):
                 lab_services.template_revise(template=existing, config_version=CONFIG_VERSION)  # seeded before 10.0
             return existing
         return lab_services.template_create(
-            tenant=tenant, name=name, vcpus=2, memory_mb=4096, disk_gb=60, base_image_path=BASE_IMAGE,
-            config_version=CONFIG_VERSION, **shape
+            tenant=tenant,
+            name=name,
+            vcpus=2,
+            memory_mb=4096,
+            disk_gb=60,
+            base_image_path=BASE_IMAGE,
+            config_version=CONFIG_VERSION,
+            **shape,
         )
 
     def _seed(self):

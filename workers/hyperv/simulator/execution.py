@@ -196,7 +196,9 @@ def _run_powershell(
     )
     stderr = render_stderr(result.stderr, show_first_use_progress=shows_progress)
     return CommandOutcome(
-        encode(profile_stdout + result.stdout, codepage), encode(stderr, codepage), result.exit_code,
+        encode(profile_stdout + result.stdout, codepage),
+        encode(stderr, codepage),
+        result.exit_code,
         hook.transport_fault,
     )
 

@@ -130,11 +130,17 @@ class NtlmConnection:
         return (
             BOUNDARY + b"\r\n"
             b"\tContent-Type: " + PROTOCOL.encode() + b"\r\n"
-            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=" + str(len(message)).encode() + b"\r\n"
-            + BOUNDARY + b"\r\n"
+            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+            + str(len(message)).encode()
+            + b"\r\n"
+            + BOUNDARY
+            + b"\r\n"
             b"\tContent-Type: application/octet-stream\r\n"
-            + struct.pack("<i", len(signature)) + signature + sealed
-            + BOUNDARY + b"--\r\n"
+            + struct.pack("<i", len(signature))
+            + signature
+            + sealed
+            + BOUNDARY
+            + b"--\r\n"
         )
 
 

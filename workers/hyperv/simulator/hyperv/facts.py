@@ -99,8 +99,15 @@ VhdFormat = enum_type("Microsoft.Vhd.PowerShell.VhdFormat", {"Unknown": 0, "VHD"
 # hyperv-real-host.md section 2, SnapshotType row ([S9] SnapshotType.cs).
 SnapshotType = enum_type(
     "Microsoft.HyperV.PowerShell.SnapshotType",
-    {"Standard": 0, "Recovery": 1, "Planned": 2, "Missing": 5, "Replica": 6, "AppConsistentReplica": 7,
-     "SyncedReplica": 8},
+    {
+        "Standard": 0,
+        "Recovery": 1,
+        "Planned": 2,
+        "Missing": 5,
+        "Replica": 6,
+        "AppConsistentReplica": 7,
+        "SyncedReplica": 8,
+    },
 )
 # hyperv-real-host.md section 2, InstallState and FeatureState rows ([S29], one third-party
 # source): Removed is 5 (payload-removed features); InstallPending 2 is UNVERIFIED.
@@ -110,15 +117,29 @@ InstallState = enum_type(
 )
 FeatureState = enum_type(
     "Microsoft.Dism.Commands.FeatureState",
-    {"Disabled": 0, "DisablePending": 1, "Enabled": 2, "EnablePending": 3, "Superseded": 4, "PartiallyInstalled": 5,
-     "DisabledWithPayloadRemoved": 6},
+    {
+        "Disabled": 0,
+        "DisablePending": 1,
+        "Enabled": 2,
+        "EnablePending": 3,
+        "Superseded": 4,
+        "PartiallyInstalled": 5,
+        "DisabledWithPayloadRemoved": 6,
+    },
 )
 # .NET System.ServiceProcess.ServiceControllerStatus; the numbering is not in the docs (the
 # driver stringifies Status), Running is what hyperv-real-host.md section 3 asks of vmms.
 ServiceStatus = enum_type(
     "System.ServiceProcess.ServiceControllerStatus",
-    {"Stopped": 1, "StartPending": 2, "StopPending": 3, "Running": 4, "ContinuePending": 5, "PausePending": 6,
-     "Paused": 7},
+    {
+        "Stopped": 1,
+        "StartPending": 2,
+        "StopPending": 3,
+        "Running": 4,
+        "ContinuePending": 5,
+        "PausePending": 6,
+        "Paused": 7,
+    },
 )
 AclAction = enum_type("Microsoft.HyperV.PowerShell.VMNetworkAdapterAclAction", {"Allow": 1, "Deny": 2, "Meter": 3})
 AclDirection = enum_type(
@@ -250,6 +271,8 @@ def localized(message: str, language: str) -> str:
 
 def integration_service_name(name: str, language: str) -> str:
     return GERMAN_INTEGRATION_SERVICES.get(name, name) if language.lower().startswith("de") else name
+
+
 # Generation 2 firmware ("Generation 1 or 2", hyperv-real-host.md [S14]; Set-VMFirmware in the
 # cmdlet reference [S8]): a Generation 2 VM boots from a SCSI .vhdx only, gets Secure Boot on with
 # the MicrosoftWindows template by default, and Linux guests need the

@@ -256,8 +256,8 @@ def integration_service_views(host: Host, vm: VirtualMachine, now: float) -> lis
         else:
             status = "No Contact"
         enabled = english != "Guest Service Interface"
-        operational = None if status is None or not enabled else facts.IntegrationStatus(
-            "Ok" if status == "OK" else "NoContact"
+        operational = (
+            None if status is None or not enabled else facts.IntegrationStatus("Ok" if status == "OK" else "NoContact")
         )
         description = facts.GERMAN_STATUS.get(status, status) if german and status else status
         views.append(
