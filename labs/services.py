@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.audit import audit_log
-from config.errors import DomainError, InvalidTransition, NoCapacity, NotAllowed, QuotaExceeded, TenantInactive
+from config.errors import DomainError, InvalidTransition, NoCapacity, QuotaExceeded, TenantInactive
 from config.services import model_update
 from config.validators import checkpoint_name
 from labs.lifecycle import lab_note, transition
@@ -390,8 +390,9 @@ def lab_start(*, actor, lab: Lab) -> Lab:
     Admitted under the quota lock like a request (see ``_admit_power_on``). Raises
     InvalidTransition unless the lab is stopped, and QuotaExceeded (naming the limit and the
     numbers) when it would take the tenant past its running-labs or hour limits; either way
-    nothing changes.
+    nothing changes. Raises NotAllowed unless the actor may operate the lab.
     """
+    tenant_permissions.require(actor, "lab.operate", lab)
     before = (lab.state, lab.state_changed_at, lab.updated_at)
     try:
         with transaction.atomic():
@@ -406,11 +407,13 @@ def lab_start(*, actor, lab: Lab) -> Lab:
 
 def lab_stop(*, actor, lab: Lab, reason: str = "") -> Lab:
     """Shut a running lab down (gracefully, then power off). Raises InvalidTransition unless running."""
+    tenant_permissions.require(actor, "lab.operate", lab)
     return _move_and_send(lab, LabEventName.STOP, TaskName.LAB_POWER_OFF, actor=actor, message=reason)
 
 
 def lab_reset(*, actor, lab: Lab) -> Lab:
     """Return the lab to its clean checkpoint, keeping its power state."""
+    tenant_permissions.require(actor, "lab.operate", lab)
     was = lab.state
     return _move_and_send(lab, LabEventName.RESET, TaskName.LAB_RESET, was, actor=actor, message=f"from {was}")
 
@@ -428,6 +431,7 @@ def _checkpoint_name(name: str) -> str:
 def lab_checkpoint(*, actor, lab: Lab, name: str) -> Lab:
     """Take a named checkpoint. At most MAX_CHECKPOINTS_PER_LAB per lab; names are unique per lab,
     ignoring case (as Hyper-V compares them)."""
+    tenant_permissions.require(actor, "lab.change", lab)
     name = _checkpoint_name(name)
     with transaction.atomic():
         existing = set(lab.checkpoints.values_list("name", flat=True))
@@ -446,6 +450,7 @@ def lab_checkpoint(*, actor, lab: Lab, name: str) -> Lab:
 
 def lab_restore(*, actor, lab: Lab, name: str) -> Lab:
     """Apply a named checkpoint. Raises ValidationError if the lab has none by that name."""
+    tenant_permissions.require(actor, "lab.change", lab)
     with transaction.atomic():
         if not lab.checkpoints.filter(name=name).exists():
             raise ValidationError({"name": f"This lab has no checkpoint named {name!r}."})
@@ -460,6 +465,7 @@ def lab_checkpoint_remove(*, actor, lab: Lab, name: str) -> Lab:
 
     Raises ValidationError on ``name`` (not a checkpoint name, or none of this lab's) and
     InvalidTransition unless the lab is running or stopped; nothing changes then."""
+    tenant_permissions.require(actor, "lab.change", lab)
     name = _checkpoint_name(name)  # also keeps what PostgreSQL cannot compare (NUL) from the query
     if not lab.checkpoints.filter(name=name).exists():
         raise ValidationError({"name": f"This lab has no checkpoint named {name!r}."})
@@ -476,8 +482,7 @@ def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
     (ValidationError on ``hours``). Only live labs can be extended (InvalidTransition), and only by
     those who may change the lab (NotAllowed): the tenant's managers, the course's instructors and
     owners who are not students. Records an ``extend`` event with the actor."""
-    if not tenant_permissions.may(actor, lab, "change"):
-        raise NotAllowed("You may not extend this lab.")
+    tenant_permissions.require(actor, "lab.change", lab)
     if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_EXTENSION_HOURS:
         raise ValidationError({"hours": f"Give a whole number of hours from 1 to {MAX_EXTENSION_HOURS}."})
     with transaction.atomic():
@@ -511,6 +516,7 @@ def lab_extend(*, actor, lab: Lab, hours: int) -> Lab:
 
 def lab_delete(*, actor, lab: Lab, reason: str = "") -> Lab:
     """Remove the lab: the worker deletes its VM, disk and folder, then releases its capacity."""
+    tenant_permissions.require(actor, "lab.delete", lab)
     return _move_and_send(lab, LabEventName.DELETE, TaskName.LAB_TEARDOWN, actor=actor, message=reason)
 
 

@@ -311,7 +311,21 @@ def _member_role(actor, tenant, *, role: str, **context) -> str | None:
     return "Only the tenant's owners and admins manage its members."
 
 
+def _lab_action(action: str, what: str):
+    """A rule for one of the lab actions (LAB_ACTIONS): the actor's grants on this lab decide."""
+
+    def rule(actor, lab, **context) -> str | None:
+        if is_platform_admin(actor) or may(actor, lab, action):
+            return None
+        return f"You may not {what} this lab."
+
+    return rule
+
+
 RULES = {
+    "lab.operate": _lab_action("operate", "start, stop or reset"),
+    "lab.change": _lab_action("change", "take checkpoints of, restore or extend"),
+    "lab.delete": _lab_action("delete", "delete"),
     "host.manage": _host_manage,  # create, edit, drain, enable, doctor
     "lab.request": _lab_request,  # context: owner, template, course (actor_role if already read)
     "course.issue": _course_issue,
