@@ -4,7 +4,9 @@ from django.utils.html import format_html_join
 
 from tenants import services
 from tenants.models import Membership, Quota, Tenant
+from tenants.quotas import QUOTA_LIMIT_FIELDS
 from tenants.selectors import tenant_student_usage, tenant_usage
+from tenants.services import TENANT_EDITABLE
 
 
 class MembershipInlineForm(forms.ModelForm):
@@ -55,9 +57,32 @@ class TenantAdmin(admin.ModelAdmin):
     inlines = [QuotaInline, MembershipInline]
     readonly_fields = ["usage_against_quota"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # The slug never changes once the tenant exists: URLs and host object names use it.
+        return ["slug", *self.readonly_fields] if obj is not None else self.readonly_fields
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None else self.prepopulated_fields
+
+    def save_model(self, request, obj, form, change):
+        """Through the services, as the API: ``tenant_create`` (with its quota) or ``tenant_update``."""
+        if change:
+            fields = {name: form.cleaned_data[name] for name in TENANT_EDITABLE if name in form.changed_data}
+            services.tenant_update(actor=request.user, tenant=obj, **fields)
+        else:
+            created = services.tenant_create(actor=request.user, slug=obj.slug, name=obj.name)
+            if not form.cleaned_data.get("active", True):
+                services.tenant_update(actor=request.user, tenant=created, active=False)
+            obj.pk, obj.slug = created.pk, created.slug
+
     def save_formset(self, request, form, formset, change):
         if formset.model is Membership:
             save_memberships(formset, actor=request.user)
+        elif formset.model is Quota:
+            formset.save(commit=False)  # saves nothing; sets what the admin's change message reads
+            for quota_form in formset.forms:  # one quota per tenant; its limits through quota_update
+                limits = {name: quota_form.cleaned_data[name] for name in QUOTA_LIMIT_FIELDS}
+                services.quota_update(actor=request.user, tenant=form.instance, **limits)
         else:
             super().save_formset(request, form, formset, change)
 
