@@ -59,7 +59,9 @@ def _normalise(email: str) -> str:
     return get_user_model().objects.normalize_email(email.strip())
 
 
-def _is_platform_admin(user) -> bool:
+def _is_admin_account(user) -> bool:
+    """Staff or superuser, active or not: wider than ``permissions.is_platform_admin`` on purpose,
+    since no administrator's account is ever pulled into a tenant by e-mail (not even a disabled one)."""
     return bool(user.is_staff or user.is_superuser)
 
 
@@ -171,7 +173,7 @@ def person_add(*, actor, tenant: Tenant, email: str, role: str, name: str = "", 
         return Added(email=email, role=member.role, invited=False, member=member)
     invitees, tokens = [], []
     for account in accounts:
-        if _is_platform_admin(account):
+        if _is_admin_account(account):
             continue  # never added to a tenant this way; the answer does not say so
         open_role = _open_role(tenant, account) if keep_open_role else None
         tokens.append(invitation_create(actor=actor, tenant=tenant, user=account, role=open_role or role))
@@ -207,7 +209,7 @@ def invitation_accept(*, token: str, user) -> Membership:
     )
     if invitation is None or invitation.user_id != user.pk:
         raise InvitationNotFound("This invitation does not exist, was already accepted, or is not addressed to you.")
-    if _is_platform_admin(user):
+    if _is_admin_account(user):
         raise NotAllowed("Platform admins are not members of tenants.")
     membership = Membership.objects.filter(tenant=invitation.tenant, user=user).first()
     if membership is None:
