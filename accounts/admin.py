@@ -14,6 +14,7 @@ from django.contrib.auth.admin import UserAdmin
 from knox.models import AuthToken
 
 from accounts import services
+from config.admin import ViewOnlyAdminMixin
 
 admin.site.unregister(AuthToken)
 User = get_user_model()
@@ -34,7 +35,7 @@ class NestlabUserAdmin(UserAdmin):
 
 
 @admin.register(AuthToken)
-class AuthTokenAdmin(admin.ModelAdmin):
+class AuthTokenAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("user", "prefix", "created", "expiry")
     list_display_links = None  # the primary key is the digest: no links, no per-row pages
     list_select_related = ("user",)
@@ -50,12 +51,3 @@ class AuthTokenAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         # The list only: a token's own page would be titled with its digest (knox's __str__).
         return obj is None and super().has_view_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -84,17 +84,7 @@ def raw_trivial_script_seconds(url: str, user: str, password: str) -> float:
 
 def main() -> None:
     with run_simulator(latency="zero", cpus=64, memory_mb=1024 * 1024) as sim:
-        conn = ConnectionSpec(
-            host_name="hvsim",
-            endpoint=sim.host,
-            port=sim.port,
-            transport="plaintext",
-            username=sim.user,
-            password=sim.password,
-            use_tls=False,
-            allow_plaintext=True,
-        )
-        driver = HyperVDriver(conn)
+        driver = HyperVDriver(ConnectionSpec(**sim.connection_options()))
         http = TimedSend(driver.client._protocol)
         driver.ensure_switch(SwitchSpec(SWITCH, "private"))
 

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from config.admin import ViewOnlyAdminMixin
 from labs import services
 from labs.models import VERSIONED_FIELDS, Course, Enrollment, Lab, LabEvent, LabTemplate, LabTemplateVersion
 from labs.services import TEMPLATE_EDITABLE
@@ -113,7 +114,7 @@ class LabEventInline(ReadOnlyInline):
 
 
 @admin.register(Lab)
-class LabAdmin(admin.ModelAdmin):
+class LabAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     """Labs are changed only through their lifecycle; the admin shows them and their history."""
 
     list_display = ["name", "tenant", "owner", "state", "host", "expires_at", "created_at"]
@@ -122,15 +123,6 @@ class LabAdmin(admin.ModelAdmin):
     list_select_related = ["tenant", "owner", "host"]
     readonly_fields = [f.name for f in Lab._meta.fields]
     inlines = [LabEventInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class EnrollmentInlineForm(forms.ModelForm):

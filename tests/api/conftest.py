@@ -27,6 +27,17 @@ PERSONAS = (
     "platform",  # platform admin (is_staff)
 )
 
+#: A valid body for POST /api/v1/hosts/.
+HOST = {
+    "name": "hv02",
+    "endpoint": "hv02.example.test",
+    "username": "nestlab",
+    "password": "Sup3r-s3cret",
+    "logical_cpus": 32,
+    "memory_mb": 131072,
+    "storage_gb": 2000,
+}
+
 
 @pytest.fixture(autouse=True)
 def _fast_and_fresh(settings):

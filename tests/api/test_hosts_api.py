@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.api.conftest import HOST
 from workers.models import Host
 
 pytestmark = pytest.mark.django_db
-
-HOST = {
-    "name": "hv02",
-    "endpoint": "hv02.example.test",
-    "username": "nestlab",
-    "password": "Sup3r-s3cret",
-    "logical_cpus": 32,
-    "memory_mb": 131072,
-    "storage_gb": 2000,
-}
 
 
 def test_password_is_accepted_and_never_returned(world, api):

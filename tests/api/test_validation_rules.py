@@ -8,20 +8,12 @@ import pytest
 from labs.models import Lab, LabCheckpoint, LabTemplate, LabTemplateVersion
 from labs.states import LabState
 from tenants.models import Tenant
+from tests.api.conftest import HOST
 from workers.models import Host
 
 pytestmark = pytest.mark.django_db
 
 TEMPLATE = {"name": "rules", "vcpus": 2, "memory_mb": 4096, "disk_gb": 10, "base_image_path": "C:\\Images\\base.vhdx"}
-HOST = {
-    "name": "hv02",
-    "endpoint": "hv02.example.test",
-    "username": "nestlab",
-    "password": "Sup3r-s3cret",
-    "logical_cpus": 32,
-    "memory_mb": 131072,
-    "storage_gb": 2000,
-}
 
 
 def _refused(response, field, words):

@@ -1,5 +1,5 @@
 """Fixtures for the simulator's tests: one simulator process per session for tests that tolerate
-shared state, and a helper to run a script and parse its JSON."""
+shared state, a helper to run a script and parse its JSON, and the driver over a simulator."""
 
 from __future__ import annotations
 
@@ -9,9 +9,39 @@ from typing import Any
 
 import pytest
 
+from workers.hyperv.driver import HyperVDriver
+from workers.hyperv.interface import ConnectionSpec, VmSpec
 from workers.hyperv.simulator.testing import SimHandle, run_simulator
 
 PROLOGUE = "$ErrorActionPreference='Stop'; $ProgressPreference='SilentlyContinue'\n"
+IMAGE = "C:\\NestlabImages\\win2022-base.vhdx"
+ROOT = "C:\\Nestlab\\Labs"
+
+
+def connect(sim: SimHandle, **overrides) -> HyperVDriver:
+    """HyperVDriver over ``sim`` (Basic, over HTTPS when it serves TLS), each call bounded to 20 s;
+    ``overrides`` replace any ConnectionSpec field."""
+    return HyperVDriver(ConnectionSpec(**sim.connection_options(**{"call_deadline_s": 20, **overrides})))
+
+
+def vm_spec(name: str, *, switch: str, **overrides) -> VmSpec:
+    """A small lab VM on the simulator's base image under ROOT; ``overrides`` replace any field."""
+    values = dict(
+        name=name,
+        lab_id=uuid.uuid4(),
+        tenant_slug="acme",
+        vcpus=2,
+        memory_mb=4096,
+        disk_gb=60,
+        base_image_path=IMAGE,
+        vm_root=ROOT,
+        generation=2,
+        config_version="10.0",
+        switch_name=switch,
+        vlan_id=None,
+    )
+    values.update(overrides)
+    return VmSpec(**values)
 
 
 @pytest.fixture(scope="session")

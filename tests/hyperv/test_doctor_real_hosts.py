@@ -7,10 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from tests.hyperv.conftest import connect
 from workers.hyperv.doctor import check_netnats, doctor_checks
-from workers.hyperv.driver import HyperVDriver
 from workers.hyperv.fake import FakeDriver
-from workers.hyperv.interface import ConnectionSpec
 from workers.hyperv.simulator.testing import run_simulator
 
 pytestmark = pytest.mark.integration
@@ -18,19 +17,7 @@ pytestmark = pytest.mark.integration
 
 def doctor_over(*, vm_root="C:\\Nestlab\\Labs", versions=("10.0",), adapter="Ethernet 2", **sim_options):
     with run_simulator(**sim_options) as sim:
-        driver = HyperVDriver(
-            ConnectionSpec(
-                host_name="hvsim",
-                endpoint=sim.host,
-                port=sim.port,
-                transport="plaintext",
-                username=sim.user,
-                password=sim.password,
-                use_tls=False,
-                allow_plaintext=True,
-                call_deadline_s=20,
-            )
-        )
+        driver = connect(sim)
         with driver.session():
             facts = driver.host_facts([])
             readiness = driver.host_readiness(external_adapter=adapter)

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.hyperv.conftest import IMAGE, ROOT, connect, vm_spec
 from workers.hyperv.doctor import doctor_checks
 from workers.hyperv.driver import HyperVDriver
 from workers.hyperv.errors import (
@@ -28,31 +29,13 @@ from workers.hyperv.errors import (
     NotFound,
     Timeout,
 )
-from workers.hyperv.interface import CLEAN_CHECKPOINT, ConnectionSpec, SwitchSpec, VmSpec
+from workers.hyperv.interface import CLEAN_CHECKPOINT, SwitchSpec, VmSpec
 from workers.hyperv.powershell import NAME_RE, build_script, validate_name, validate_windows_path
 from workers.hyperv.simulator.testing import SimHandle, run_simulator
 
 pytestmark = pytest.mark.integration
 
-IMAGE = "C:\\NestlabImages\\win2022-base.vhdx"
-ROOT = "C:\\Nestlab\\Labs"
 NAT_POOL = "10.64.0.0/10"
-
-
-def connect(sim: SimHandle, **overrides) -> HyperVDriver:
-    values = dict(
-        host_name="hvsim",
-        endpoint=sim.host,
-        port=sim.port,
-        transport="ssl" if sim.tls else "plaintext",
-        username=sim.user,
-        password=sim.password,
-        use_tls=sim.tls,
-        allow_plaintext=not sim.tls,
-        call_deadline_s=20,
-    )
-    values.update(overrides)
-    return HyperVDriver(ConnectionSpec(**values))
 
 
 @pytest.fixture(scope="module")
@@ -79,25 +62,6 @@ def unique(sim) -> str:
     except (HostError, InvalidState):
         pass  # duplicates or foreign VMs the test made on purpose: the module's host goes anyway
     cleaner.remove_switch("sw-" + name, force=True)
-
-
-def vm_spec(name: str, *, switch: str, **overrides) -> VmSpec:
-    values = dict(
-        name=name,
-        lab_id=uuid.uuid4(),
-        tenant_slug="acme",
-        vcpus=2,
-        memory_mb=4096,
-        disk_gb=60,
-        base_image_path=IMAGE,
-        vm_root=ROOT,
-        generation=2,
-        config_version="10.0",
-        switch_name=switch,
-        vlan_id=None,
-    )
-    values.update(overrides)
-    return VmSpec(**values)
 
 
 def vms_named(sim: SimHandle, name: str) -> list[dict]:

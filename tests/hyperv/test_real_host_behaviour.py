@@ -9,49 +9,19 @@ import uuid
 
 import pytest
 
+from tests.hyperv.conftest import ROOT, connect, vm_spec
 from workers.hyperv.driver import HyperVDriver
 from workers.hyperv.errors import FileInUse
-from workers.hyperv.interface import ConnectionSpec, SwitchSpec, VmSpec
+from workers.hyperv.interface import SwitchSpec, VmSpec
 from workers.hyperv.simulator.testing import SimHandle, run_simulator
 
 pytestmark = pytest.mark.integration
-
-IMAGE = "C:\\NestlabImages\\win2022-base.vhdx"
-ROOT = "C:\\Nestlab\\Labs"
-
-
-def connect(sim: SimHandle, **overrides) -> HyperVDriver:
-    values = dict(
-        host_name="hvsim",
-        endpoint=sim.host,
-        port=sim.port,
-        transport="plaintext",
-        username=sim.user,
-        password=sim.password,
-        use_tls=False,
-        allow_plaintext=True,
-        call_deadline_s=20,
-    )
-    values.update(overrides)
-    return HyperVDriver(ConnectionSpec(**values))
 
 
 def build_lab(driver: HyperVDriver) -> VmSpec:
     name = "t-" + uuid.uuid4().hex[:10]
     driver.ensure_switch(SwitchSpec(name="sw-" + name, mode="private"))
-    spec = VmSpec(
-        name=name,
-        lab_id=uuid.uuid4(),
-        tenant_slug="acme",
-        vcpus=2,
-        memory_mb=4096,
-        disk_gb=60,
-        base_image_path=IMAGE,
-        vm_root=ROOT,
-        generation=2,
-        config_version="10.0",
-        switch_name="sw-" + name,
-    )
+    spec = vm_spec(name, switch="sw-" + name)
     driver.ensure_vm(spec)  # ends with the clean checkpoint, so Remove-VM has a merge to do
     return spec
 

@@ -4,37 +4,20 @@ profile output, host facts, error classification and non-English hosts, against 
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import replace
 
 import pytest
 
+from tests.hyperv.conftest import connect, vm_spec
 from workers.hyperv.doctor import doctor_checks
-from workers.hyperv.driver import HyperVDriver
 from workers.hyperv.errors import HostError, InsufficientResources, NotFound
-from workers.hyperv.interface import ConnectionSpec, SwitchSpec, VmSpec
+from workers.hyperv.interface import SwitchSpec
 from workers.hyperv.powershell import PROLOGUE
 from workers.hyperv.simulator.hyperv import facts
-from workers.hyperv.simulator.testing import SimHandle, run_simulator
+from workers.hyperv.simulator.testing import run_simulator
 from workers.hyperv.winrm_client import WinRMClient
 
 PROFILE_NOISE = "Loading personal and system profiles took 812ms."
-
-
-def connect(sim: SimHandle, **overrides) -> HyperVDriver:
-    values = dict(
-        host_name="hvsim",
-        endpoint=sim.host,
-        port=sim.port,
-        transport="plaintext",
-        username=sim.user,
-        password=sim.password,
-        use_tls=False,
-        allow_plaintext=True,
-        call_deadline_s=20,
-    )
-    values.update(overrides)
-    return HyperVDriver(ConnectionSpec(**values))
 
 
 # --- item 6: -NoProfile -NonInteractive ----------------------------------------------------------
@@ -162,22 +145,7 @@ def test_a_german_host_prints_german_messages_with_the_same_ids(german, unique):
 def test_the_driver_runs_a_lab_on_a_german_host(german, unique):
     driver = connect(german)
     driver.ensure_switch(SwitchSpec("sw-" + unique, "private"))
-    driver.ensure_vm(
-        VmSpec(
-            name=unique,
-            lab_id=uuid.uuid4(),
-            tenant_slug="acme",
-            vcpus=2,
-            memory_mb=2048,
-            disk_gb=60,
-            base_image_path="C:\\NestlabImages\\win2022-base.vhdx",
-            vm_root="C:\\Nestlab\\Labs",
-            generation=2,
-            config_version="10.0",
-            switch_name="sw-" + unique,
-            vlan_id=None,
-        )
-    )
+    driver.ensure_vm(vm_spec(unique, switch="sw-" + unique, memory_mb=2048))
     driver.start_vm(unique)
     deadline = time.monotonic() + 10
     status = driver.vm_status(unique)
@@ -192,20 +160,7 @@ def test_the_driver_runs_a_lab_on_a_german_host(german, unique):
     with pytest.raises(NotFound):
         driver.ensure_vm(
             replace(
-                driver_spec := VmSpec(
-                    name=unique + "-b",
-                    lab_id=uuid.uuid4(),
-                    tenant_slug="acme",
-                    vcpus=2,
-                    memory_mb=2048,
-                    disk_gb=60,
-                    base_image_path="C:\\NestlabImages\\win2022-base.vhdx",
-                    vm_root="C:\\Nestlab\\Labs",
-                    generation=2,
-                    config_version="10.0",
-                    switch_name="sw-" + unique,
-                    vlan_id=None,
-                ),
+                driver_spec := vm_spec(unique + "-b", switch="sw-" + unique, memory_mb=2048),
                 switch_name="sw-missing",
             )
         )

@@ -10,9 +10,10 @@ import requests
 import winrm
 from winrm.exceptions import InvalidCredentialsError, WinRMTransportError
 
+from tests.hyperv.conftest import connect, vm_spec
 from workers.hyperv.driver import HyperVDriver
 from workers.hyperv.errors import AuthenticationFailed, HostUnreachable
-from workers.hyperv.interface import CLEAN_CHECKPOINT, ConnectionSpec, SwitchSpec, VmSpec
+from workers.hyperv.interface import CLEAN_CHECKPOINT, SwitchSpec
 from workers.hyperv.simulator.ntlm import PROTOCOL
 from workers.hyperv.simulator.testing import run_simulator
 
@@ -26,18 +27,7 @@ def sim():
 
 
 def ntlm_driver(sim, **overrides) -> HyperVDriver:
-    values = dict(
-        host_name="hvsim",
-        endpoint=sim.host,
-        port=sim.port,
-        transport="ntlm",
-        username=sim.user,
-        password=sim.password,
-        use_tls=False,
-        call_deadline_s=20,
-    )
-    values.update(overrides)
-    return HyperVDriver(ConnectionSpec(**values))
+    return connect(sim, transport="ntlm", allow_plaintext=False, **overrides)
 
 
 @pytest.mark.parametrize("encryption", ["auto", "always"])
@@ -102,20 +92,7 @@ def test_the_driver_builds_runs_and_deletes_a_lab_over_ntlm_with_encryption(sim)
     driver = ntlm_driver(sim)
     name = "t-" + uuid.uuid4().hex[:10]
     driver.ensure_switch(SwitchSpec("sw-" + name, "private"))
-    spec = VmSpec(
-        name=name,
-        lab_id=uuid.uuid4(),
-        tenant_slug="acme",
-        vcpus=2,
-        memory_mb=4096,
-        disk_gb=60,
-        base_image_path="C:\\NestlabImages\\win2022-base.vhdx",
-        vm_root="C:\\Nestlab\\Labs",
-        generation=2,
-        config_version="10.0",
-        switch_name="sw-" + name,
-        vlan_id=None,
-    )
+    spec = vm_spec(name, switch="sw-" + name)
     driver.ensure_vm(spec)
     driver.start_vm(name)
     assert driver.vm_status(name).state == "Running"

@@ -9,7 +9,6 @@ from django.db import IntegrityError, connection, transaction
 from tenants.models import Tenant
 from tenants.services import tenant_create
 from tests import factories
-from workers.models import Host
 
 
 def test_a_slug_is_stored_lower_case(db):
@@ -48,12 +47,6 @@ def test_every_write_stores_lower_case_and_the_database_refuses_anything_else(db
             )
 
 
-@pytest.fixture
-def admin_client(client, platform_admin):
-    client.force_login(platform_admin)
-    return client
-
-
 def _tenant_form(slug):
     return {
         "slug": slug,
@@ -85,35 +78,6 @@ def test_the_admin_stores_slugs_lower_case_and_refuses_case_twins(admin_client, 
     response = admin_client.post("/admin/tenants/tenant/add/", _tenant_form("con"))
     assert response.status_code == 200 and "device name" in response.content.decode()
     assert Tenant.objects.count() == 2
-
-
-def test_the_admin_refuses_a_vm_root_the_host_would_refuse(admin_client):
-    form = {
-        "name": "hv1",
-        "endpoint": "hv1.example.test",
-        "port": 5986,
-        "transport": "ntlm",
-        "use_tls": "on",
-        "username": "svc",
-        "new_password": "pw",
-        "site": "default",
-        "logical_cpus": 32,
-        "memory_mb": 131072,
-        "memory_reserved_mb": 4096,
-        "storage_gb": 2000,
-        "vcpu_overcommit": "4",
-        "max_parallel_operations": 4,
-        "vm_root": "C:\\Nestlab\\..\\Windows",
-        "external_adapter": "Ethernet'2",
-        "state": "enabled",
-        "allocations-TOTAL_FORMS": 0,
-        "allocations-INITIAL_FORMS": 0,
-    }
-    page = admin_client.post("/admin/workers/host/add/", form)
-    assert page.status_code == 200 and not Host.objects.exists()
-    text = page.content.decode()
-    assert "VM root folder must be an absolute local Windows path" in text
-    assert "Network adapter name may contain only" in text
 
 
 def test_a_template_version_with_odd_memory_is_refused_by_the_model(acme):

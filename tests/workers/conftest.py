@@ -3,6 +3,7 @@ import pytest
 from labs.services import lab_request
 from tests import factories
 from tests.workers import fakes
+from workers.services import operations
 
 
 @pytest.fixture
@@ -47,3 +48,12 @@ def new_lab(roomy):
         return lab_request(actor=admin, template=templates[key])
 
     return make
+
+
+def running_lab(new_lab):
+    """A lab from ``new_lab``, placed and built: (lab, host)."""
+    lab = new_lab()
+    host = operations.lab_place_for_build(lab_id=lab.pk)
+    operations.lab_build(lab_id=lab.pk)
+    lab.refresh_from_db()
+    return lab, host

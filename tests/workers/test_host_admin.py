@@ -32,12 +32,6 @@ FORM = {
 }
 
 
-@pytest.fixture
-def admin_client(client, platform_admin):
-    client.force_login(platform_admin)
-    return client
-
-
 def test_the_admin_cannot_set_a_hosts_state_directly(admin_client):
     host = factories.host("hv1")
     response = admin_client.post(f"/admin/workers/host/{host.pk}/change/", {**FORM, "state": "draining"})
@@ -107,3 +101,32 @@ def test_host_create_refuses_a_host_without_a_password_and_saves_nothing(platfor
         host_create(actor=platform_admin, password="secret", **fields, state=HostState.DRAINING)
     assert set(refused.value.message_dict) == {"state"}
     assert not Host.objects.exists()
+
+
+def test_host_password_is_write_only(admin_client):
+    form = {**FORM, "state": "enabled"}
+    response = admin_client.post("/admin/workers/host/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    host = Host.objects.get(name="hv1")
+    assert host.get_password() == "Top-Secret-42"
+    page = admin_client.get(f"/admin/workers/host/{host.pk}/change/").content.decode()
+    assert "Top-Secret-42" not in page and host.password_ciphertext not in page
+    response = admin_client.post(f"/admin/workers/host/{host.pk}/change/", {**form, "new_password": ""})
+    assert response.status_code == 302
+    assert Host.objects.get(pk=host.pk).get_password() == "Top-Secret-42"
+
+
+def test_the_admin_refuses_a_vm_root_the_host_would_refuse(admin_client):
+    form = {
+        **FORM,
+        "username": "svc",
+        "new_password": "pw",
+        "vm_root": "C:\\Nestlab\\..\\Windows",
+        "external_adapter": "Ethernet'2",
+        "state": "enabled",
+    }
+    page = admin_client.post("/admin/workers/host/add/", form)
+    assert page.status_code == 200 and not Host.objects.exists()
+    text = page.content.decode()
+    assert "VM root folder must be an absolute local Windows path" in text
+    assert "Network adapter name may contain only" in text

@@ -10,6 +10,7 @@ from django.utils import timezone
 from labs.models import LabCheckpoint
 from labs.services import lab_checkpoint, lab_checkpoint_remove, lab_reset, lab_restore, lab_start, lab_stop
 from labs.states import LabState
+from tests.workers.conftest import running_lab
 from workers import tasks
 from workers.hyperv.errors import HostError, HostUnreachable
 from workers.models import Allocation
@@ -17,14 +18,6 @@ from workers.services import operations
 from workers.services.reconciler import reconcile_host
 
 BOOM = "The operation failed because the file was not found. (0x80070002)"
-
-
-def running_lab(new_lab):
-    lab = new_lab()
-    host = operations.lab_place_for_build(lab_id=lab.pk)
-    operations.lab_build(lab_id=lab.pk)
-    lab.refresh_from_db()
-    return lab, host
 
 
 def stopped_lab(new_lab, admin):

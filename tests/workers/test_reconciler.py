@@ -5,18 +5,11 @@ from datetime import timedelta
 from django.utils import timezone
 
 from labs.states import LabState
+from tests.workers.conftest import running_lab
 from workers.hyperv.errors import HostUnreachable
 from workers.models import Allocation, HostState, OrphanSighting
 from workers.services import operations
 from workers.services.reconciler import reconcile_host
-
-
-def running_lab(new_lab):
-    lab = new_lab()
-    host = operations.lab_place_for_build(lab_id=lab.pk)
-    operations.lab_build(lab_id=lab.pk)
-    lab.refresh_from_db()
-    return lab, host
 
 
 def test_a_lab_whose_vm_vanished_fails_with_the_reason_and_frees_capacity(fake_fleet, new_lab, driver_of):

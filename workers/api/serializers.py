@@ -3,6 +3,10 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from workers.models import Host
+from workers.services.hosts import HOST_EDITABLE
+
+#: Where the password fields stand among the editable ones in the output (after the username).
+_PASSWORD_AT = HOST_EDITABLE.index("username") + 1
 
 
 class HostSerializer(serializers.ModelSerializer):
@@ -26,23 +30,10 @@ class HostSerializer(serializers.ModelSerializer):
         model = Host
         fields = [
             "id",
-            "name",
-            "endpoint",
-            "port",
-            "transport",
-            "use_tls",
-            "username",
+            *HOST_EDITABLE[:_PASSWORD_AT],
             "password",
             "has_password",
-            "site",
-            "logical_cpus",
-            "memory_mb",
-            "memory_reserved_mb",
-            "storage_gb",
-            "vcpu_overcommit",
-            "max_parallel_operations",
-            "vm_root",
-            "external_adapter",
+            *HOST_EDITABLE[_PASSWORD_AT:],
             "state",
             "facts",
             "doctor_report",

@@ -75,6 +75,22 @@ class SimHandle:
     tls: bool = False
     _stderr: Any = field(default=None, repr=False)
 
+    def connection_options(self, **overrides: Any) -> dict[str, Any]:
+        """The keyword arguments of a ``ConnectionSpec`` (workers.hyperv.interface) that reach this
+        simulator: Basic over HTTPS when it serves TLS, else over HTTP; ``overrides`` replace any."""
+        options: dict[str, Any] = dict(
+            host_name="hvsim",
+            endpoint=self.host,
+            port=self.port,
+            transport="ssl" if self.tls else "plaintext",
+            username=self.user,
+            password=self.password,
+            use_tls=self.tls,
+            allow_plaintext=not self.tls,
+        )
+        options.update(overrides)
+        return options
+
     # --- process ------------------------------------------------------------------------------
     def start(self) -> SimHandle:
         env = dict(os.environ)
