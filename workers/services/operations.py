@@ -255,17 +255,21 @@ def _host_power(lab: Lab) -> str | None:
         return None
 
 
-def lab_settle(lab: Lab, *, was: str, message: str, now=None, **changes) -> bool:
+def lab_settle(
+    lab: Lab, *, message: str, was: str | None = None, running: bool | None = None, now=None, **changes
+) -> bool:
     """Move a built lab out of an operation's transient state to the stable state its VM is in.
 
-    The host is asked for the power state when it answers (an operation may have got half way:
-    a stop that powered off, a start that did not); otherwise the lab returns to ``was``, the
+    ``running`` says the VM's power when the caller knows it (the reconciler, from the inventory
+    it just read). Otherwise the host is asked (an operation may have got half way: a stop that
+    powered off, a start that did not), and if it does not say, the lab returns to ``was``, the
     state it was in before. A VM that vanished is left to the reconciler (``vm_lost``). Meters
     running time when the lab ends up off. Returns False if the lab had moved on meanwhile.
     """
     now = now or timezone.now()
-    power = _host_power(lab)
-    running = power == "Running" if power in ("Running", "Off") else was == LabState.RUNNING
+    if running is None:
+        power = _host_power(lab)
+        running = power == "Running" if power in ("Running", "Off") else was == LabState.RUNNING
     if running:
         if lab.running_since is None:
             changes.update(running_since=now, metered_until=now)

@@ -36,7 +36,7 @@ from workers.models import Allocation, Host, OrphanSighting
 from workers.services.hostcalls import driver_for
 from workers.services.hosts import HostChange, host_state_change
 from workers.services.metering import meter_lab
-from workers.services.operations import OPERATIONS, lab_fail
+from workers.services.operations import OPERATIONS, lab_fail, lab_settle
 from workers.services.placement import allocation_release
 
 log = logging.getLogger(__name__)
@@ -146,16 +146,8 @@ def _reconcile_lab(lab: Lab, vms: list[TaggedVm], now, report: ReconcileReport) 
 def _settle_stuck(lab: Lab, vm: TaggedVm, reason: str, now) -> bool:
     """A built lab whose operation never finished: back to the power state its VM has, from the
     inventory just read (a checkpoint row it may not have got is kept; restoring it would say)."""
-    running = vm.state in _RUNNING_VM
     message = f"{OPERATIONS[lab.state]} did not finish: {reason} The VM is {vm.state.lower()}."
-    changes = {"last_error": message}
-    if running and lab.running_since is None:
-        changes.update(running_since=now, metered_until=now)
-    elif not running:
-        if lab.running_since is not None:
-            meter_lab(lab_id=lab.pk, now=now)
-        changes.update(running_since=None)
-    return _try(lab, E.SETTLED_RUNNING if running else E.SETTLED_STOPPED, message=message, **changes)
+    return lab_settle(lab, message=message, running=vm.state in _RUNNING_VM, now=now, last_error=message)
 
 
 def lab_fail_settled(lab: Lab, reason: str) -> bool:
