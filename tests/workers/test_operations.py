@@ -351,3 +351,22 @@ def test_lab_scope_nat_labs_get_a_segment_and_gateway_each_and_give_it_back(fake
     lab_delete(actor=admin, lab=labs[0])
     operations.lab_teardown(lab_id=labs[0].pk)
     assert list(LabSegment.objects.values_list("lab_id", flat=True)) == [labs[1].pk]
+
+
+def test_a_failed_lab_keeps_its_nat_segment_until_its_cleanup_removed_it_from_the_host(fake_fleet, roomy, db):
+    # Its switch and gateway stay on the host until cleanup; handing the prefix to a new lab
+    # before then would give two segments one address range on that host.
+    from labs.services import lab_request
+    from tests import factories
+    from workers.models import LabSegment
+    from workers.services.networks import segment_release_if_unused
+
+    tenant, admin = roomy
+    lab = lab_request(actor=admin, template=factories.template(tenant, "own", network_mode="nat", network_scope="lab"))
+    provision(lab)
+    lab_stop(actor=admin, lab=lab)  # stuck in stopping, then failed: not yet cleaned up
+    assert operations.lab_fail(lab_id=lab.pk, reason="stuck")
+    segment_release_if_unused(tenant)
+    assert LabSegment.objects.filter(lab=lab).exists()
+    operations.lab_cleanup(lab_id=lab.pk)
+    assert not LabSegment.objects.filter(lab=lab).exists()

@@ -219,8 +219,9 @@ def switch_release(lab: Lab, driver: HypervisorDriver) -> None:
 
 def segment_release_if_unused(tenant) -> None:
     """Give the tenant's VLAN id and NAT prefix back once it has no live labs, and the NAT
-    prefixes of its labs that are no longer live."""
-    LabSegment.objects.filter(lab__tenant=tenant).exclude(lab__state__in=LIVE).delete()
+    prefixes of its labs that are no longer live and gone from their host (no allocation left:
+    a failed lab not yet cleaned up still has its switch and gateway there)."""
+    LabSegment.objects.filter(lab__tenant=tenant, lab__allocation__isnull=True).exclude(lab__state__in=LIVE).delete()
     with transaction.atomic():
         segment = TenantSegment.objects.select_for_update(no_key=True, of=("self",)).filter(tenant=tenant).first()
         if segment is None or Lab.objects.filter(tenant=tenant, state__in=LIVE).exists():
