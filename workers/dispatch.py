@@ -71,4 +71,5 @@ def send_host_task_on_commit(name: TaskName, host, *args) -> None:
     name = TaskName(name)
     site = host.site
     args = [host.pk, *args]
-    transaction.on_commit(lambda: send_task(name, args=args, queue=host_queue(site)))
+    # robust: a broker outage is logged, never raised after the change committed (as for labs)
+    transaction.on_commit(lambda: send_task(name, args=args, queue=host_queue(site)), robust=True)
