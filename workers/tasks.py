@@ -134,13 +134,12 @@ def lab_reset(self, lab_id: str, was: str) -> None:
 
 @lab_task
 def lab_checkpoint(self, lab_id: str, name: str, was: str) -> None:
-    settle = _settle_on_failure(lab_id, LabState.CHECKPOINTING, was)
-
-    def give_up(reason: str) -> None:
-        operations.checkpoint_forget(lab_id=lab_id, name=name)
-        settle(reason)
-
-    _run(self, lab_id, lambda: operations.lab_checkpoint_run(lab_id=lab_id, name=name, was=was), on_give_up=give_up)
+    _run(
+        self,
+        lab_id,
+        lambda: operations.lab_checkpoint_run(lab_id=lab_id, name=name, was=was),
+        on_give_up=lambda reason: operations.lab_checkpoint_failed(lab_id=lab_id, name=name, was=was, reason=reason),
+    )
 
 
 @lab_task

@@ -206,3 +206,25 @@ def test_a_lab_stuck_in_an_operation_settles_to_its_vms_power_state_instead_of_f
     assert lab.state == settled and "did not finish" in lab.last_error
     assert len(driver_of(host).vms) == 1 and Allocation.objects.filter(lab=lab).exists()
     assert (lab.running_since is None) == (settled == LabState.STOPPED)
+
+
+@pytest.mark.parametrize(
+    ("host_has_it", "host_answers", "record_kept"),
+    [(True, True, True), (False, True, False), (False, False, True)],
+    ids=["the host took it", "the host has none", "the host does not answer"],
+)
+def test_a_failed_checkpoint_forgets_its_record_only_when_the_host_says_it_has_none(
+    fake_fleet, new_lab, driver_of, admin, host_has_it, host_answers, record_kept
+):
+    # The give-up may follow a checkpoint the host took before the error reached us (a dropped
+    # answer): forgetting that record would hide a checkpoint the user can restore.
+    lab, host = running_lab(new_lab)
+    lab_checkpoint(actor=admin, lab=lab, name="snap")
+    if host_has_it:
+        driver_of(host).checkpoint_vm(lab.vm_name, "snap")
+    if not host_answers:
+        driver_of(host).inject_fault("checkpoint_names", error=HostUnreachable("no answer"))
+    operations.lab_checkpoint_failed(lab_id=lab.pk, name="snap", was=LabState.RUNNING, reason=BOOM)
+    lab.refresh_from_db()
+    assert lab.state == LabState.RUNNING and BOOM in lab.last_error
+    assert LabCheckpoint.objects.filter(lab=lab, name="snap").exists() is record_kept

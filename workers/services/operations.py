@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.errors import HostBusy
 from labs.lifecycle import lab_note, lab_notes_add, transition, unless_moved_on
 from labs.models import Lab, LabCheckpoint
 from labs.states import TRANSIENT, LabEventName, LabState
@@ -243,16 +244,26 @@ OPERATIONS = {
 }
 
 
-def _host_power(lab: Lab) -> str | None:
-    """The VM's power state as the host reports it ("Running", "Off", ...), or None if the host
-    does not say (unreachable, the VM is gone, any error): the caller then falls back."""
+#: How long a give-up waits for one of the host's operation slots to ask it a read-only question.
+ASK_HOST_WAIT_S = 5
+
+
+def _ask_host(lab: Lab, question: str, ask):
+    """``ask(driver)`` under one of the host's operation slots, or None if the host does not say
+    (no host, busy, unreachable, the VM is gone, any error): the caller then falls back."""
     if lab.host_id is None:
         return None
     try:
-        return driver_for(lab.host).vm_status(lab.vm_name).state
-    except HypervisorError as exc:
-        log.info("lab %s: no power state from %s: %s", lab.pk, lab.host.name, exc.host_message)
+        with host_slot(lab.host, wait_s=ASK_HOST_WAIT_S):
+            return ask(driver_for(lab.host))
+    except (HypervisorError, HostBusy) as exc:
+        log.info("lab %s: no %s from %s: %s", lab.pk, question, lab.host.name, getattr(exc, "host_message", exc))
         return None
+
+
+def _host_power(lab: Lab) -> str | None:
+    """The VM's power state as the host reports it ("Running", "Off", ...), or None."""
+    return _ask_host(lab, "power state", lambda driver: driver.vm_status(lab.vm_name).state)
 
 
 def lab_settle(
@@ -306,6 +317,13 @@ def lab_checkpoint_remove_failed(*, lab_id, name: str, reason: str) -> None:
     lab_note(lab=lab, event="checkpoint_remove_failed", message=message)
 
 
-def checkpoint_forget(*, lab_id, name: str) -> None:
-    """Drop the record of a checkpoint the host never took (the operation failed)."""
-    LabCheckpoint.objects.filter(lab_id=lab_id, name=name).delete()
+def lab_checkpoint_failed(*, lab_id, name: str, was: str, reason: str) -> bool:
+    """Taking a checkpoint failed for good: forget its record only if the host answers that it
+    has no checkpoint of that name (it may have taken it before the error; a kept record can be
+    restored or removed), then settle the lab as any failed operation (``lab_operation_failed``)."""
+    lab = Lab.objects.select_related("host").filter(pk=lab_id).first()
+    if lab is not None and lab.state == LabState.CHECKPOINTING:
+        names = _ask_host(lab, "checkpoint list", lambda driver: driver.checkpoint_names(lab.vm_name))
+        if names is not None and name.lower() not in {taken.lower() for taken in names}:
+            LabCheckpoint.objects.filter(lab_id=lab_id, name=name).delete()
+    return lab_operation_failed(lab_id=lab_id, state=LabState.CHECKPOINTING, was=was, reason=reason)
