@@ -16,6 +16,7 @@ from django.db import transaction
 
 from config.errors import RosterTooLarge
 from labs.services import enrollment_add, enrollment_invite
+from tenants import permissions as tenant_permissions
 from tenants.invitations import person_add
 from tenants.models import Role
 
@@ -152,8 +153,10 @@ def roster_import(*, actor, course, entries: list[RosterEntry]) -> RosterResult:
     inactive account, a student of the tenant and enrolled now, plus an invitation. Platform
     admins are never added. Idempotent per student, and safe against the same roster arriving
     twice at once (rows are taken in address order, so two imports lock in the same order).
-    Raises ValidationError naming the row.
+    Raises ValidationError naming the row, and NotAllowed unless the actor may issue the course
+    (its instructors, the tenant's managers).
     """
+    tenant_permissions.require(actor, "course.issue", course)
     enrolled, invited = [], 0
     for entry in sorted(entries, key=lambda e: e.email.lower()):
         try:

@@ -150,7 +150,9 @@ def template_latest_version(template: LabTemplate) -> LabTemplateVersion:
 def course_create(
     *, actor=None, tenant: Tenant, name: str, template: LabTemplate, starts_at, ends_at, instructors=(), **options
 ) -> Course:
-    """Create a course and set its instructors (see ``course_instructors_set``). Raises ValidationError."""
+    """Create a course and set its instructors (see ``course_instructors_set``). Raises ValidationError,
+    and NotAllowed unless the actor manages the tenant."""
+    tenant_permissions.require(actor, "course.create", tenant)
     course = Course(tenant=tenant, name=name, template=template, starts_at=starts_at, ends_at=ends_at, **options)
     course.full_clean()
     course.save()

@@ -299,6 +299,12 @@ def _template_create(actor, tenant, **context) -> str | None:
     return "Only the tenant's owners and admins make its templates."
 
 
+def _course_create(actor, tenant, **context) -> str | None:
+    if is_platform_admin(actor) or role_of(actor.pk, tenant.pk) in MANAGER_ROLES:
+        return None
+    return "Only the tenant's owners and admins make its courses."
+
+
 def _member_role(actor, tenant, *, role: str, **context) -> str | None:
     """Only owners (and platform admins) hand out, change or take away the owner role; admins the rest."""
     if is_platform_admin(actor):
@@ -328,7 +334,8 @@ RULES = {
     "lab.delete": _lab_action("delete", "delete"),
     "host.manage": _host_manage,  # create, edit, drain, enable, doctor
     "lab.request": _lab_request,  # context: owner, template, course (actor_role if already read)
-    "course.issue": _course_issue,
+    "course.create": _course_create,
+    "course.issue": _course_issue,  # also enrolling students (the roster)
     "template.create": _template_create,  # obj: the tenant, None for a global template
     "member.role": _member_role,  # give, change or take away ``role``: obj is the tenant
 }
