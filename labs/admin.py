@@ -89,6 +89,7 @@ class LabTemplateAdmin(admin.ModelAdmin):
         shape = {name: data[name] for name in VERSIONED_FIELDS}
         if not change:
             template = services.template_create(
+                actor=request.user,
                 tenant=data["tenant"],
                 name=data["name"],
                 description=data["description"],
@@ -96,14 +97,14 @@ class LabTemplateAdmin(admin.ModelAdmin):
                 **shape,
             )
             if not data["active"]:
-                services.template_update(template=template, active=False)
+                services.template_update(actor=request.user, template=template, active=False)
             obj.pk = template.pk
             return
-        services.template_update(template=obj, **{name: data[name] for name in TEMPLATE_EDITABLE})
+        services.template_update(actor=request.user, template=obj, **{name: data[name] for name in TEMPLATE_EDITABLE})
         latest = obj.versions.order_by("-version").first()
         changes = {name: value for name, value in shape.items() if latest is None or getattr(latest, name) != value}
         if changes:
-            services.template_revise(template=obj, **changes)
+            services.template_revise(actor=request.user, template=obj, **changes)
 
 
 class LabEventInline(ReadOnlyInline):

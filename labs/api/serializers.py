@@ -19,6 +19,7 @@ from labs.models import (
 )
 from labs.states import LabState
 from tenants.models import Tenant
+from tenants.permissions import is_platform_admin
 from workers.models import Host
 from workers.services.placement import version_host_notes
 
@@ -80,7 +81,7 @@ class TemplateSerializer(serializers.ModelSerializer):
         if "_hosts" not in self.context:  # one query per answer, however many templates it lists
             self.context["_hosts"] = list(Host.objects.order_by("name"))
         request = self.context.get("request")
-        staff = bool(request and request.user.is_staff)
+        staff = bool(request and is_platform_admin(request.user))
         return version_host_notes(latest, self.context["_hosts"], with_names=staff)
 
     @staticmethod
